@@ -1,0 +1,42 @@
+/**
+ * An S3-protocol server on 127.0.0.1 (s3rver), for local runs and tests: real HTTP, real
+ * S3 wire format, objects kept as files in a folder.
+ */
+import { mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import S3rver from "s3rver";
+
+/** A running local S3 server. */
+export interface LocalS3Server {
+  /** e.g. http://127.0.0.1:4568, for AWS_ENDPOINT_URL_S3. */
+  readonly endpoint: string;
+  readonly port: number;
+  readonly directory: string;
+  close(): Promise<void>;
+}
+
+/** Credentials s3rver accepts (it checks signatures against these fixed values). */
+export const LOCAL_S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/** Starts s3rver with the given buckets; port 0 picks a free port. */
+export async function startLocalS3(options: {
+  directory: string;
+  buckets: readonly string[];
+  port?: number;
+}): Promise<LocalS3Server> {
+  await mkdir(options.directory, { recursive: true });
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.directory,
+    configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
+  });
+  const address = (await server.run()) as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    directory: options.directory,
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Where the pipeline keeps objects: an S3 bucket in AWS and in local runs (s3rver),
+ * or a plain folder for `pipeline transform --out`. The data logic only sees ObjectStore.
+ */
+import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+
+/** One object as the pipeline reads it back. */
+export interface StoredObject {
+  readonly key: string;
+  readonly body: Uint8Array;
+  /** User metadata, lower-case keys without the x-amz-meta- prefix. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Options of a write. */
+export interface PutOptions {
+  readonly contentType: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** The few storage operations the pipeline needs. Writes are whole-object and atomic. */
+export interface ObjectStore {
+  /** A human-readable location, e.g. s3://bucket or a folder path, for messages. */
+  readonly description: string;
+  putObject(key: string, body: Uint8Array | string, options: PutOptions): Promise<void>;
+  /** Reads an object; throws ObjectNotFoundError when it does not exist. */
+  getObject(key: string): Promise<StoredObject>;
+  /** Lists keys under a prefix, in lexicographic order. */
+  listKeys(prefix: string): Promise<string[]>;
+}
+
+/** Thrown by getObject for a key that does not exist. */
+export class ObjectNotFoundError extends Error {
+  constructor(readonly store: string, readonly key: string) {
+    super(`${store}/${key} does not exist`);
+    this.name = "ObjectNotFoundError";
+  }
+}
+
+/** Builds an S3 client; an endpoint override (AWS_ENDPOINT_URL_S3, e.g. s3rver) uses path-style URLs. */
+export function createS3Client(config: S3ClientConfig = {}): S3Client {
+  const endpoint = process.env["AWS_ENDPOINT_URL_S3"] ?? process.env["AWS_ENDPOINT_URL"];
+  return new S3Client({ ...(endpoint ? { forcePathStyle: true } : {}), ...config });
+}
+
+/** An ObjectStore over one S3 bucket. */
+export class S3ObjectStore implements ObjectStore {
+  readonly description: string;
+
+  constructor(private readonly client: S3Client, readonly bucket: string) {
+    this.description = `s3://${bucket}`;
+  }
+
+  async putObject(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentType: options.contentType,
+        Metadata: options.metadata ? { ...options.metadata } : undefined,
+      }),
+    );
+  }
+
+  async getObject(key: string): Promise<StoredObject> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!out.Body) throw new Error(`${this.description}/${key} has no body`);
+      return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
+      throw error;
+    }
+  }
+
+  async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+}
+
+/** An ObjectStore over a local folder; metadata is kept in `<key>.metadata.json` beside each object. */
+export class DirectoryObjectStore implements ObjectStore {
+  readonly description: string;
+
+  constructor(readonly root: string) {
+    this.description = root;
+  }
+
+  async putObject(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
+    const file = this.pathOf(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    // Write then rename, so a reader never sees half a file (as S3 never shows half an object).
+    const partial = `${file}.partial`;
+    await writeFile(partial, body);
+    await rename(partial, file);
+    if (options.metadata && Object.keys(options.metadata).length > 0) {
+      await writeFile(`${file}.metadata.json`, JSON.stringify(options.metadata, null, 2));
+    }
+  }
+
+  async getObject(key: string): Promise<StoredObject> {
+    const file = this.pathOf(key);
+    let body: Uint8Array;
+    try {
+      body = await readFile(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new ObjectNotFoundError(this.description, key);
+      }
+      throw error;
+    }
+    let metadata: Record<string, string> = {};
+    try {
+      metadata = JSON.parse(await readFile(`${file}.metadata.json`, "utf8")) as Record<string, string>;
+    } catch {
+      // An object written without metadata has no sidecar.
+    }
+    return { key, body, metadata };
+  }
+
+  async listKeys(prefix: string): Promise<string[]> {
+    const files = await readdir(this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+    return files
+      .filter((f) => f.isFile() && !f.name.endsWith(".metadata.json") && !f.name.endsWith(".partial"))
+      .map((f) => path.relative(this.root, path.join(f.parentPath, f.name)).split(path.sep).join("/"))
+      .filter((key) => key.startsWith(prefix))
+      .sort();
+  }
+
+  private pathOf(key: string): string {
+    const file = path.resolve(this.root, key);
+    if (!file.startsWith(path.resolve(this.root) + path.sep)) {
+      throw new Error(`object key ${JSON.stringify(key)} escapes ${this.root}; keys must be relative paths`);
+    }
+    return file;
+  }
+}
