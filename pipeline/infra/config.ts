@@ -1,0 +1,262 @@
+/**
+ * The stack's configuration: the only module that reads Pulumi config. Every key is declared
+ * here once, with its default and its check; `pulumi preview` fails on the first bad value
+ * with a message that names the key, the value and the fix.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../settings";
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+const VARIABLE = /^[a-z][a-z0-9_]*$/;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** EventBridge Scheduler cron: six fields, and one of day-of-month / day-of-week must be `?`. */
+function isSchedulerCron(cron: string): boolean {
+  const fields = cron.trim().split(/\s+/);
+  return fields.length === 6 && (fields[2] === "?") !== (fields[4] === "?");
+}
+
+const variables = (what: string) =>
+  z
+    .array(
+      z.string().regex(VARIABLE, {
+        error: `each ${what} variable must be an Open-Meteo variable name in snake_case, e.g. temperature_2m`,
+      }),
+    )
+    .refine((list) => new Set(list).size === list.length, {
+      error: `${what} variables must not repeat`,
+    });
+
+const integer = (min: number, max: number, unit: string) =>
+  z
+    .number({ error: `it must be a whole number of ${unit}` })
+    .int({ error: `it must be a whole number of ${unit}` })
+    .min(min, { error: `it must be at least ${min} ${unit}` })
+    .max(max, { error: `it must be at most ${max} ${unit}` });
+
+const url = z.url({ protocol: /^https?$/, error: "it must be an http(s) URL" });
+
+const d = DEFAULT_PIPELINE_SETTINGS;
+
+/**
+ * Every config key of the project (`weather-pipeline:<key>`), with its default.
+ * Pulumi.yaml declares the same keys and defaults for the CLI; a test keeps them equal.
+ */
+export const stackConfigSchema = z
+  .strictObject({
+    locations: z
+      .array(
+        z.strictObject({
+          name: z
+            .string()
+            .trim()
+            .min(1, { error: "a location needs a name" })
+            .max(100, { error: "a location name must be at most 100 characters" }),
+          latitude: z
+            .number({ error: "it must be a number" })
+            .min(-90, { error: "it must be between -90 and 90" })
+            .max(90, { error: "it must be between -90 and 90" }),
+          longitude: z
+            .number({ error: "it must be a number" })
+            .min(-180, { error: "it must be between -180 and 180" })
+            .max(180, { error: "it must be between -180 and 180" }),
+        }),
+      )
+      .min(1, { error: "list at least one location" })
+      .max(10_000, { error: "at most 10,000 locations per stack" })
+      .refine((list) => new Set(list.map((l) => l.name)).size === list.length, {
+        error: "location names must be unique: they become the `location` column",
+      })
+      .default(d.locations.map((l) => ({ ...l }))),
+    hourlyVariables: variables("hourly").default([...d.hourlyVariables]),
+    dailyVariables: variables("daily").default([...d.dailyVariables]),
+    timezone: z
+      .string()
+      .refine(isTimeZone, { error: "it must be an IANA time zone such as UTC or Europe/Berlin" })
+      .default(d.timezone),
+    scheduleCron: z
+      .string()
+      .refine(isSchedulerCron, {
+        error:
+          'it must be an EventBridge Scheduler cron with six fields and one "?", e.g. "0 6 * * ? *" (06:00 daily)',
+      })
+      .default("0 6 * * ? *"),
+    scheduleEnabled: z.boolean({ error: "it must be true or false" }).default(true),
+    forecastApiUrl: url.default(d.forecastApiUrl),
+    archiveApiUrl: url.default(d.archiveApiUrl),
+    forecastPastDays: integer(1, 92, "days").default(d.forecastPastDays),
+    httpTimeoutMs: integer(1_000, 120_000, "milliseconds").default(d.http.timeoutMs),
+    httpRetries: integer(0, 10, "retries").default(d.http.retries),
+    maxWeightPerRequest: integer(1, 600, "API calls").default(d.http.maxWeightPerRequest),
+    httpConcurrency: integer(1, 16, "requests").default(d.http.concurrency),
+    ingestMemoryMb: integer(128, 10_240, "MB").default(256),
+    ingestTimeoutSeconds: integer(10, 900, "seconds").default(120),
+    transformMemoryMb: integer(128, 10_240, "MB").default(512),
+    transformTimeoutSeconds: integer(10, 900, "seconds").default(300),
+    logRetentionDays: z
+      .number()
+      .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+        error: `it must be one of CloudWatch's retention periods: ${LOG_RETENTION_DAYS.join(", ")}`,
+      })
+      .default(14),
+    rawInfrequentAccessDays: integer(30, 36_500, "days").default(30),
+    rawExpirationDays: integer(0, 36_500, "days (0 keeps raw data forever)").default(0),
+    curatedExpirationDays: integer(0, 36_500, "days (0 keeps curated data forever)").default(0),
+    protectData: z.boolean({ error: "it must be true or false" }).default(false),
+  })
+  .superRefine((c, ctx) => {
+    if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hourlyVariables"],
+        input: c.hourlyVariables,
+        message: "hourlyVariables and dailyVariables are both empty; list at least one variable",
+      });
+    }
+    if (c.protectData && (c.rawExpirationDays > 0 || c.curatedExpirationDays > 0)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["protectData"],
+        input: c.protectData,
+        message:
+          "protectData is true but an expiration deletes data; set rawExpirationDays and curatedExpirationDays to 0, or protectData to false",
+      });
+    }
+  });
+
+/** The raw values of the config keys, as parsed from the stack file. */
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+
+/** The validated configuration of one stack. */
+export interface StackConfig {
+  readonly pipeline: PipelineSettings;
+  readonly schedule: { readonly cron: string; readonly enabled: boolean };
+  readonly ingest: FunctionSizing;
+  readonly transform: FunctionSizing;
+  readonly logRetentionDays: number;
+  readonly rawInfrequentAccessDays: number;
+  /** 0 keeps objects forever. */
+  readonly rawExpirationDays: number;
+  /** 0 keeps objects forever. */
+  readonly curatedExpirationDays: number;
+  /** Protect the buckets: `pulumi destroy` refuses to delete them, and never empties them. */
+  readonly protectData: boolean;
+}
+
+/** Memory and timeout of one Lambda function. */
+export interface FunctionSizing {
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+}
+
+/** Thrown for invalid configuration; the message lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+function formatPath(namespace: string, path: readonly PropertyKey[]): string {
+  const [key, ...rest] = path;
+  let out = `${namespace}:${String(key ?? "")}`;
+  for (const part of rest) out += typeof part === "number" ? `[${part}]` : `.${String(part)}`;
+  return out;
+}
+
+function describeIssue(namespace: string, issue: z.core.$ZodIssue, source: string): string {
+  const where = formatPath(namespace, issue.path);
+  if (issue.code === "unrecognized_keys") {
+    const known = Object.keys(stackConfigSchema.shape).join(", ");
+    const keys = issue.keys.map((k) => formatPath(namespace, [...issue.path, k])).join(", ");
+    return issue.path.length === 0
+      ? `${keys} is not a config key of this project (a typo or mis-indented block?); known keys: ${known} (${source})`
+      : `${keys} is not a field here; remove it (${source})`;
+  }
+  const value = "input" in issue && issue.input !== undefined ? JSON.stringify(issue.input) : "missing";
+  return `${where} is ${value}; ${issue.message} (${source})`;
+}
+
+/**
+ * Validates raw config values (keys without the project prefix) and returns the typed config.
+ * `source` names where the values came from, for the messages (e.g. Pulumi.dev.yaml).
+ */
+export function parseStackConfig(raw: Record<string, unknown>, namespace: string, source: string): StackConfig {
+  const result = stackConfigSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `- ${describeIssue(namespace, issue, source)}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const c = result.data;
+  return {
+    pipeline: {
+      locations: c.locations,
+      hourlyVariables: c.hourlyVariables,
+      dailyVariables: c.dailyVariables,
+      timezone: c.timezone,
+      forecastApiUrl: c.forecastApiUrl,
+      archiveApiUrl: c.archiveApiUrl,
+      forecastPastDays: c.forecastPastDays,
+      http: {
+        timeoutMs: c.httpTimeoutMs,
+        retries: c.httpRetries,
+        maxWeightPerRequest: c.maxWeightPerRequest,
+        concurrency: c.httpConcurrency,
+      },
+    },
+    schedule: { cron: c.scheduleCron, enabled: c.scheduleEnabled },
+    ingest: { memoryMb: c.ingestMemoryMb, timeoutSeconds: c.ingestTimeoutSeconds },
+    transform: { memoryMb: c.transformMemoryMb, timeoutSeconds: c.transformTimeoutSeconds },
+    logRetentionDays: c.logRetentionDays,
+    rawInfrequentAccessDays: c.rawInfrequentAccessDays,
+    rawExpirationDays: c.rawExpirationDays,
+    curatedExpirationDays: c.curatedExpirationDays,
+    protectData: c.protectData,
+  };
+}
+
+/** Pulumi hands every config value over as a string; structured and scalar values are JSON. */
+function decodeConfigValue(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Validates config as Pulumi hands it to a program (`<namespace>:<key>` -> string value);
+ * keys of other namespaces (e.g. aws:region) are left to their owners.
+ */
+export function parseStackConfigValues(
+  values: Readonly<Record<string, string>>,
+  namespace: string,
+  source: string,
+): StackConfig {
+  const prefix = `${namespace}:`;
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = decodeConfigValue(value);
+  }
+  return parseStackConfig(raw, namespace, source);
+}
+
+/** Reads and validates this project's keys from the running stack's config. */
+export function loadStackConfig(): StackConfig {
+  return parseStackConfigValues(
+    pulumi.runtime.allConfig(),
+    pulumi.getProject(),
+    `Pulumi.${pulumi.getStack()}.yaml`,
+  );
+}

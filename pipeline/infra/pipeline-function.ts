@@ -1,0 +1,94 @@
+/**
+ * One pipeline Lambda: an inline callback serialized by Pulumi, with a role of its own that
+ * grants exactly the statements given plus writing to its own log group, which the stack owns
+ * (so retention is set and `pulumi destroy` removes it).
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+/** One IAM policy statement: named actions on named resources, never a wildcard action. */
+export interface PolicyStatement {
+  readonly Sid: string;
+  readonly Effect: "Allow";
+  readonly Action: readonly string[];
+  readonly Resource: pulumi.Input<readonly pulumi.Input<string>[]>;
+}
+
+/**
+ * Packages in package.json `dependencies` that no Lambda needs at run time: the program's
+ * own (zod reads config at deploy time) and the AWS SDK v3, which the nodejs22.x runtime ships.
+ */
+const NEVER_SHIPPED = ["zod", "@aws-sdk/client-s3"];
+
+/** Arguments of a PipelineFunction. */
+export interface PipelineFunctionArgs<E, R> {
+  /** The deployed function's name; also names its log group. */
+  readonly functionName: string;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly logRetentionDays: number;
+  /** What the function may do besides logging. */
+  readonly statements: readonly PolicyStatement[];
+  /** Runs once per cold start and returns the handler; serialized with what it captures. */
+  readonly callbackFactory: () => (event: E) => Promise<R>;
+  /** Dependencies this function does not use, left out of its package. Default none. */
+  readonly excludePackages?: readonly string[];
+}
+
+const LAMBDA_ASSUME_ROLE = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
+/** A Lambda function built from an inline callback, with its least-privilege role and log group. */
+export class PipelineFunction<E, R> extends pulumi.ComponentResource {
+  public readonly function: aws.lambda.CallbackFunction<E, R>;
+  public readonly role: aws.iam.Role;
+  public readonly logGroup: aws.cloudwatch.LogGroup;
+
+  constructor(name: string, args: PipelineFunctionArgs<E, R>, opts?: pulumi.ComponentResourceOptions) {
+    super("weather-pipeline:compute:PipelineFunction", name, {}, opts);
+
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { name: `/aws/lambda/${args.functionName}`, retentionInDays: args.logRetentionDays },
+      { parent: this },
+    );
+    this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: LAMBDA_ASSUME_ROLE }, { parent: this });
+    const statements: PolicyStatement[] = [
+      ...args.statements,
+      {
+        Sid: "WriteOwnLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [pulumi.interpolate`${this.logGroup.arn}:log-stream:*`],
+      },
+    ];
+    const policy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      { role: this.role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: statements }) },
+      { parent: this },
+    );
+
+    this.function = new aws.lambda.CallbackFunction<E, R>(
+      name,
+      {
+        name: args.functionName,
+        description: args.description,
+        callbackFactory: args.callbackFactory,
+        role: this.role,
+        runtime: aws.lambda.Runtime.NodeJS22dX,
+        // Pure JavaScript dependencies: Graviton is cheaper per GB-second at the same speed.
+        architectures: ["arm64"],
+        memorySize: args.memoryMb,
+        timeout: args.timeoutSeconds,
+        loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+        codePathOptions: { extraExcludePackages: [...NEVER_SHIPPED, ...(args.excludePackages ?? [])] },
+      },
+      // Without the policy the first invocation could fail; without the group Lambda would create one.
+      { parent: this, dependsOn: [policy, this.logGroup] },
+    );
+    this.registerOutputs({ functionName: this.function.name, roleArn: this.role.arn });
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The whole daily pipeline of one stack: raw and curated buckets, the ingest and transform
+ * Lambdas, a Step Functions state machine that runs them in order, and the daily schedule.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { handleIngestEvent, handleTransformEvent } from "../handlers";
+import type { IngestResult } from "../ingest";
+import { DATASETS } from "../keys";
+import { createS3Client, S3ObjectStore } from "../storage";
+import type { TransformResult } from "../transform";
+import type { StackConfig } from "./config";
+import { DataBucket } from "./data-bucket";
+import { PipelineFunction } from "./pipeline-function";
+import { buildStateMachineDefinition } from "./state-machine-definition";
+
+/** Prefix of every raw object key (see keys.ts). */
+const RAW_PREFIX = "open-meteo/";
+
+/** Days an overwritten raw object is kept as a noncurrent version. */
+const RAW_NONCURRENT_VERSION_DAYS = 30;
+
+/** The deployed pipeline and what a user needs from it. */
+export class WeatherPipeline extends pulumi.ComponentResource {
+  public readonly rawBucket: DataBucket;
+  public readonly curatedBucket: DataBucket;
+  public readonly ingest: PipelineFunction<unknown, IngestResult>;
+  public readonly transform: PipelineFunction<unknown, TransformResult>;
+  public readonly stateMachine: aws.sfn.StateMachine;
+  public readonly schedule: aws.scheduler.Schedule;
+
+  /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
+  constructor(name: string, config: StackConfig, opts?: pulumi.ComponentResourceOptions) {
+    super("weather-pipeline:index:WeatherPipeline", name, {}, opts);
+    const parent = { parent: this };
+    const settings = config.pipeline;
+
+    this.rawBucket = new DataBucket(
+      `${name}-raw`,
+      {
+        infrequentAccessDays: config.rawInfrequentAccessDays,
+        expirationDays: config.rawExpirationDays,
+        protectData: config.protectData,
+        noncurrentVersionDays: RAW_NONCURRENT_VERSION_DAYS,
+      },
+      parent,
+    );
+    this.curatedBucket = new DataBucket(
+      `${name}-curated`,
+      { expirationDays: config.curatedExpirationDays, protectData: config.protectData },
+      parent,
+    );
+    const rawBucketName = this.rawBucket.name;
+    const curatedBucketName = this.curatedBucket.name;
+
+    this.ingest = new PipelineFunction(
+      `${name}-ingest`,
+      {
+        functionName: `${name}-ingest`,
+        description: "Fetches a day of Open-Meteo data and stores each response unchanged in the raw bucket",
+        memoryMb: config.ingest.memoryMb,
+        timeoutSeconds: config.ingest.timeoutSeconds,
+        logRetentionDays: config.logRetentionDays,
+        statements: [
+          {
+            Sid: "PutRawObjects",
+            Effect: "Allow",
+            Action: ["s3:PutObject"],
+            Resource: [pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`],
+          },
+        ],
+        excludePackages: ["hyparquet-writer"],
+        callbackFactory: () => {
+          const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
+          return (event: unknown) => handleIngestEvent(event, { settings, rawStore });
+        },
+      },
+      parent,
+    );
+
+    this.transform = new PipelineFunction(
+      `${name}-transform`,
+      {
+        functionName: `${name}-transform`,
+        description: "Turns a day of raw Open-Meteo JSON into Parquet in the curated bucket",
+        memoryMb: config.transform.memoryMb,
+        timeoutSeconds: config.transform.timeoutSeconds,
+        logRetentionDays: config.logRetentionDays,
+        statements: [
+          {
+            Sid: "GetRawObjects",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: [pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`],
+          },
+          {
+            Sid: "PutCuratedObjects",
+            Effect: "Allow",
+            Action: ["s3:PutObject"],
+            Resource: DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`),
+          },
+        ],
+        excludePackages: ["ky"],
+        callbackFactory: () => {
+          const client = createS3Client();
+          const rawStore = new S3ObjectStore(client, rawBucketName.get());
+          const curatedStore = new S3ObjectStore(client, curatedBucketName.get());
+          return (event: unknown) => handleTransformEvent(event, { settings, rawStore, curatedStore });
+        },
+      },
+      parent,
+    );
+
+    const functionArns = [this.ingest.function.arn, this.transform.function.arn];
+    const stateMachineRole = new aws.iam.Role(
+      `${name}-run-role`,
+      { assumeRolePolicy: assumeRolePolicyFor("states.amazonaws.com") },
+      parent,
+    );
+    const stateMachinePolicy = new aws.iam.RolePolicy(
+      `${name}-run-policy`,
+      {
+        role: stateMachineRole.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "InvokePipelineFunctions",
+              Effect: "Allow",
+              Action: ["lambda:InvokeFunction"],
+              // The unqualified ARN and its versions/aliases: the task invokes the unqualified one.
+              Resource: functionArns.flatMap((arn) => [arn, pulumi.interpolate`${arn}:*`]),
+            },
+          ],
+        }),
+      },
+      parent,
+    );
+    this.stateMachine = new aws.sfn.StateMachine(
+      `${name}-run`,
+      {
+        roleArn: stateMachineRole.arn,
+        type: "STANDARD",
+        definition: pulumi
+          .all(functionArns)
+          .apply(([ingestFunctionArn, transformFunctionArn]) =>
+            JSON.stringify(buildStateMachineDefinition({ ingestFunctionArn, transformFunctionArn }), null, 2),
+          ),
+      },
+      { parent: this, dependsOn: [stateMachinePolicy] },
+    );
+
+    const schedulerRole = new aws.iam.Role(
+      `${name}-schedule-role`,
+      { assumeRolePolicy: assumeRolePolicyFor("scheduler.amazonaws.com") },
+      parent,
+    );
+    const schedulerPolicy = new aws.iam.RolePolicy(
+      `${name}-schedule-policy`,
+      {
+        role: schedulerRole.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "StartDailyRun",
+              Effect: "Allow",
+              Action: ["states:StartExecution"],
+              Resource: [this.stateMachine.arn],
+            },
+          ],
+        }),
+      },
+      parent,
+    );
+    this.schedule = new aws.scheduler.Schedule(
+      `${name}-daily`,
+      {
+        description: `Starts the daily weather run (${config.schedule.cron}, ${settings.timezone})`,
+        scheduleExpression: `cron(${config.schedule.cron})`,
+        scheduleExpressionTimezone: settings.timezone,
+        state: config.schedule.enabled ? "ENABLED" : "DISABLED",
+        flexibleTimeWindow: { mode: "OFF" },
+        target: {
+          arn: this.stateMachine.arn,
+          roleArn: schedulerRole.arn,
+          // No date: ingest takes yesterday in the stack's time zone.
+          input: JSON.stringify({}),
+          retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+        },
+      },
+      { parent: this, dependsOn: [schedulerPolicy] },
+    );
+
+    this.registerOutputs({
+      rawBucketName,
+      curatedBucketName,
+      stateMachineArn: this.stateMachine.arn,
+    });
+  }
+}
+
+/** A trust policy letting one AWS service assume a role. */
+function assumeRolePolicyFor(service: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * Runs the Pulumi program under Pulumi's own mocks (pulumi.runtime.setMocks) with one stack's
+ * config file, and records every resource it declares: what `pulumi preview` would plan,
+ * without AWS or the Pulumi CLI. One program run per process: Pulumi's runtime is global.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+
+/** A declared resource with its inputs, as the engine would receive them. */
+export interface PlannedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+/** An asset of a Lambda code archive, as recorded by the plan. */
+export type PlannedAsset = { readonly text: string } | { readonly path: string };
+
+/** Where the plan looks for the program and its stack files. */
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+const ACCOUNT = "123456789012";
+const REGION = "eu-west-1";
+
+/** The project name from Pulumi.yaml. */
+export function readProjectName(projectDir = PROJECT_DIR): string {
+  const project = parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name?: unknown };
+  if (typeof project.name !== "string") throw new Error(`${projectDir}/Pulumi.yaml has no project name`);
+  return project.name;
+}
+
+/**
+ * Reads a stack file's `config:` block as the Pulumi CLI hands it to a program: every value a
+ * string, structured values as JSON. A missing file is an empty config (a brand-new stack).
+ */
+export function readStackConfigFile(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw error;
+  }
+  const doc = (parseYaml(text) ?? {}) as { config?: Record<string, unknown> };
+  const config: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc.config ?? {})) {
+    config[key] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return config;
+}
+
+/** A deterministic stand-in for the random suffix Pulumi's auto-naming adds. */
+function suffix(name: string): string {
+  return createHash("sha256").update(name).digest("hex").slice(0, 7);
+}
+
+/** The outputs AWS would compute for a resource, enough for the program's Outputs to resolve. */
+function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const physical = typeof inputs["name"] === "string" ? inputs["name"] : `${name}-${suffix(name)}`;
+  switch (type) {
+    case "aws:s3/bucket:Bucket":
+      return { bucket: physical, arn: `arn:aws:s3:::${physical}` };
+    case "aws:iam/role:Role":
+      return { name: physical, arn: `arn:aws:iam::${ACCOUNT}:role/${physical}` };
+    case "aws:lambda/function:Function":
+      return { name: physical, arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${physical}` };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { name: physical, arn: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${physical}` };
+    case "aws:sfn/stateMachine:StateMachine":
+      return { name: physical, arn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${physical}` };
+    case "aws:scheduler/schedule:Schedule":
+      return { name: physical, arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/${physical}` };
+    default:
+      return {};
+  }
+}
+
+/** Turns Pulumi asset objects into plain data: a StringAsset's text, a file's or folder's path. */
+async function describeInputs(value: unknown): Promise<unknown> {
+  if (pulumi.asset.AssetArchive.isInstance(value)) {
+    const assets = (await value.assets) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [key, asset] of Object.entries(assets)) out[key] = await describeInputs(asset);
+    return { assets: out };
+  }
+  if (pulumi.asset.StringAsset.isInstance(value)) return { text: await value.text };
+  if (pulumi.asset.FileAsset.isInstance(value) || pulumi.asset.FileArchive.isInstance(value)) {
+    return { path: await value.path };
+  }
+  if (Array.isArray(value)) return Promise.all(value.map(describeInputs));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) out[key] = await describeInputs(inner);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Runs the program for `stack` (config from Pulumi.<stack>.yaml, or `configFile`) under mocks
+ * and returns the resources it declares. Config errors surface as the program's own exception.
+ */
+export async function planStack(options: { stack: string; configFile?: string }): Promise<PlannedResource[]> {
+  const project = readProjectName();
+  const configFile = options.configFile ?? path.join(PROJECT_DIR, `Pulumi.${options.stack}.yaml`);
+  pulumi.runtime.setAllConfig(readStackConfigFile(configFile));
+
+  const recorded: Promise<PlannedResource>[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        recorded.push(
+          describeInputs(args.inputs).then((inputs) => ({
+            type: args.type,
+            name: args.name,
+            inputs: inputs as Record<string, unknown>,
+          })),
+        );
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs) } };
+      },
+      call(args) {
+        // Anything the program asks AWS for must be listed here, so nothing unmocked slips through.
+        throw new Error(`the plan does not mock the provider function ${args.token}`);
+      },
+    },
+    project,
+    options.stack,
+    false,
+  );
+  // The program registers its resources when loaded, as under `pulumi up`.
+  require(path.join(PROJECT_DIR, "index"));
+  await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
+  await new Promise((resolve) => setImmediate(resolve));
+  let settled = 0;
+  // Registrations may start further registrations (components); wait until none are added.
+  while (settled !== recorded.length) {
+    settled = recorded.length;
+    await Promise.all(recorded);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Promise.all(recorded);
+}
