@@ -142,7 +142,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         roleArn: stateMachineRole.arn,
         type: "STANDARD",
         definition: pulumi
-          .all(functionArns)
+          .all([this.ingest.function.arn, this.transform.function.arn])
           .apply(([ingestFunctionArn, transformFunctionArn]) =>
             JSON.stringify(buildStateMachineDefinition({ ingestFunctionArn, transformFunctionArn }), null, 2),
           ),

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { parse as parseYaml } from "yaml";
 
 /** A declared resource with its inputs, as the engine would receive them. */
@@ -14,6 +15,8 @@ export interface PlannedResource {
   readonly type: string;
   readonly name: string;
   readonly inputs: Record<string, unknown>;
+  /** The `protect` resource option: `pulumi destroy` refuses to delete the resource. */
+  readonly protect: boolean;
 }
 
 /** An asset of a Lambda code archive, as recorded by the plan. */
@@ -22,8 +25,8 @@ export type PlannedAsset = { readonly text: string } | { readonly path: string }
 /** Where the plan looks for the program and its stack files. */
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
-const ACCOUNT = "123456789012";
-const REGION = "eu-west-1";
+export const MOCK_ACCOUNT = "123456789012";
+export const MOCK_REGION = "eu-west-1";
 
 /** The project name from Pulumi.yaml. */
 export function readProjectName(projectDir = PROJECT_DIR): string {
@@ -52,27 +55,29 @@ export function readStackConfigFile(file: string): Record<string, string> {
   return config;
 }
 
-/** A deterministic stand-in for the random suffix Pulumi's auto-naming adds. */
-function suffix(name: string): string {
-  return createHash("sha256").update(name).digest("hex").slice(0, 7);
+/** The physical name the mocks give a resource: its `name` input, else auto-naming's `<name>-<7 hex>`. */
+export function mockPhysicalName(name: string, inputs: Record<string, unknown> = {}): string {
+  if (typeof inputs["name"] === "string") return inputs["name"];
+  // A deterministic stand-in for the random suffix Pulumi's auto-naming adds.
+  return `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 7)}`;
 }
 
 /** The outputs AWS would compute for a resource, enough for the program's Outputs to resolve. */
 function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  const physical = typeof inputs["name"] === "string" ? inputs["name"] : `${name}-${suffix(name)}`;
+  const physical = mockPhysicalName(name, inputs);
   switch (type) {
     case "aws:s3/bucket:Bucket":
       return { bucket: physical, arn: `arn:aws:s3:::${physical}` };
     case "aws:iam/role:Role":
-      return { name: physical, arn: `arn:aws:iam::${ACCOUNT}:role/${physical}` };
+      return { name: physical, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
     case "aws:lambda/function:Function":
-      return { name: physical, arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${physical}` };
+      return { name: physical, arn: `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${physical}` };
     case "aws:cloudwatch/logGroup:LogGroup":
-      return { name: physical, arn: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${physical}` };
+      return { name: physical, arn: `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${physical}` };
     case "aws:sfn/stateMachine:StateMachine":
-      return { name: physical, arn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${physical}` };
+      return { name: physical, arn: `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${physical}` };
     case "aws:scheduler/schedule:Schedule":
-      return { name: physical, arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/${physical}` };
+      return { name: physical, arn: `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule/default/${physical}` };
     default:
       return {};
   }
@@ -81,22 +86,40 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
 /** Turns Pulumi asset objects into plain data: a StringAsset's text, a file's or folder's path. */
 async function describeInputs(value: unknown): Promise<unknown> {
   if (pulumi.asset.AssetArchive.isInstance(value)) {
-    const assets = (await value.assets) as Record<string, unknown>;
+    const assets = (await (value as unknown as { assets: Promise<Record<string, unknown>> }).assets) ?? {};
     const out: Record<string, unknown> = {};
     for (const [key, asset] of Object.entries(assets)) out[key] = await describeInputs(asset);
     return { assets: out };
   }
-  if (pulumi.asset.StringAsset.isInstance(value)) return { text: await value.text };
-  if (pulumi.asset.FileAsset.isInstance(value) || pulumi.asset.FileArchive.isInstance(value)) {
-    return { path: await value.path };
+  if (pulumi.asset.StringAsset.isInstance(value)) {
+    return { text: await (value as unknown as { text: Promise<string> }).text };
   }
-  if (Array.isArray(value)) return Promise.all(value.map(describeInputs));
+  if (pulumi.asset.FileAsset.isInstance(value) || pulumi.asset.FileArchive.isInstance(value)) {
+    return { path: await (value as unknown as { path: Promise<string> }).path };
+  }
+  if (Array.isArray(value)) return Promise.all((value as unknown[]).map(describeInputs));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [key, inner] of Object.entries(value)) out[key] = await describeInputs(inner);
     return out;
   }
   return value;
+}
+
+/**
+ * Resource options never reach the mocks' newResource; the monitor's request carries them.
+ * Returns the set of `<type>::<name>` registered with `protect`.
+ */
+function recordProtectOption(): Set<string> {
+  const protectedResources = new Set<string>();
+  type Request = { getType(): string; getName(): string; getProtect(): boolean };
+  const monitor = MockMonitor.prototype as unknown as { registerResource(req: Request, cb: unknown): unknown };
+  const register = monitor.registerResource;
+  monitor.registerResource = function (this: unknown, req: Request, callback: unknown) {
+    if (req.getProtect()) protectedResources.add(`${req.getType()}::${req.getName()}`);
+    return register.call(this, req, callback);
+  };
+  return protectedResources;
 }
 
 /**
@@ -109,6 +132,7 @@ export async function planStack(options: { stack: string; configFile?: string })
   pulumi.runtime.setAllConfig(readStackConfigFile(configFile));
 
   const recorded: Promise<PlannedResource>[] = [];
+  const protectedResources = recordProtectOption();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -117,6 +141,7 @@ export async function planStack(options: { stack: string; configFile?: string })
             type: args.type,
             name: args.name,
             inputs: inputs as Record<string, unknown>,
+            protect: protectedResources.has(`${args.type}::${args.name}`),
           })),
         );
         return { id: `${args.name}-id`, state: { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs) } };

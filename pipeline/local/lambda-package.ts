@@ -1,0 +1,168 @@
+/**
+ * Builds a Lambda's deployment package exactly from the code archive the Pulumi program
+ * declares (the serialized closure plus the packages CallbackFunction chose), and runs it in a
+ * fresh Node process laid out like the nodejs22.x runtime: the package unzipped into a task
+ * folder, and only the AWS SDK v3 (which that runtime ships) on NODE_PATH.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { unzipSync, zipSync, type Zippable } from "fflate";
+import type { PlannedAsset, PlannedResource } from "./plan";
+
+/** A deployment package as `pulumi up` would upload it. */
+export interface LambdaPackage {
+  readonly functionName: string;
+  /** The zip file's bytes. */
+  readonly zip: Uint8Array;
+  readonly fileCount: number;
+  /** Bytes of the serialized closure, __index.js. */
+  readonly indexBytes: number;
+}
+
+/** Adds a file or a whole folder (as Pulumi's FileArchive does) to the zip under `archivePath`. */
+function addPath(files: Zippable, archivePath: string, sourcePath: string): void {
+  const stat = statSync(sourcePath);
+  if (stat.isDirectory()) {
+    for (const entry of readdirSync(sourcePath)) {
+      addPath(files, `${archivePath}/${entry}`, path.join(sourcePath, entry));
+    }
+  } else {
+    files[archivePath] = readFileSync(sourcePath);
+  }
+}
+
+/** Builds the zip of a planned `aws:lambda/function:Function`. Relative paths are from `projectDir`. */
+export function buildLambdaPackage(resource: PlannedResource, projectDir: string): LambdaPackage {
+  const code = resource.inputs["code"] as { assets?: Record<string, PlannedAsset> } | undefined;
+  if (!code?.assets) throw new Error(`${resource.name} has no code archive; is it a CallbackFunction?`);
+  const files: Zippable = {};
+  let indexBytes = 0;
+  for (const [archivePath, asset] of Object.entries(code.assets)) {
+    if ("text" in asset) {
+      files[archivePath] = new TextEncoder().encode(asset.text);
+      if (archivePath === "__index.js") indexBytes = files[archivePath].byteLength;
+    } else {
+      addPath(files, archivePath, path.resolve(projectDir, asset.path));
+    }
+  }
+  // Deflate at level 6, like the engine's zip writer; fixed timestamps make the size reproducible.
+  const zip = zipSync(files, { level: 6, mtime: new Date("2000-01-01T00:00:00Z") });
+  const name = typeof resource.inputs["name"] === "string" ? resource.inputs["name"] : resource.name;
+  return { functionName: name, zip, fileCount: Object.keys(files).length, indexBytes };
+}
+
+/** Unzips a package into `taskDir`, as Lambda does into /var/task. */
+export function extractLambdaPackage(pkg: LambdaPackage, taskDir: string): void {
+  for (const [name, bytes] of Object.entries(unzipSync(pkg.zip))) {
+    const file = path.join(taskDir, name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, bytes);
+  }
+}
+
+/** Finds where `name` is installed as seen from `fromDir`, walking up node_modules folders. */
+function findPackageDir(name: string, fromDir: string): string {
+  for (let dir = fromDir; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules", name);
+    if (existsSync(path.join(candidate, "package.json"))) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find package ${name} from ${fromDir}`);
+  }
+}
+
+/**
+ * Lays out what the runtime provides in /var/runtime/node_modules: `@aws-sdk/client-s3` and
+ * everything it depends on, linked from this project's node_modules, and nothing else, so a
+ * package that forgot a dependency fails here as it would in AWS.
+ */
+export function prepareRuntimeModules(runtimeDir: string, projectDir: string): string {
+  const modulesDir = path.join(runtimeDir, "node_modules");
+  const seen = new Set<string>();
+  const visit = (name: string, fromDir: string): void => {
+    const dir = findPackageDir(name, fromDir);
+    if (seen.has(dir)) return;
+    seen.add(dir);
+    const link = path.join(modulesDir, name);
+    if (!existsSync(link)) {
+      mkdirSync(path.dirname(link), { recursive: true });
+      symlinkSync(dir, link, "dir");
+    }
+    const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
+    for (const dep of Object.keys(manifest.dependencies ?? {})) visit(dep, dir);
+  };
+  visit("@aws-sdk/client-s3", projectDir);
+  return modulesDir;
+}
+
+/** What one invocation of a packaged handler returned. */
+export interface InvocationResult {
+  readonly ok: boolean;
+  /** The handler's return value when ok. */
+  readonly result?: unknown;
+  /** The error's name and message when not, as Lambda reports errorType and errorMessage. */
+  readonly errorType?: string;
+  readonly errorMessage?: string;
+  /** From process start to the handler's answer: a cold start plus one invocation. */
+  readonly wallMs: number;
+  readonly nodeVersion: string;
+  readonly stderr: string;
+}
+
+/** The child's side: load the handler the way the runtime does (__index.handler), invoke it once. */
+const BOOTSTRAP = `
+const started = Number(process.env.STARTED_AT_MS);
+const reply = (body) => process.stdout.write(JSON.stringify({ ...body, nodeVersion: process.version, wallMs: Date.now() - started }));
+(async () => {
+  const { handler } = require(process.env.LAMBDA_TASK_ROOT + "/__index.js");
+  const context = { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 60000 };
+  try {
+    reply({ ok: true, result: await handler(JSON.parse(process.env.LAMBDA_EVENT), context) });
+  } catch (error) {
+    reply({ ok: false, errorType: error && error.name, errorMessage: error && error.message });
+  }
+})();
+`;
+
+/**
+ * Invokes `__index.handler` of an unzipped package once, in a new `node` process (this one's
+ * binary), with `env` added to a minimal Lambda-like environment.
+ */
+export function invokeLambdaPackage(options: {
+  taskDir: string;
+  runtimeModulesDir: string;
+  functionName: string;
+  event: unknown;
+  env: Readonly<Record<string, string>>;
+  timeoutMs?: number;
+}): Promise<InvocationResult> {
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+    LAMBDA_TASK_ROOT: options.taskDir,
+    NODE_PATH: options.runtimeModulesDir,
+    AWS_LAMBDA_FUNCTION_NAME: options.functionName,
+    AWS_REGION: "eu-west-1",
+    TZ: "UTC",
+    LAMBDA_EVENT: JSON.stringify(options.event ?? {}),
+    STARTED_AT_MS: String(Date.now()),
+    ...options.env,
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["-e", BOOTSTRAP], { cwd: options.taskDir, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      try {
+        resolve({ ...(JSON.parse(stdout) as Omit<InvocationResult, "stderr">), stderr });
+      } catch {
+        reject(new Error(`${options.functionName} exited with code ${code} and no answer:\n${stderr}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,278 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import validateAsl from "asl-validator";
+import { expect } from "chai";
+import { parseStackConfigValues, type StackConfig } from "../pipeline/infra/config";
+import {
+  MOCK_ACCOUNT,
+  MOCK_REGION,
+  PROJECT_DIR,
+  mockPhysicalName,
+  readStackConfigFile,
+  type PlannedResource,
+} from "../pipeline/local/plan";
+import { failedPlanOf, find, ofType, planOf } from "./support/plans";
+
+const PROJECT = "weather-pipeline";
+const STACKS = ["dev", "staging", "prod"] as const;
+
+const T = {
+  bucket: "aws:s3/bucket:Bucket",
+  encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+  publicAccess: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+  ownership: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+  bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
+  lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+  versioning: "aws:s3/bucketVersioning:BucketVersioning",
+  fn: "aws:lambda/function:Function",
+  logGroup: "aws:cloudwatch/logGroup:LogGroup",
+  role: "aws:iam/role:Role",
+  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+  attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+  stateMachine: "aws:sfn/stateMachine:StateMachine",
+  schedule: "aws:scheduler/schedule:Schedule",
+} as const;
+
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: string | string[];
+  Principal?: unknown;
+  Condition?: unknown;
+}
+
+function statementsOf(policy: unknown): Statement[] {
+  return (JSON.parse(policy as string) as { Statement: Statement[] }).Statement;
+}
+
+/** Sid -> "action,action on resource,resource", to compare whole policies exactly. */
+function policySummary(policy: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of statementsOf(policy)) {
+    out[s.Sid ?? "?"] = `${[s.Action].flat().join(",")} on ${[s.Resource].flat().join(",")}`;
+  }
+  return out;
+}
+
+function configOf(stack: string): StackConfig {
+  return parseStackConfigValues(
+    readStackConfigFile(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`)),
+    PROJECT,
+    stack,
+  );
+}
+
+const arnOfBucket = (logical: string) => `arn:aws:s3:::${mockPhysicalName(logical)}`;
+const arnOfFunction = (name: string) => `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${name}`;
+const arnOfLogGroup = (name: string) => `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${name}`;
+
+describe("infrastructure under Pulumi mocks", function () {
+  // Each stack's program runs in its own process (ts-node and @pulumi/aws take a few seconds).
+  this.timeout(120_000);
+  const plans = new Map<string, PlannedResource[]>();
+
+  before(async () => {
+    const results = await Promise.all(STACKS.map((stack) => planOf(stack)));
+    STACKS.forEach((stack, i) => plans.set(stack, results[i]!));
+  });
+
+  for (const stack of STACKS) {
+    describe(`stack ${stack}`, () => {
+      const prefix = `${PROJECT}-${stack}`;
+      const plan = () => plans.get(stack)!;
+      const config = configOf(stack);
+
+      it("declares two buckets, emptied on destroy only where data is not protected", () => {
+        const buckets = ofType(plan(), T.bucket);
+        expect(buckets.map((b) => b.name).sort()).to.deep.equal([`${prefix}-curated`, `${prefix}-raw`]);
+        for (const bucket of buckets) {
+          expect(bucket.inputs["forceDestroy"], bucket.name).to.equal(!config.protectData);
+          expect(bucket.protect, bucket.name).to.equal(config.protectData);
+        }
+      });
+
+      for (const zone of ["raw", "curated"]) {
+        it(`encrypts the ${zone} bucket, blocks public access, enforces ownership and denies non-TLS requests`, () => {
+          const bucket = `${prefix}-${zone}`;
+          const encryption = find(plan(), T.encryption, `${bucket}-encryption`).inputs;
+          expect(encryption["rules"]).to.deep.equal([
+            { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
+          ]);
+          const pab = find(plan(), T.publicAccess, `${bucket}-public-access`).inputs;
+          for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
+            expect(pab[flag], flag).to.equal(true);
+          }
+          const ownership = find(plan(), T.ownership, `${bucket}-ownership`).inputs;
+          expect(ownership["rule"]).to.deep.equal({ objectOwnership: "BucketOwnerEnforced" });
+          const [deny, ...others] = statementsOf(find(plan(), T.bucketPolicy, `${bucket}-tls-only`).inputs["policy"]);
+          expect(others).to.be.empty;
+          expect(deny).to.deep.include({
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          });
+          expect(deny!.Resource).to.deep.equal([arnOfBucket(bucket), `${arnOfBucket(bucket)}/*`]);
+        });
+      }
+
+      it("moves raw data to infrequent access and expires data as the stack says", () => {
+        type Rule = { id: string; transitions?: unknown; expiration?: { days: number } };
+        const raw = find(plan(), T.lifecycle, `${prefix}-raw-lifecycle`).inputs["rules"] as Rule[];
+        const curated = find(plan(), T.lifecycle, `${prefix}-curated-lifecycle`).inputs["rules"] as Rule[];
+        const ia = raw.find((r) => r.id === "to-infrequent-access");
+        const movesToIa = config.rawExpirationDays === 0 || config.rawInfrequentAccessDays < config.rawExpirationDays;
+        expect(ia?.transitions ?? null).to.deep.equal(
+          movesToIa ? [{ days: config.rawInfrequentAccessDays, storageClass: "STANDARD_IA" }] : null,
+        );
+        const expiry = (rules: Rule[]) => rules.find((r) => r.id === "expire")?.expiration?.days ?? 0;
+        expect(expiry(raw)).to.equal(config.rawExpirationDays);
+        expect(expiry(curated)).to.equal(config.curatedExpirationDays);
+        expect(find(plan(), T.versioning, `${prefix}-raw-versioning`).inputs["versioningConfiguration"]).to.deep.equal({
+          status: "Enabled",
+        });
+      });
+
+      for (const role of ["ingest", "transform"] as const) {
+        it(`runs ${role} on nodejs22.x with the stack's memory, timeout and its own role and log group`, () => {
+          const name = `${prefix}-${role}`;
+          const fn = find(plan(), T.fn, name).inputs;
+          expect(fn["runtime"]).to.equal("nodejs22.x");
+          expect(fn["memorySize"]).to.equal(config[role].memoryMb);
+          expect(fn["timeout"]).to.equal(config[role].timeoutSeconds);
+          expect(fn["handler"]).to.equal("__index.handler");
+          expect(fn["role"]).to.equal(`arn:aws:iam::${MOCK_ACCOUNT}:role/${mockPhysicalName(`${name}-role`)}`);
+          const logGroup = find(plan(), T.logGroup, `${name}-logs`).inputs;
+          expect(logGroup["name"]).to.equal(`/aws/lambda/${name}`);
+          expect(logGroup["retentionInDays"]).to.equal(config.logRetentionDays);
+          expect(fn["loggingConfig"]).to.deep.include({ logGroup: `/aws/lambda/${name}` });
+          const trust = statementsOf(find(plan(), T.role, `${name}-role`).inputs["assumeRolePolicy"]);
+          expect(trust).to.deep.equal([
+            { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+          ]);
+        });
+      }
+
+      it("grants each role exactly the actions and resources it uses", () => {
+        const raw = arnOfBucket(`${prefix}-raw`);
+        const curated = arnOfBucket(`${prefix}-curated`);
+        const logs = (fn: string) => `${arnOfLogGroup(`/aws/lambda/${prefix}-${fn}`)}:log-stream:*`;
+        const policy = (name: string) => policySummary(find(plan(), T.rolePolicy, name).inputs["policy"]);
+        expect(policy(`${prefix}-ingest-policy`)).to.deep.equal({
+          PutRawObjects: `s3:PutObject on ${raw}/open-meteo/*`,
+          WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("ingest")}`,
+        });
+        expect(policy(`${prefix}-transform-policy`)).to.deep.equal({
+          GetRawObjects: `s3:GetObject on ${raw}/open-meteo/*`,
+          PutCuratedObjects: `s3:PutObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
+          WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("transform")}`,
+        });
+        const ingestArn = arnOfFunction(`${prefix}-ingest`);
+        const transformArn = arnOfFunction(`${prefix}-transform`);
+        expect(policy(`${prefix}-run-policy`)).to.deep.equal({
+          InvokePipelineFunctions: `lambda:InvokeFunction on ${ingestArn},${ingestArn}:*,${transformArn},${transformArn}:*`,
+        });
+        const stateMachineArn = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${mockPhysicalName(`${prefix}-run`)}`;
+        expect(policy(`${prefix}-schedule-policy`)).to.deep.equal({
+          StartDailyRun: `states:StartExecution on ${stateMachineArn}`,
+        });
+      });
+
+      it("uses no wildcard action, no bare wildcard resource and no managed policy", () => {
+        expect(ofType(plan(), T.attachment), "managed policy attachments").to.be.empty;
+        for (const rp of ofType(plan(), T.rolePolicy)) {
+          for (const s of statementsOf(rp.inputs["policy"])) {
+            for (const action of [s.Action].flat()) {
+              expect(action, `${rp.name} ${s.Sid}`).to.match(/^[a-z0-9-]+:[A-Za-z]+$/);
+            }
+            for (const resource of [s.Resource].flat()) {
+              expect(resource, `${rp.name} ${s.Sid}`).to.match(/^arn:aws:[a-z0-9-]+:/);
+            }
+          }
+        }
+      });
+
+      it("declares a valid state machine: Ingest then Transform, each retried with backoff", () => {
+        const definition = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
+          StartAt: string;
+          States: Record<string, { Type: string; Next?: string; End?: boolean; Parameters: { FunctionName: string }; Retry: { BackoffRate: number; MaxAttempts: number }[] }>;
+        };
+        const result = validateAsl(definition, { checkPaths: true, checkArn: true });
+        expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
+        expect(result.isValid).to.equal(true);
+        expect(definition.StartAt).to.equal("Ingest");
+        const { Ingest, Transform } = definition.States;
+        expect(Ingest?.Next).to.equal("Transform");
+        expect(Transform?.End).to.equal(true);
+        expect(Ingest?.Parameters.FunctionName).to.equal(arnOfFunction(`${prefix}-ingest`));
+        expect(Transform?.Parameters.FunctionName).to.equal(arnOfFunction(`${prefix}-transform`));
+        for (const state of [Ingest!, Transform!]) {
+          expect(state.Retry).to.not.be.empty;
+          for (const retry of state.Retry) {
+            expect(retry.BackoffRate).to.be.greaterThan(1);
+            expect(retry.MaxAttempts).to.be.greaterThan(1);
+          }
+        }
+      });
+
+      it("schedules the run with the stack's cron and time zone, through a role allowed to start it", () => {
+        const schedule = find(plan(), T.schedule, `${prefix}-daily`).inputs;
+        expect(schedule["scheduleExpression"]).to.equal(`cron(${config.schedule.cron})`);
+        expect(schedule["scheduleExpressionTimezone"]).to.equal(config.pipeline.timezone);
+        expect(schedule["state"]).to.equal(config.schedule.enabled ? "ENABLED" : "DISABLED");
+        const target = schedule["target"] as { arn: string; roleArn: string; input: string };
+        expect(target.arn).to.equal(
+          `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${mockPhysicalName(`${prefix}-run`)}`,
+        );
+        expect(target.roleArn).to.equal(
+          `arn:aws:iam::${MOCK_ACCOUNT}:role/${mockPhysicalName(`${prefix}-schedule-role`)}`,
+        );
+        expect(JSON.parse(target.input)).to.deep.equal({});
+        const trust = statementsOf(find(plan(), T.role, `${prefix}-schedule-role`).inputs["assumeRolePolicy"]);
+        expect(trust[0]?.Principal).to.deep.equal({ Service: "scheduler.amazonaws.com" });
+      });
+    });
+  }
+
+  it("names every resource after project and stack, so stacks never collide", () => {
+    const seen = new Map<string, string>();
+    for (const stack of STACKS) {
+      for (const r of plans.get(stack)!) {
+        expect(r.name.startsWith(`${PROJECT}-${stack}`), `${r.type} ${r.name}`).to.equal(true);
+        const physical = `${r.type}|${mockPhysicalName(r.name, r.inputs)}`;
+        expect(seen.get(physical), `${physical} in ${stack}`).to.equal(undefined);
+        seen.set(physical, stack);
+      }
+    }
+  });
+
+  it("plans a stack that has no config file, on the defaults", async () => {
+    const plan = await planOf("sandbox");
+    expect(ofType(plan, T.fn).map((f) => f.name).sort()).to.deep.equal([
+      "weather-pipeline-sandbox-ingest",
+      "weather-pipeline-sandbox-transform",
+    ]);
+    expect(ofType(plan, T.bucket).every((b) => !b.protect && b.inputs["forceDestroy"] === true)).to.equal(true);
+  });
+
+  it("fails the plan on a bad config value, naming the key, the value and the fix", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "bad-config-"));
+    const file = path.join(dir, "Pulumi.bad.yaml");
+    writeFileSync(
+      file,
+      [
+        "config:",
+        "  weather-pipeline:locations:",
+        "    - { name: nowhere, latitude: 123.4, longitude: 0 }",
+        "  weather-pipeline:schedule:",
+        "    cron: 0 6 * * ? *",
+      ].join("\n"),
+    );
+    const { exitCode, stderr } = await failedPlanOf("bad", file);
+    expect(exitCode).to.not.equal(0);
+    expect(stderr).to.contain("weather-pipeline:locations[0].latitude is 123.4; it must be between -90 and 90");
+    expect(stderr).to.contain("weather-pipeline:schedule is not a config key of this project");
+  });
+});
