@@ -19,6 +19,21 @@ export default tseslint.config(
     },
   },
   {
+    // Code the Lambdas run is serialized by Pulumi, which cannot carry native private fields.
+    files: ["pipeline/*.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        { selector: "PrivateIdentifier", message: "Use `private x`: Pulumi cannot serialize #private fields." },
+        { selector: "StaticBlock", message: "Pulumi cannot serialize static blocks; initialize in the class body." },
+        {
+          selector: "ClassDeclaration[superClass.name='Error']:not([id.name='PipelineError'])",
+          message: "Extend PipelineError (errors.ts): a serialized subclass of Error loses its message.",
+        },
+      ],
+    },
+  },
+  {
     files: ["tests/**/*.ts"],
     rules: {
       // chai's `expect(x).to.be.empty` style reads as an unused expression.

@@ -58,7 +58,14 @@ export function wallClockIn(timezone: string, instant: Date): WallClock {
   // Years before 1 AD come back as era "BC" with a positive year; no weather data is that old,
   // but the arithmetic below stays correct for them anyway.
   const year = fields["era"] === "BC" ? 1 - field("year") : field("year");
-  return { year, month: field("month"), day: field("day"), hour: field("hour"), minute: field("minute"), second: field("second") };
+  return {
+    year,
+    month: field("month"),
+    day: field("day"),
+    hour: field("hour"),
+    minute: field("minute"),
+    second: field("second"),
+  };
 }
 
 /** Formats year, month and day as YYYY-MM-DD. */

@@ -6,6 +6,7 @@
  * injected clock or sleep, and it does not report how many attempts were made.
  */
 import ky, { isNetworkError, isTimeoutError } from "ky";
+import { PipelineError } from "./errors";
 
 /** Backoff and budget of the retry policy (HttpSettings holds the timeout and retry count). */
 export interface RetryTuning {
@@ -43,8 +44,7 @@ export type AttemptFailure =
 
 /** The policy's answer after a failed attempt. */
 export type RetryDecision =
-  | { readonly retry: true; readonly delayMs: number }
-  | { readonly retry: false; readonly because: string };
+  { readonly retry: true; readonly delayMs: number } | { readonly retry: false; readonly because: string };
 
 /** Where a request stands when an attempt has failed. */
 export interface RetryState {
@@ -126,7 +126,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Why a request failed for good; `transient` says whether a later run can succeed unchanged. */
-export class OpenMeteoRequestError extends Error {
+export class OpenMeteoRequestError extends PipelineError {
   constructor(
     message: string,
     /** The request URL, without secrets. */
@@ -137,8 +137,7 @@ export class OpenMeteoRequestError extends Error {
     readonly transient: boolean,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = "OpenMeteoRequestError";
+    super("OpenMeteoRequestError", message, options);
   }
 }
 
@@ -224,7 +223,8 @@ function buildRequestError(
   if (last.kind === "status" && last.status >= 400 && last.status < 500 && last.status !== 408 && last.status !== 429) {
     message = `Open-Meteo answered ${last.status} for ${shown}: ${last.reason} (${hintFor400(last.reason)})`;
   } else if (permanent !== undefined) {
-    message = `Open-Meteo ${describeFailure(last)} for ${shown}; not retried: ${permanent}`;
+    const later = last.kind === "status" && last.status === 429 ? "; run the date again after that" : "";
+    message = `Open-Meteo ${describeFailure(last)} for ${shown}; not retried: ${permanent}${later}`;
   } else {
     const same = failures.every((f) => describeFailure(f) === describeFailure(last));
     const count =
@@ -242,7 +242,9 @@ function buildRequestError(
   if (last.kind === "timeout" || last.kind === "network") {
     return new OpenMeteoUnreachableError(message, shown, last, attempts, elapsedMs);
   }
-  return new OpenMeteoApiError(message, shown, last, attempts, elapsedMs, permanent === undefined || last.kind === "status" && last.status === 429);
+  // A rate limit passes with time; an error body or a 4xx needs a change to settings first.
+  const transient = permanent === undefined || (last.kind === "status" && last.status === 429);
+  return new OpenMeteoApiError(message, shown, last, attempts, elapsedMs, transient);
 }
 
 /** A retry about to happen, for logs. */
@@ -289,8 +291,7 @@ export function readErrorReason(bytes: Uint8Array): string {
   try {
     const parsed = JSON.parse(text) as unknown;
     if (parsed !== null && typeof parsed === "object" && "reason" in parsed) {
-      const reason = (parsed as { reason: unknown }).reason;
-      if (typeof reason === "string") return reason;
+      if (typeof parsed.reason === "string") return parsed.reason;
     }
   } catch {
     // Not JSON: a proxy's or load balancer's page; show its start.
@@ -304,7 +305,12 @@ function readErrorObject(bytes: Uint8Array): string | undefined {
   if (bytes.length > ERROR_BODY_SNIFF_LIMIT) return undefined;
   try {
     const parsed = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) && (parsed as { error?: unknown }).error === true) {
+    if (
+      parsed !== null &&
+      typeof parsed === "object" &&
+      !Array.isArray(parsed) &&
+      (parsed as { error?: unknown }).error === true
+    ) {
       const reason = (parsed as { reason?: unknown }).reason;
       return typeof reason === "string" ? reason : "(no reason given)";
     }
@@ -330,7 +336,11 @@ type AttemptResult =
   | { readonly ok: false; readonly failure: AttemptFailure };
 
 /** Reads a body before `deadline`; on expiry aborts the connection so the read stops too. */
-async function readBodyBefore(response: Response, deadline: number, controller: AbortController): Promise<Uint8Array | "timeout"> {
+async function readBodyBefore(
+  response: Response,
+  deadline: number,
+  controller: AbortController,
+): Promise<Uint8Array | "timeout"> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - Date.now()));
@@ -349,7 +359,11 @@ async function readBodyBefore(response: Response, deadline: number, controller: 
 }
 
 /** One attempt: headers within ky's timeout, then the body within what is left of it. */
-async function attemptOnce(url: string, timeoutMs: number, fetchImpl: typeof fetch | undefined): Promise<AttemptResult> {
+async function attemptOnce(
+  url: string,
+  timeoutMs: number,
+  fetchImpl: typeof fetch | undefined,
+): Promise<AttemptResult> {
   const deadline = Date.now() + timeoutMs;
   const controller = new AbortController();
   let response: Response;
@@ -377,7 +391,8 @@ async function attemptOnce(url: string, timeoutMs: number, fetchImpl: typeof fet
   if (bytes === "timeout") return { ok: false, failure: { kind: "timeout", timeoutMs } };
 
   const status = response.status;
-  if (status < 200 || status > 299) return { ok: false, failure: { kind: "status", status, reason: readErrorReason(bytes) } };
+  if (status < 200 || status > 299)
+    return { ok: false, failure: { kind: "status", status, reason: readErrorReason(bytes) } };
   if (bytes.length === 0) return { ok: false, failure: { kind: "empty", status } };
   const errorReason = readErrorObject(bytes);
   if (errorReason !== undefined) return { ok: false, failure: { kind: "error-body", status, reason: errorReason } };
@@ -395,7 +410,8 @@ function checkOptions(options: FetchOptions, policy: RetryPolicy): void {
   for (const [name, value, ok, rule] of checks) {
     if (!ok(value)) throw new RangeError(`${name} is ${value}; it must be ${rule}`);
   }
-  if (options.timeoutMs > 2_147_483_647) throw new RangeError(`http.timeoutMs is ${options.timeoutMs}; it must fit a timer (at most 2147483647)`);
+  if (options.timeoutMs > 2_147_483_647)
+    throw new RangeError(`http.timeoutMs is ${options.timeoutMs}; it must fit a timer (at most 2147483647)`);
 }
 
 /**
@@ -431,7 +447,12 @@ export async function fetchOpenMeteo(url: string, options: FetchOptions): Promis
       random: random(),
     });
     if (!decision.retry) throw buildRequestError(url, failures, elapsedMs, decision.because);
-    options.onRetry?.({ url: redactUrl(url), attempt: failures.length, failure: result.failure, delayMs: decision.delayMs });
+    options.onRetry?.({
+      url: redactUrl(url),
+      attempt: failures.length,
+      failure: result.failure,
+      delayMs: decision.delayMs,
+    });
     await sleep(decision.delayMs);
   }
 }

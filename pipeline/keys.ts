@@ -12,7 +12,8 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Throws unless `date` is a real calendar date written as YYYY-MM-DD. */
 export function assertIsoDate(date: string, what = "date"): void {
-  if (!DATE.test(date) || new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date) {
+  const parsed = new Date(`${date}T00:00:00Z`);
+  if (!DATE.test(date) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date) {
     throw new Error(`${what} is ${JSON.stringify(date)}; it must be a calendar date written YYYY-MM-DD`);
   }
 }

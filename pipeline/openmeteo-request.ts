@@ -41,7 +41,8 @@ export function requestWeight(variableCount: number, days: number): number {
   if (!Number.isInteger(variableCount) || variableCount < 0) {
     throw new RangeError(`variableCount is ${variableCount}; it must be a whole number, 0 or more`);
   }
-  if (!Number.isInteger(days) || days < 1) throw new RangeError(`days is ${days}; it must be a whole number, 1 or more`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new RangeError(`days is ${days}; it must be a whole number, 1 or more`);
   const perTen = variableCount / 10;
   return Math.max(1, perTen, (perTen * days) / 14);
 }
@@ -100,7 +101,9 @@ function checkSettings(settings: PipelineSettings, date: string, endpoint: Endpo
   assertTimeZone(settings.timezone, "settings.timezone");
   if (settings.locations.length === 0) throw new RangeError("settings.locations is empty; add at least one location");
   if (settings.hourlyVariables.length + settings.dailyVariables.length === 0) {
-    throw new RangeError("settings.hourlyVariables and settings.dailyVariables are both empty; name at least one variable");
+    throw new RangeError(
+      "settings.hourlyVariables and settings.dailyVariables are both empty; name at least one variable",
+    );
   }
   for (const [list, names] of [
     ["hourlyVariables", settings.hourlyVariables],

@@ -11,6 +11,7 @@
  * Labels are parsed arithmetically (no Date object per value): a year of hourly data for a
  * thousand locations is ~10^7 values.
  */
+import { PipelineError } from "./errors";
 
 /** The two `timeformat`s Open-Meteo writes `time` in. */
 export type TimeFormat = "iso8601" | "unixtime";
@@ -59,10 +60,9 @@ export interface ParsedLocation {
 }
 
 /** A body that is not what the request should have produced; the message names the source and the fix. */
-export class OpenMeteoResponseError extends Error {
+export class OpenMeteoResponseError extends PipelineError {
   constructor(readonly source: string, detail: string) {
-    super(`${source}: ${detail}`);
-    this.name = "OpenMeteoResponseError";
+    super("OpenMeteoResponseError", `${source}: ${detail}`);
   }
 }
 

@@ -38,7 +38,8 @@ export class DatasetParquetWriter {
   private readonly output = new ByteWriter();
   private readonly writer: ParquetWriter;
   private readonly rowGroupRows: number;
-  private buffers: unknown[][];
+  /** Per column, the slices appended since the last row group (joined once, at flush). */
+  private chunks: ArrayLike<unknown>[][];
   private buffered = 0;
   private finished = false;
 
@@ -49,7 +50,7 @@ export class DatasetParquetWriter {
     }
     // SNAPPY: what Athena and DuckDB read fastest, built into hyparquet-writer (no native code).
     this.writer = new ParquetWriter({ writer: this.output, schema: parquetSchemaElements(schema), codec: "SNAPPY" });
-    this.buffers = schema.columns.map(() => []);
+    this.chunks = schema.columns.map(() => []);
   }
 
   /** Rows waiting to be written as the next row group. */
@@ -60,22 +61,14 @@ export class DatasetParquetWriter {
   /** Appends `rows` rows, one ColumnSlice per schema column; writes a row group once enough are buffered. */
   appendRows(rows: number, columns: readonly ColumnSlice[]): void {
     this.assertOpen();
-    if (columns.length !== this.buffers.length) {
+    if (columns.length !== this.chunks.length) {
       throw new Error(
-        `${this.schema.dataset}: got ${columns.length} columns for a schema of ${this.buffers.length} ` +
+        `${this.schema.dataset}: got ${columns.length} columns for a schema of ${this.chunks.length} ` +
           `(${this.schema.columns.map((c) => c.name).join(", ")})`,
       );
     }
     for (let j = 0; j < columns.length; j++) {
-      const slice = columns[j] as ColumnSlice;
-      const buffer = this.buffers[j] as unknown[];
-      if ("constant" in slice) {
-        for (let i = 0; i < rows; i++) buffer.push(slice.constant);
-      } else {
-        // Copied, not referenced: the caller's arrays (a whole parsed body) can be dropped.
-        const { values, offset } = slice;
-        for (let i = offset; i < offset + rows; i++) buffer.push(values[i]);
-      }
+      (this.chunks[j] as ArrayLike<unknown>[]).push(copyRows(columns[j] as ColumnSlice, rows));
     }
     this.buffered += rows;
     this.rowCount += rows;
@@ -88,11 +81,11 @@ export class DatasetParquetWriter {
     if (this.buffered === 0) return;
     const columnData: ColumnSource[] = this.schema.columns.map((column, j) => ({
       name: column.name,
-      data: this.buffers[j] as unknown[],
+      data: joinChunks(this.chunks[j] as ArrayLike<unknown>[], this.buffered) as ColumnSource["data"],
     }));
     // A ByteWriter has no flush(), so write() is synchronous and returns nothing.
     void this.writer.write({ columnData, rowGroupSize: this.buffered });
-    this.buffers = this.schema.columns.map(() => []);
+    this.chunks = this.schema.columns.map(() => []);
     this.buffered = 0;
   }
 
@@ -117,4 +110,35 @@ export class DatasetParquetWriter {
   private assertOpen(): void {
     if (this.finished) throw new Error(`${this.schema.dataset}: the Parquet file is already finished`);
   }
+}
+
+/**
+ * A copy of a slice's rows. Copied, not referenced, so the caller's arrays (a whole parsed body)
+ * can be dropped; slice() copies pointers (or raw doubles), without boxing a number per value.
+ */
+function copyRows(slice: ColumnSlice, rows: number): ArrayLike<unknown> {
+  if ("constant" in slice) return new Array<unknown>(rows).fill(slice.constant);
+  const { values, offset } = slice;
+  if (values instanceof Float64Array || Array.isArray(values)) return values.slice(offset, offset + rows);
+  return Array.from({ length: rows }, (_, i) => values[offset + i]);
+}
+
+/** One array of a column's buffered slices: a Float64Array when all are, else a plain array. */
+function joinChunks(chunks: readonly ArrayLike<unknown>[], total: number): ArrayLike<unknown> {
+  if (chunks.length === 1) return chunks[0] as ArrayLike<unknown>;
+  if (chunks.every((c) => c instanceof Float64Array)) {
+    const out = new Float64Array(total);
+    let at = 0;
+    for (const chunk of chunks as Float64Array[]) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+  const out = new Array<unknown>(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length; i++) out[at++] = chunk[i];
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { PipelineError } from "./errors";
 
 /** One object as the pipeline reads it back. */
 export interface StoredObject {
@@ -39,10 +40,9 @@ export interface ObjectStore {
 }
 
 /** Thrown by getObject for a key that does not exist. */
-export class ObjectNotFoundError extends Error {
+export class ObjectNotFoundError extends PipelineError {
   constructor(readonly store: string, readonly key: string) {
-    super(`${store}/${key} does not exist`);
-    this.name = "ObjectNotFoundError";
+    super("ObjectNotFoundError", `${store}/${key} does not exist`);
   }
 }
 

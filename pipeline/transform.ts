@@ -139,7 +139,8 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
     const sink = run.sinks.get(dataset);
     const writer = sink?.writers.get(targetDay);
     if (!sink || !writer || writer.rowCount === 0) {
-      const seen = sink ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}` : "";
+      const seen =
+        sink && Number.isFinite(sink.firstDay) ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}` : "";
       throw new Error(
         `none of the ${keys.length} raw bodies has ${dataset} rows for ${input.date}${seen} ` +
           `(keys ${keys[0]} … ${keys[keys.length - 1]}); check the date and the keys`,
@@ -163,7 +164,8 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
  * `"<latitude>,<longitude>"` of the body (the grid cell Open-Meteo answered for, e.g.
  * "52.52,13.419998"), followed by `#<location_id>` when the body carries one (the 2nd and later
  * coordinates of a multi-location request, e.g. "41,2#1"), so they are deterministic and unique
- * within one response. Rows are in file order, then body order, then time.
+ * within one response. Rows are in file order, then body order, then time. Files are returned
+ * hourly first, then daily, each by date.
  */
 export async function transformResponseFiles(
   files: readonly ResponseFile[],
@@ -180,13 +182,23 @@ export async function transformResponseFiles(
         const block = blockOf(location, dataset);
         if (!block) continue;
         const variables = run.sinks.get(dataset)?.schema.variables ?? block.variables;
+        if (block.variables.length !== variables.length || !variables.every((v) => block.variables.includes(v))) {
+          // Extra variables would be dropped silently, missing ones would be a column of guesses.
+          throw new Error(
+            `${file.name}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name}) has variables ` +
+              `${block.variables.join(", ")}, but the ${dataset} files have ${variables.join(", ")}; one file per ` +
+              "dataset and date holds one set of columns: transform such responses separately",
+          );
+        }
         appendLocation(run, dataset, variables, location, name, file.name, () => true);
       }
     }
   }
-  const outputs = [...run.sinks.values()].flatMap((sink) =>
-    [...sink.writers.entries()].sort(([a], [b]) => a - b).map(([day, writer]) => ({ sink, day, writer })),
-  );
+  const outputs = DATASETS.flatMap((dataset) => {
+    const sink = run.sinks.get(dataset);
+    if (!sink) return [];
+    return [...sink.writers.entries()].sort(([a], [b]) => a - b).map(([day, writer]) => ({ sink, day, writer }));
+  });
   if (outputs.length === 0) {
     throw new Error(`${files.map((f) => f.name).join(", ")}: no hourly or daily block to transform`);
   }
@@ -257,13 +269,9 @@ function appendLocation(
     run.sinks.set(dataset, sink);
   }
   const where = `${source}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name})`;
+  // The parser has checked that the body holds every requested variable; callers request these.
   const sources = variables.map((v) => block.variables.indexOf(v));
-  if (sources.includes(-1) || block.variables.length !== variables.length) {
-    throw new Error(
-      `${where} has variables ${block.variables.join(", ")}, but the ${dataset} file has ${variables.join(", ")}; ` +
-        "one file per dataset and date holds one set of columns: transform such responses separately",
-    );
-  }
+  if (sources.includes(-1)) throw new Error(`${where} lacks one of ${variables.join(", ")}`);
   recordUnits(sink, block, sources, where);
 
   const days = block.localDays;

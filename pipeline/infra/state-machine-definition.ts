@@ -2,6 +2,7 @@
  * The Amazon States Language definition of a daily run: Ingest, then Transform, each with
  * Retry policies. Pure data, so tests can validate it with asl-validator and read it exactly.
  */
+import { TRANSIENT_ERROR_NAME } from "../errors";
 
 /** The ARNs the definition invokes. */
 export interface StateMachineTargets {
@@ -23,7 +24,7 @@ export const LAMBDA_SERVICE_ERRORS = [
  * rate-limited per minute, a timeout, a network error); their `name` becomes the Step Functions
  * error name. A 400 or a malformed body is not among them: retrying cannot fix it.
  */
-export const TRANSIENT_ERRORS = ["OpenMeteoUnavailableError", "States.Timeout"] as const;
+export const TRANSIENT_ERRORS = [TRANSIENT_ERROR_NAME, "States.Timeout"] as const;
 
 function lambdaTask(functionArn: string, next: string | undefined): Record<string, unknown> {
   return {

@@ -107,13 +107,18 @@ export interface InvocationResult {
   /** From process start to the handler's answer: a cold start plus one invocation. */
   readonly wallMs: number;
   readonly nodeVersion: string;
-  readonly stderr: string;
+  /** What the function printed (stdout and stderr), as it would appear in CloudWatch Logs. */
+  readonly logs: string;
 }
 
-/** The child's side: load the handler the way the runtime does (__index.handler), invoke it once. */
+/**
+ * The child's side: load the handler the way the runtime does (__index.handler), invoke it once,
+ * and answer on file descriptor 3, apart from the function's own output.
+ */
 const BOOTSTRAP = `
 const started = Number(process.env.STARTED_AT_MS);
-const reply = (body) => process.stdout.write(JSON.stringify({ ...body, nodeVersion: process.version, wallMs: Date.now() - started }));
+const reply = (body) =>
+  require("node:fs").writeSync(3, JSON.stringify({ ...body, nodeVersion: process.version, wallMs: Date.now() - started }));
 (async () => {
   const { handler } = require(process.env.LAMBDA_TASK_ROOT + "/__index.js");
   const context = { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 60000 };
@@ -149,20 +154,25 @@ export function invokeLambdaPackage(options: {
     ...options.env,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["-e", BOOTSTRAP], { cwd: options.taskDir, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const child = spawn(process.execPath, ["-e", BOOTSTRAP], {
+      cwd: options.taskDir,
+      env,
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
+    });
+    let answer = "";
+    let logs = "";
+    child.stdout?.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    child.stdio[3]?.on("data", (chunk: Buffer) => (answer += chunk.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      try {
-        resolve({ ...(JSON.parse(stdout) as Omit<InvocationResult, "stderr">), stderr });
-      } catch {
-        reject(new Error(`${options.functionName} exited with code ${code} and no answer:\n${stderr}`));
+      if (!answer) {
+        reject(new Error(`${options.functionName} exited with code ${code} before its handler answered:\n${logs}`));
+        return;
       }
+      resolve({ ...(JSON.parse(answer) as Omit<InvocationResult, "logs">), logs });
     });
   });
 }

@@ -85,17 +85,17 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
 
 /** Turns Pulumi asset objects into plain data: a StringAsset's text, a file's or folder's path. */
 async function describeInputs(value: unknown): Promise<unknown> {
-  if (pulumi.asset.AssetArchive.isInstance(value)) {
-    const assets = (await (value as unknown as { assets: Promise<Record<string, unknown>> }).assets) ?? {};
-    const out: Record<string, unknown> = {};
-    for (const [key, asset] of Object.entries(assets)) out[key] = await describeInputs(asset);
-    return { assets: out };
-  }
-  if (pulumi.asset.StringAsset.isInstance(value)) {
-    return { text: await (value as unknown as { text: Promise<string> }).text };
-  }
-  if (pulumi.asset.FileAsset.isInstance(value) || pulumi.asset.FileArchive.isInstance(value)) {
-    return { path: await (value as unknown as { path: Promise<string> }).path };
+  // isInstance only says "some asset" or "some archive"; the kind shows in the property it carries.
+  if (pulumi.asset.Asset.isInstance(value) || pulumi.asset.Archive.isInstance(value)) {
+    const kind = value as { text?: Promise<string>; path?: Promise<string>; assets?: Promise<Record<string, unknown>> };
+    if (kind.text !== undefined) return { text: await kind.text };
+    if (kind.path !== undefined) return { path: await kind.path };
+    if (kind.assets !== undefined) {
+      const out: Record<string, unknown> = {};
+      for (const [key, asset] of Object.entries(await kind.assets)) out[key] = await describeInputs(asset);
+      return { assets: out };
+    }
+    throw new Error("the plan cannot describe a remote asset or archive; the program declares none");
   }
   if (Array.isArray(value)) return Promise.all((value as unknown[]).map(describeInputs));
   if (value !== null && typeof value === "object") {

@@ -1,0 +1,104 @@
+/**
+ * One daily run on this machine: an S3-protocol server (s3rver) on 127.0.0.1 keeps the raw and
+ * curated buckets in a local folder, and Open-Meteo is either the embedded fake (synthetic
+ * values, no internet) or the real API. Ingest and transform are the same handler functions the
+ * Lambdas call.
+ */
+import * as path from "node:path";
+import { parquetReadObjects } from "hyparquet";
+import { handleIngestEvent, handleTransformEvent } from "../handlers";
+import type { IngestResult } from "../ingest";
+import type { PipelineSettings } from "../settings";
+import { createS3Client, S3ObjectStore } from "../storage";
+import type { TransformResult } from "../transform";
+import { startFakeOpenMeteo } from "./fake-open-meteo";
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "./s3-server";
+
+/** Bucket names of local runs. */
+export const LOCAL_BUCKETS = { raw: "local-raw", curated: "local-curated" } as const;
+
+/** Options of a local run. */
+export interface LocalRunOptions {
+  readonly settings: PipelineSettings;
+  /** Folder that keeps the buckets between runs. */
+  readonly dataDir: string;
+  /** The day to fetch; default yesterday in the settings' time zone. */
+  readonly date?: string;
+  /** Use the API at settings' URLs instead of the embedded fake. */
+  readonly live: boolean;
+  /** Rows shown per dataset in the preview. */
+  readonly previewRows: number;
+  /** Where progress and the summary go. */
+  readonly print: (line: string) => void;
+}
+
+/** What a local run did. */
+export interface LocalRunResult {
+  readonly ingest: IngestResult;
+  readonly transform: TransformResult;
+  readonly synthetic: boolean;
+}
+
+/** Runs ingest then transform once against local buckets and prints what was written. */
+export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunResult> {
+  const { print } = options;
+  const s3 = await startLocalS3({
+    directory: path.join(options.dataDir, "s3"),
+    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
+  });
+  const fake = options.live ? undefined : await startFakeOpenMeteo();
+  try {
+    const settings: PipelineSettings = fake
+      ? { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
+      : options.settings;
+    print(
+      fake
+        ? `Open-Meteo: embedded fake at ${fake.url} -- SYNTHETIC values, NOT real weather (use --live for the real API)`
+        : `Open-Meteo: live API at ${settings.forecastApiUrl} (weather data by Open-Meteo.com, CC BY 4.0)`,
+    );
+    print(`S3: s3rver at ${s3.endpoint}, data in ${s3.directory}`);
+
+    const client = createS3Client({
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      region: "us-east-1",
+      credentials: LOCAL_S3_CREDENTIALS,
+    });
+    const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
+    const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
+
+    const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
+    print("");
+    print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
+    for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);
+
+    const transform = await handleTransformEvent(ingest, { settings, rawStore, curatedStore });
+    print("");
+    print(`Transform ${transform.date}: ${transform.rawObjects} raw object(s)`);
+    for (const file of transform.files) {
+      print(`  s3://${LOCAL_BUCKETS.curated}/${file.key}: ${file.rows} rows, ${file.bytes} bytes`);
+    }
+    for (const file of transform.files) {
+      const { body } = await curatedStore.getObject(file.key);
+      const rows = await parquetReadObjects({ file: toArrayBuffer(body), rowEnd: options.previewRows });
+      print("");
+      print(`${file.dataset}, first ${rows.length} of ${file.rows} rows:`);
+      console.table(rows.map(formatPreviewRow));
+    }
+    return { ingest, transform, synthetic: fake !== undefined };
+  } finally {
+    await fake?.close();
+    await s3.close();
+  }
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** Dates as ISO text, numbers as they are: what a reader expects in a preview. */
+function formatPreviewRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key] = value instanceof Date ? value.toISOString() : value;
+  return out;
+}
