@@ -26,7 +26,7 @@ export class PipelineError extends Error {
     this.name = name;
     this.message = message;
     if (options && "cause" in options) this.cause = options.cause;
-    Error.captureStackTrace(this, Object.getPrototypeOf(this).constructor as new () => unknown);
+    Error.captureStackTrace(this, (Object.getPrototypeOf(this) as { constructor: new () => unknown }).constructor);
   }
 }
 

@@ -61,7 +61,10 @@ export interface ParsedLocation {
 
 /** A body that is not what the request should have produced; the message names the source and the fix. */
 export class OpenMeteoResponseError extends PipelineError {
-  constructor(readonly source: string, detail: string) {
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
     super("OpenMeteoResponseError", `${source}: ${detail}`);
   }
 }
@@ -89,9 +92,10 @@ export function parseOpenMeteoResponse(
   const elements = Array.isArray(json) ? json : [json];
   for (const element of elements) {
     if (isRecord(element) && element["error"] === true) {
+      const reason = element["reason"] ?? "(no reason given)";
       throw new OpenMeteoResponseError(
         source,
-        `the body is an Open-Meteo error: ${String(element["reason"] ?? "(no reason given)")}`,
+        `the body is an Open-Meteo error: ${typeof reason === "string" ? reason : JSON.stringify(reason)}`,
       );
     }
   }
@@ -130,11 +134,7 @@ export function dayOfIsoDate(date: string): number {
 
 /** Epoch milliseconds of a `YYYY-MM-DDTHH:MM` label read as if it were UTC; NaN if malformed. */
 export function millisOfLocalLabel(label: string): number {
-  if (
-    label.length !== 16 ||
-    label.charCodeAt(10) !== 84 /* T */ ||
-    label.charCodeAt(13) !== 58 /* : */
-  ) {
+  if (label.length !== 16 || label.charCodeAt(10) !== 84 /* T */ || label.charCodeAt(13) !== 58 /* : */) {
     return NaN;
   }
   const days = dayOfDatePrefix(label);
@@ -240,7 +240,8 @@ function parseBlock(
       utc = t * 1000;
       day = Math.floor((utc + offsetMs) / MS_PER_DAY);
     } else {
-      const local = typeof t !== "string" ? NaN : block === "hourly" ? millisOfLocalLabel(t) : dayOfIsoDate(t) * MS_PER_DAY;
+      const local =
+        typeof t !== "string" ? NaN : block === "hourly" ? millisOfLocalLabel(t) : dayOfIsoDate(t) * MS_PER_DAY;
       if (Number.isNaN(local)) {
         const shape = block === "hourly" ? "YYYY-MM-DDTHH:MM" : "YYYY-MM-DD";
         return fail(`${block}.time[${i}] is ${describe(t)}${at}; with unit "iso8601" it must be a local time ${shape}`);

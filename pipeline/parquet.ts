@@ -28,8 +28,7 @@ export interface ParquetFileOptions {
 
 /** The values of one column for a batch of rows: a run of an array, or one value repeated. */
 export type ColumnSlice =
-  | { readonly values: ArrayLike<unknown>; readonly offset: number }
-  | { readonly constant: unknown };
+  { readonly values: ArrayLike<unknown>; readonly offset: number } | { readonly constant: unknown };
 
 /** Writes one Parquet file of a dataset, a batch of rows at a time, into memory. */
 export class DatasetParquetWriter {
@@ -43,7 +42,10 @@ export class DatasetParquetWriter {
   private buffered = 0;
   private finished = false;
 
-  constructor(readonly schema: DatasetSchema, options: ParquetFileOptions = {}) {
+  constructor(
+    readonly schema: DatasetSchema,
+    options: ParquetFileOptions = {},
+  ) {
     this.rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
     if (!(Number.isInteger(this.rowGroupRows) && this.rowGroupRows > 0)) {
       throw new Error(`rowGroupRows is ${this.rowGroupRows}; it must be a positive whole number of rows`);
@@ -93,7 +95,10 @@ export class DatasetParquetWriter {
    * Writes what is buffered and the footer, and returns the file. `units` defaults to the
    * schema's; `sources` are the raw keys or file names the rows came from.
    */
-  finish(metadata: { readonly sources: readonly string[]; readonly units?: Readonly<Record<string, string>> }): Uint8Array {
+  finish(metadata: {
+    readonly sources: readonly string[];
+    readonly units?: Readonly<Record<string, string>>;
+  }): Uint8Array {
     this.flushRowGroup();
     this.finished = true;
     // Set here rather than in the constructor: the sources are known only at the end.

@@ -72,10 +72,7 @@ export function hourlySchema(
 }
 
 /** Schema of weather_daily: location, coordinates, then one column per variable (the date is the partition). */
-export function dailySchema(
-  variables: readonly string[],
-  units: Readonly<Record<string, string>> = {},
-): DatasetSchema {
+export function dailySchema(variables: readonly string[], units: Readonly<Record<string, string>> = {}): DatasetSchema {
   return buildSchema("weather_daily", variables, units);
 }
 

@@ -41,7 +41,10 @@ export interface ObjectStore {
 
 /** Thrown by getObject for a key that does not exist. */
 export class ObjectNotFoundError extends PipelineError {
-  constructor(readonly store: string, readonly key: string) {
+  constructor(
+    readonly store: string,
+    readonly key: string,
+  ) {
     super("ObjectNotFoundError", `${store}/${key} does not exist`);
   }
 }
@@ -56,7 +59,10 @@ export function createS3Client(config: S3ClientConfig = {}): S3Client {
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
 
-  constructor(private readonly client: S3Client, readonly bucket: string) {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {
     this.description = `s3://${bucket}`;
   }
 

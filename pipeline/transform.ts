@@ -85,12 +85,16 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
   assertIsoDate(input.date, "the transform date");
   const keys = [...input.keys].sort();
   if (keys.length === 0) {
-    throw new Error(`no raw body keys to transform for ${input.date}; run ingest for that date first (it returns the keys)`);
+    throw new Error(
+      `no raw body keys to transform for ${input.date}; run ingest for that date first (it returns the keys)`,
+    );
   }
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     if (!isRawBodyKey(key)) {
-      throw new Error(`${key} is not a raw body key; pass the body keys ingest returned (<prefix>/<request-id>.json), not manifests`);
+      throw new Error(
+        `${key} is not a raw body key; pass the body keys ingest returned (<prefix>/<request-id>.json), not manifests`,
+      );
     }
     if (i > 0 && keys[i - 1] === key) throw new Error(`${key} is listed twice; each raw body must be transformed once`);
   }
@@ -125,11 +129,21 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
     for (const location of locations) {
       const name = (manifest.locations[location.index] as { name: string }).name;
       if (names.has(name)) {
-        throw new Error(`${key}: location ${JSON.stringify(name)} appears twice among the raw bodies of ${input.date}; location names must be unique`);
+        throw new Error(
+          `${key}: location ${JSON.stringify(name)} appears twice among the raw bodies of ${input.date}; location names must be unique`,
+        );
       }
       names.add(name);
       for (const dataset of wanted) {
-        appendLocation(run, dataset, variablesInSettings(settings, dataset), location, name, key, (day) => day === targetDay);
+        appendLocation(
+          run,
+          dataset,
+          variablesInSettings(settings, dataset),
+          location,
+          name,
+          key,
+          (day) => day === targetDay,
+        );
       }
     }
   }
@@ -140,7 +154,9 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
     const writer = sink?.writers.get(targetDay);
     if (!sink || !writer || writer.rowCount === 0) {
       const seen =
-        sink && Number.isFinite(sink.firstDay) ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}` : "";
+        sink && Number.isFinite(sink.firstDay)
+          ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}`
+          : "";
       throw new Error(
         `none of the ${keys.length} raw bodies has ${dataset} rows for ${input.date}${seen} ` +
           `(keys ${keys[0]} … ${keys[keys.length - 1]}); check the date and the keys`,
@@ -172,7 +188,8 @@ export async function transformResponseFiles(
   curatedStore: ObjectStore,
   options: ParquetFileOptions = {},
 ): Promise<CuratedFile[]> {
-  if (files.length === 0) throw new Error("no response files to transform; pass one or more saved Open-Meteo responses");
+  if (files.length === 0)
+    throw new Error("no response files to transform; pass one or more saved Open-Meteo responses");
   const run = startRun(options);
   for (const file of files) {
     const locations = parseOpenMeteoResponse(file.body, file.name, { hourly: "all", daily: "all" });
@@ -287,7 +304,7 @@ function appendLocation(
     { constant: location.elevation },
   ];
   // Times are strictly ascending with one offset, so each local day is one contiguous run.
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     const day = days[start] as number;
     let end = start + 1;
     while (end < n && days[end] === day) end++;
@@ -386,7 +403,10 @@ async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise
   } catch (error) {
     // Matched by name: importing ObjectNotFoundError would pull the S3 SDK into this module.
     if (error instanceof Error && error.name === "ObjectNotFoundError") {
-      throw new Error(`${bodyKey}: its request manifest ${key} does not exist; ingest writes one beside every body, so re-run ingest for that date`);
+      throw new Error(
+        `${bodyKey}: its request manifest ${key} does not exist; ingest writes one beside every body, so re-run ingest for that date`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -394,7 +414,10 @@ async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise
   try {
     manifest = JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
-    throw new Error(`${key}: not valid JSON (${error instanceof Error ? error.message : String(error)}); re-run ingest for that date`);
+    throw new Error(
+      `${key}: not valid JSON (${error instanceof Error ? error.message : String(error)}); re-run ingest for that date`,
+      { cause: error },
+    );
   }
   const m = (manifest ?? {}) as Partial<Record<keyof RequestManifest, unknown>>;
   const strings = (value: unknown): boolean => Array.isArray(value) && value.every((v) => typeof v === "string");

@@ -1,3 +1,4 @@
+import { runInThisContext } from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { PipelineError } from "../pipeline/errors";
@@ -9,7 +10,13 @@ import * as storage from "../pipeline/storage";
 /** Loads serialized code the way Lambda loads __index.js, and returns its handler. */
 function loadSerialized(text: string): () => unknown {
   const module = { exports: {} as { handler: () => unknown } };
-  new Function("exports", "module", "require", text)(module.exports, module, require);
+  // The same realm as the test, so `instanceof Error` compares against the same Error.
+  const load = runInThisContext(`(function (exports, module, require) {\n${text}\n})`) as (
+    exports: object,
+    module: object,
+    load: NodeJS.Require,
+  ) => void;
+  load(module.exports, module, require);
   return module.exports.handler;
 }
 
@@ -19,7 +26,14 @@ const builders: Record<string, () => Error> = {
   ObjectNotFoundError: () => new storage.ObjectNotFoundError("s3://raw", "open-meteo/x.json"),
   OpenMeteoResponseError: () => new response.OpenMeteoResponseError("open-meteo/x.json", "not valid JSON"),
   OpenMeteoRequestError: () =>
-    new http.OpenMeteoRequestError("request failed", "https://api/x", { kind: "network", detail: "reset" }, 3, 10, true),
+    new http.OpenMeteoRequestError(
+      "request failed",
+      "https://api/x",
+      { kind: "network", detail: "reset" },
+      3,
+      10,
+      true,
+    ),
   OpenMeteoApiError: () =>
     new http.OpenMeteoApiError(
       "Open-Meteo answered 400",
@@ -41,7 +55,8 @@ function exportedErrorClasses(): string[] {
   const names: string[] = [];
   for (const module of [http, ingest, response, storage, { PipelineError }]) {
     for (const [name, value] of Object.entries(module)) {
-      if (typeof value === "function" && (value === PipelineError || value.prototype instanceof PipelineError)) {
+      const prototype = (value as { prototype?: unknown }).prototype;
+      if (typeof value === "function" && (value === PipelineError || prototype instanceof PipelineError)) {
         names.push(name);
       }
     }

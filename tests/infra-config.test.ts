@@ -2,12 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
-import {
-  ConfigError,
-  parseStackConfig,
-  parseStackConfigValues,
-  stackConfigSchema,
-} from "../pipeline/infra/config";
+import { ConfigError, parseStackConfig, parseStackConfigValues, stackConfigSchema } from "../pipeline/infra/config";
 import { PROJECT_DIR, readStackConfigFile } from "../pipeline/local/plan";
 
 const NS = "weather-pipeline";
@@ -72,7 +67,11 @@ describe("stack configuration", () => {
     const defaults = stackConfigSchema.parse({}) as Record<string, unknown>;
     const declared = Object.keys(project.config).map((k) => k.slice(`${NS}:`.length));
     // locations is a list of objects, which Pulumi.yaml cannot declare.
-    expect(declared.sort()).to.deep.equal(Object.keys(defaults).filter((k) => k !== "locations").sort());
+    expect(declared.sort()).to.deep.equal(
+      Object.keys(defaults)
+        .filter((k) => k !== "locations")
+        .sort(),
+    );
     for (const key of declared) {
       const declaration = project.config[`${NS}:${key}`]!;
       expect(declaration.description, key).to.be.a("string").and.not.empty;
@@ -140,9 +139,7 @@ describe("stack configuration", () => {
     });
 
     it("protected data that would still expire", () => {
-      const message = errorOf(() =>
-        parseStackConfig({ ...base(), protectData: true, rawExpirationDays: 7 }, NS, "x"),
-      );
+      const message = errorOf(() => parseStackConfig({ ...base(), protectData: true, rawExpirationDays: 7 }, NS, "x"));
       expect(message).to.contain("protectData is true but an expiration deletes data");
     });
 
@@ -154,9 +151,7 @@ describe("stack configuration", () => {
     });
 
     it("every problem at once, not only the first", () => {
-      const message = errorOf(() =>
-        parseStackConfig({ ...base(), timezone: "Nowhere", ingestMemoryMb: 64 }, NS, "x"),
-      );
+      const message = errorOf(() => parseStackConfig({ ...base(), timezone: "Nowhere", ingestMemoryMb: 64 }, NS, "x"));
       expect(message).to.contain("timezone").and.to.contain("ingestMemoryMb");
     });
   });

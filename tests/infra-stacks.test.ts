@@ -57,11 +57,7 @@ function policySummary(policy: unknown): Record<string, string> {
 }
 
 function configOf(stack: string): StackConfig {
-  return parseStackConfigValues(
-    readStackConfigFile(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`)),
-    PROJECT,
-    stack,
-  );
+  return parseStackConfigValues(readStackConfigFile(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`)), PROJECT, stack);
 }
 
 const arnOfBucket = (logical: string) => `arn:aws:s3:::${mockPhysicalName(logical)}`;
@@ -197,7 +193,16 @@ describe("infrastructure under Pulumi mocks", function () {
       it("declares a valid state machine: Ingest then Transform, each retried with backoff", () => {
         const definition = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
           StartAt: string;
-          States: Record<string, { Type: string; Next?: string; End?: boolean; Parameters: { FunctionName: string }; Retry: { BackoffRate: number; MaxAttempts: number }[] }>;
+          States: Record<
+            string,
+            {
+              Type: string;
+              Next?: string;
+              End?: boolean;
+              Parameters: { FunctionName: string };
+              Retry: { BackoffRate: number; MaxAttempts: number }[];
+            }
+          >;
         };
         const result = validateAsl(definition, { checkPaths: true, checkArn: true });
         expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
@@ -250,10 +255,11 @@ describe("infrastructure under Pulumi mocks", function () {
 
   it("plans a stack that has no config file, on the defaults", async () => {
     const plan = await planOf("sandbox");
-    expect(ofType(plan, T.fn).map((f) => f.name).sort()).to.deep.equal([
-      "weather-pipeline-sandbox-ingest",
-      "weather-pipeline-sandbox-transform",
-    ]);
+    expect(
+      ofType(plan, T.fn)
+        .map((f) => f.name)
+        .sort(),
+    ).to.deep.equal(["weather-pipeline-sandbox-ingest", "weather-pipeline-sandbox-transform"]);
     expect(ofType(plan, T.bucket).every((b) => !b.protect && b.inputs["forceDestroy"] === true)).to.equal(true);
   });
 

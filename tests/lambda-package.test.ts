@@ -117,7 +117,9 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     expect([...ingest].sort()).to.deep.equal(["__index.js", "ky"]);
     expect([...transform].sort()).to.deep.equal(["__index.js", "hyparquet", "hyparquet-writer"]);
     for (const [role, pkg] of packages) {
-      console.log(`      ${role}: ${pkg.zip.byteLength} bytes zipped, ${pkg.fileCount} files, __index.js ${pkg.indexBytes} bytes`);
+      console.log(
+        `      ${role}: ${pkg.zip.byteLength} bytes zipped, ${pkg.fileCount} files, __index.js ${pkg.indexBytes} bytes`,
+      );
     }
   });
 
@@ -171,7 +173,14 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
         const manifest = JSON.parse(
           Buffer.from((await rawStore.getObject(requestManifestKey(key))).body).toString(),
         ) as RequestManifest;
-        expected.push(...expectedRows(body, file.dataset, date, manifest.locations.map((l) => l.name)));
+        expected.push(
+          ...expectedRows(
+            body,
+            file.dataset,
+            date,
+            manifest.locations.map((l) => l.name),
+          ),
+        );
       }
       const parquet = toArrayBuffer((await curatedStore.getObject(file.key)).body);
       const rows = await parquetReadObjects({ file: parquet });

@@ -34,9 +34,34 @@ function errorOf(fn: () => unknown): string {
   throw new Error("expected an error, none was thrown");
 }
 
+/** Values of a block; a string among them lets a test send a value of the wrong type. */
+type BlockValues = (number | string | null)[];
+
+/** The body the tests build, loose enough that a test can break any part of it. */
+interface TestBody {
+  latitude: number;
+  longitude: number;
+  utc_offset_seconds?: number;
+  elevation: number;
+  hourly_units: Record<string, string>;
+  hourly: Record<string, BlockValues>;
+  daily_units?: Record<string, string>;
+  daily?: Record<string, BlockValues>;
+}
+
+/** The part of a recorded hourly fixture the tests read. */
+interface HourlyFixture {
+  hourly: { time: string[] };
+}
+
+/** An Open-Meteo error body. */
+interface ErrorFixture {
+  reason: string;
+}
+
 /** A small hourly body; `patch` edits the object before it is serialized. */
-function hourlyBody(patch: (body: Record<string, any>) => void = () => {}): Record<string, any> {
-  const body: Record<string, any> = {
+function hourlyBody(patch: (body: TestBody) => void = () => {}): TestBody {
+  const body: TestBody = {
     latitude: 52.52,
     longitude: 13.419998,
     utc_offset_seconds: 3600,
@@ -66,7 +91,9 @@ describe("openmeteo-response", () => {
 
     it("round-trips dates before and after 1970 through day numbers", () => {
       for (const date of ["1940-01-01", "1953-01-31", "1969-12-31", "1970-01-01", "2000-02-29", "2026-11-21"]) {
-        expect(dayOfIsoDate(date)).to.equal(Date.UTC(+date.slice(0, 4), +date.slice(5, 7) - 1, +date.slice(8, 10)) / 86_400_000);
+        expect(dayOfIsoDate(date)).to.equal(
+          Date.UTC(+date.slice(0, 4), +date.slice(5, 7) - 1, +date.slice(8, 10)) / 86_400_000,
+        );
         expect(isoDateOfDay(dayOfIsoDate(date))).to.equal(date);
       }
     });
@@ -80,7 +107,13 @@ describe("openmeteo-response", () => {
     it("reads a local label as if it were UTC, before 1970 too", () => {
       expect(millisOfLocalLabel("1953-01-31T02:00")).to.equal(Date.UTC(1953, 0, 31, 2, 0));
       expect(millisOfLocalLabel("2024-02-29T23:59")).to.equal(Date.UTC(2024, 1, 29, 23, 59));
-      for (const label of ["2024-01-01T24:00", "2024-01-01 00:00", "2024-01-01T00:00:00", "2024-01-01T0a:00", "2024-01-01"]) {
+      for (const label of [
+        "2024-01-01T24:00",
+        "2024-01-01 00:00",
+        "2024-01-01T00:00:00",
+        "2024-01-01T0a:00",
+        "2024-01-01",
+      ]) {
         expect(millisOfLocalLabel(label), label).to.be.NaN;
       }
     });
@@ -89,12 +122,14 @@ describe("openmeteo-response", () => {
   describe("time conversion", () => {
     it("subtracts a half-hour offset (34200 s, Adelaide) from iso8601 labels", () => {
       const text = fixture("recorded", "vinea_archive_hourly_6vars_3days_adelaide_ms.json");
-      const raw = JSON.parse(text);
+      const raw = JSON.parse(text) as HourlyFixture;
       const [location] = parseOpenMeteoResponse(text, "vinea", { hourly: ["temperature_2m"] });
       const block = location!.hourly!;
       expect(location!.utcOffsetSeconds).to.equal(34200);
       expect(Array.from(block.utcMillis)).to.deep.equal(raw.hourly.time.map((t: string) => utcOfLabel(t, 34200)));
-      expect(Array.from(block.localDays, isoDateOfDay)).to.deep.equal(raw.hourly.time.map((t: string) => t.slice(0, 10)));
+      expect(Array.from(block.localDays, isoDateOfDay)).to.deep.equal(
+        raw.hourly.time.map((t: string) => t.slice(0, 10)),
+      );
       // 00:00 in Adelaide is 14:30 UTC of the day before.
       expect(new Date(block.utcMillis[0]!).toISOString()).to.equal("2025-01-09T14:30:00.000Z");
     });
@@ -129,9 +164,17 @@ describe("openmeteo-response", () => {
         // Open-Meteo's daily unixtime is local midnight as a UTC instant.
         b.daily = { time: [Date.UTC(2024, 0, 5) / 1000 + 18000], sunrise: [Date.UTC(2024, 0, 5, 12, 20) / 1000] };
       });
-      const [location] = parseOpenMeteoResponse(JSON.stringify(body), SOURCE, { hourly: ["temperature_2m"], daily: ["sunrise"] });
+      const [location] = parseOpenMeteoResponse(JSON.stringify(body), SOURCE, {
+        hourly: ["temperature_2m"],
+        daily: ["sunrise"],
+      });
       expect(Array.from(location!.hourly!.utcMillis)).to.deep.equal([0, 1, 2, 3].map((h) => (t0 + h * 3600) * 1000));
-      expect(Array.from(location!.hourly!.localDays, isoDateOfDay)).to.deep.equal(["2024-01-05", "2024-01-05", "2024-01-06", "2024-01-06"]);
+      expect(Array.from(location!.hourly!.localDays, isoDateOfDay)).to.deep.equal([
+        "2024-01-05",
+        "2024-01-05",
+        "2024-01-06",
+        "2024-01-06",
+      ]);
       expect(Array.from(location!.daily!.localDays, isoDateOfDay)).to.deep.equal(["2024-01-05"]);
       expect(location!.daily!.values[0]).to.deep.equal([Date.UTC(2024, 0, 5, 12, 20)]);
     });
@@ -149,8 +192,16 @@ describe("openmeteo-response", () => {
 
   describe("shape", () => {
     it("reads one location from an object and several, in order, from an array", () => {
-      const single = parseOpenMeteoResponse(fixture("recorded", "upstream_server_test_single_location_iso8601.json"), "s", { hourly: "all" });
-      const multi = parseOpenMeteoResponse(fixture("recorded", "upstream_server_test_multi_location_iso8601.json"), "m", { hourly: "all" });
+      const single = parseOpenMeteoResponse(
+        fixture("recorded", "upstream_server_test_single_location_iso8601.json"),
+        "s",
+        { hourly: "all" },
+      );
+      const multi = parseOpenMeteoResponse(
+        fixture("recorded", "upstream_server_test_multi_location_iso8601.json"),
+        "m",
+        { hourly: "all" },
+      );
       expect(single).to.have.lengthOf(1);
       expect(multi.map((l) => [l.index, l.locationId])).to.deep.equal([
         [0, undefined],
@@ -159,10 +210,14 @@ describe("openmeteo-response", () => {
       expect(single[0]!.elevation).to.equal(null);
     });
 
-    it("takes every variable of a block with \"all\" and ignores blocks it was not asked for", () => {
-      const [location] = parseOpenMeteoResponse(fixture("recorded", "upstream_server_test_single_location_iso8601.json"), "s", {
-        hourly: "all",
-      });
+    it('takes every variable of a block with "all" and ignores blocks it was not asked for', () => {
+      const [location] = parseOpenMeteoResponse(
+        fixture("recorded", "upstream_server_test_single_location_iso8601.json"),
+        "s",
+        {
+          hourly: "all",
+        },
+      );
       expect(location!.hourly!.variables).to.deep.equal(["temperature_2m", "windspeed_10m"]);
       expect(location!.hourly!.units).to.deep.equal({ temperature_2m: "°C", windspeed_10m: "km/h" });
       expect(location!.daily).to.equal(undefined);
@@ -201,30 +256,45 @@ describe("openmeteo-response", () => {
     });
 
     it("names a missing block", () => {
-      const message = errorOf(() => parseOpenMeteoResponse(JSON.stringify(hourlyBody()), SOURCE, { daily: ["sunrise"] }));
-      expect(message).to.equal(`${SOURCE}: the daily block is missing; the request asked for daily variables (sunrise)`);
+      const message = errorOf(() =>
+        parseOpenMeteoResponse(JSON.stringify(hourlyBody()), SOURCE, { daily: ["sunrise"] }),
+      );
+      expect(message).to.equal(
+        `${SOURCE}: the daily block is missing; the request asked for daily variables (sunrise)`,
+      );
     });
 
     for (const file of readdirSync(path.join(FIXTURES, "errors")).sort()) {
       it(`reports an Open-Meteo error body with its reason (${file})`, () => {
         const text = fixture("errors", file);
-        const message = errorOf(() => parseOpenMeteoResponse(text, SOURCE, { hourly: ["temperature_2m"], locations: 1 }));
-        expect(message).to.equal(`${SOURCE}: the body is an Open-Meteo error: ${JSON.parse(text).reason}`);
+        const message = errorOf(() =>
+          parseOpenMeteoResponse(text, SOURCE, { hourly: ["temperature_2m"], locations: 1 }),
+        );
+        expect(message).to.equal(
+          `${SOURCE}: the body is an Open-Meteo error: ${(JSON.parse(text) as ErrorFixture).reason}`,
+        );
       });
     }
 
     it("reports a location count that does not match the request", () => {
       const message = errorOf(() =>
-        parseOpenMeteoResponse(JSON.stringify([hourlyBody(), hourlyBody()]), SOURCE, { hourly: ["temperature_2m"], locations: 3 }),
+        parseOpenMeteoResponse(JSON.stringify([hourlyBody(), hourlyBody()]), SOURCE, {
+          hourly: ["temperature_2m"],
+          locations: 3,
+        }),
       );
       expect(message).to.equal(`${SOURCE}: expected 3 locations (one per requested coordinate), got 2`);
       const single = errorOf(() => parseOpenMeteoResponse(JSON.stringify(hourlyBody()), SOURCE, { locations: 2 }));
-      expect(single).to.equal(`${SOURCE}: expected 2 locations (one per requested coordinate), got 1 (a single object)`);
+      expect(single).to.equal(
+        `${SOURCE}: expected 2 locations (one per requested coordinate), got 1 (a single object)`,
+      );
     });
 
     it("reports a variable whose length differs from time", () => {
-      const body = hourlyBody((b) => b.hourly.precipitation.pop());
-      const message = errorOf(() => parseOpenMeteoResponse(JSON.stringify(body), SOURCE, { hourly: ["temperature_2m", "precipitation"] }));
+      const body = hourlyBody((b) => b.hourly.precipitation!.pop());
+      const message = errorOf(() =>
+        parseOpenMeteoResponse(JSON.stringify(body), SOURCE, { hourly: ["temperature_2m", "precipitation"] }),
+      );
       expect(message).to.equal(
         `${SOURCE}: hourly.precipitation has 3 values but hourly.time has 4; every variable must have one value ` +
           "per time step (was the body truncated?)",
@@ -232,27 +302,33 @@ describe("openmeteo-response", () => {
     });
 
     it("reports a value that is not a number or null, with its index and location", () => {
-      const body = [hourlyBody(), hourlyBody((b) => (b.hourly.temperature_2m[1] = "12.5"))];
-      const message = errorOf(() => parseOpenMeteoResponse(JSON.stringify(body), SOURCE, { hourly: ["temperature_2m"] }));
-      expect(message).to.include(`${SOURCE}: hourly.temperature_2m[1] is "12.5" in location 2 of 2; values must be numbers or null`);
+      const body = [hourlyBody(), hourlyBody((b) => (b.hourly.temperature_2m![1] = "12.5"))];
+      const message = errorOf(() =>
+        parseOpenMeteoResponse(JSON.stringify(body), SOURCE, { hourly: ["temperature_2m"] }),
+      );
+      expect(message).to.include(
+        `${SOURCE}: hourly.temperature_2m[1] is "12.5" in location 2 of 2; values must be numbers or null`,
+      );
     });
 
     it("reports malformed and out-of-order time labels", () => {
-      const bad = hourlyBody((b) => (b.hourly.time[2] = "2024-03-10 02:00"));
-      expect(errorOf(() => parseOpenMeteoResponse(JSON.stringify(bad), SOURCE, { hourly: ["temperature_2m"] }))).to.equal(
+      const bad = hourlyBody((b) => (b.hourly.time![2] = "2024-03-10 02:00"));
+      expect(
+        errorOf(() => parseOpenMeteoResponse(JSON.stringify(bad), SOURCE, { hourly: ["temperature_2m"] })),
+      ).to.equal(
         `${SOURCE}: hourly.time[2] is "2024-03-10 02:00"; with unit "iso8601" it must be a local time YYYY-MM-DDTHH:MM`,
       );
-      const repeated = hourlyBody((b) => (b.hourly.time[2] = "2024-03-10T01:00"));
-      expect(errorOf(() => parseOpenMeteoResponse(JSON.stringify(repeated), SOURCE, { hourly: ["temperature_2m"] }))).to.include(
-        `${SOURCE}: hourly.time[2] ("2024-03-10T01:00") is not after hourly.time[1] ("2024-03-10T01:00")`,
-      );
+      const repeated = hourlyBody((b) => (b.hourly.time![2] = "2024-03-10T01:00"));
+      expect(
+        errorOf(() => parseOpenMeteoResponse(JSON.stringify(repeated), SOURCE, { hourly: ["temperature_2m"] })),
+      ).to.include(`${SOURCE}: hourly.time[2] ("2024-03-10T01:00") is not after hourly.time[1] ("2024-03-10T01:00")`);
     });
 
     it("reports missing units and coordinates", () => {
       const noUnits = hourlyBody((b) => delete b.hourly_units.temperature_2m);
-      expect(errorOf(() => parseOpenMeteoResponse(JSON.stringify(noUnits), SOURCE, { hourly: ["temperature_2m"] }))).to.equal(
-        `${SOURCE}: hourly_units.temperature_2m is missing; every variable comes with its unit`,
-      );
+      expect(
+        errorOf(() => parseOpenMeteoResponse(JSON.stringify(noUnits), SOURCE, { hourly: ["temperature_2m"] })),
+      ).to.equal(`${SOURCE}: hourly_units.temperature_2m is missing; every variable comes with its unit`);
       const noOffset = hourlyBody((b) => delete b.utc_offset_seconds);
       expect(errorOf(() => parseOpenMeteoResponse(JSON.stringify(noOffset), SOURCE))).to.match(
         new RegExp(`^${SOURCE}: utc_offset_seconds is missing; expected a number`),
@@ -287,8 +363,11 @@ describe("openmeteo-response", () => {
       latitude: 1,
       longitude: 2,
       utc_offset_seconds: 3600,
-      hourly_units: Object.fromEntries([["time", "iso8601"], ...variables.map((v) => [v, "°C"])]),
-      hourly: Object.fromEntries([["time", time], ...variables.map((v) => [v, time.map((_, i) => (i % 97 === 0 ? null : i / 10))])]),
+      hourly_units: Object.fromEntries<string>([["time", "iso8601"], ...variables.map((v) => [v, "°C"] as const)]),
+      hourly: Object.fromEntries<BlockValues>([
+        ["time", time],
+        ...variables.map((v) => [v, time.map((_, i) => (i % 97 === 0 ? null : i / 10))] as const),
+      ]),
     };
     const text = JSON.stringify(Array.from({ length: 100 }, () => element));
     const started = performance.now();

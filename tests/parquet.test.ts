@@ -21,7 +21,12 @@ async function readRows(bytes: Uint8Array): Promise<Record<string, unknown>[]> {
 }
 
 /** The columns of `rows` hourly rows of one location, with time and temperature from the arrays. */
-function hourlyBatch(name: string, time: readonly number[], temperature: readonly (number | null)[], offset = 0): ColumnSlice[] {
+function hourlyBatch(
+  name: string,
+  time: readonly number[],
+  temperature: readonly (number | null)[],
+  offset = 0,
+): ColumnSlice[] {
   return [
     { constant: name },
     { constant: 52.5 },
@@ -41,14 +46,27 @@ describe("parquet", () => {
     const rows = await readRows(writer.finish({ sources: ["a.json"] }));
     expect(rows).to.deep.equal([
       { location: "berlin", latitude: 52.5, longitude: 13.4, elevation: null, time: t0, temperature_2m: 5.8 },
-      { location: "berlin", latitude: 52.5, longitude: 13.4, elevation: null, time: t0 + 3_600_000, temperature_2m: null },
+      {
+        location: "berlin",
+        latitude: 52.5,
+        longitude: 13.4,
+        elevation: null,
+        time: t0 + 3_600_000,
+        temperature_2m: null,
+      },
       { location: "paris", latitude: 52.5, longitude: 13.4, elevation: null, time: t0 + 7_200_000, temperature_2m: -0 },
     ]);
   });
 
   it("writes a row group whenever the buffer reaches rowGroupRows, and the rest at finish", () => {
     const writer = new DatasetParquetWriter(dailySchema(["precipitation_sum"]), { rowGroupRows: 10 });
-    const batch: ColumnSlice[] = [{ constant: "x" }, { constant: 1 }, { constant: 2 }, { constant: 3 }, { values: new Array(7).fill(0.5), offset: 0 }];
+    const batch: ColumnSlice[] = [
+      { constant: "x" },
+      { constant: 1 },
+      { constant: 2 },
+      { constant: 3 },
+      { values: new Array(7).fill(0.5), offset: 0 },
+    ];
     writer.appendRows(7, batch);
     expect(writer.bufferedRows).to.equal(7);
     writer.appendRows(7, batch);
@@ -61,8 +79,17 @@ describe("parquet", () => {
   });
 
   it("writes the explicit schema, SNAPPY pages and units, sources and attribution as key-value metadata", () => {
-    const writer = new DatasetParquetWriter(dailySchema(["temperature_2m_max", "sunrise"], { temperature_2m_max: "°C", sunrise: "iso8601" }));
-    writer.appendRows(1, [{ constant: "x" }, { constant: 1 }, { constant: 2 }, { constant: null }, { constant: 20.5 }, { constant: 0 }]);
+    const writer = new DatasetParquetWriter(
+      dailySchema(["temperature_2m_max", "sunrise"], { temperature_2m_max: "°C", sunrise: "iso8601" }),
+    );
+    writer.appendRows(1, [
+      { constant: "x" },
+      { constant: 1 },
+      { constant: 2 },
+      { constant: null },
+      { constant: 20.5 },
+      { constant: 0 },
+    ]);
     const metadata = parquetMetadata(arrayBufferOf(writer.finish({ sources: ["k1.json", "k2.json"] })));
     expect(metadata.schema.map((e) => [e.name, e.type, e.repetition_type])).to.deep.equal([
       ["root", undefined, undefined],
@@ -73,7 +100,11 @@ describe("parquet", () => {
       ["temperature_2m_max", "DOUBLE", "OPTIONAL"],
       ["sunrise", "INT64", "OPTIONAL"],
     ]);
-    expect(metadata.schema.at(-1)!.logical_type).to.deep.equal({ type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" });
+    expect(metadata.schema.at(-1)!.logical_type).to.deep.equal({
+      type: "TIMESTAMP",
+      isAdjustedToUTC: true,
+      unit: "MILLIS",
+    });
     const codecs = new Set(metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data!.codec)));
     expect([...codecs]).to.deep.equal(["SNAPPY"]);
     const kv = Object.fromEntries((metadata.key_value_metadata ?? []).map(({ key, value }) => [key, value]));
@@ -85,7 +116,9 @@ describe("parquet", () => {
   it("takes units given at finish over the schema's", () => {
     const writer = new DatasetParquetWriter(dailySchema(["precipitation_sum"], { precipitation_sum: "mm" }));
     writer.appendRows(1, [{ constant: "x" }, { constant: 1 }, { constant: 2 }, { constant: null }, { constant: 0 }]);
-    const metadata = parquetMetadata(arrayBufferOf(writer.finish({ sources: [], units: { precipitation_sum: "inch" } })));
+    const metadata = parquetMetadata(
+      arrayBufferOf(writer.finish({ sources: [], units: { precipitation_sum: "inch" } })),
+    );
     const units = metadata.key_value_metadata!.find((kv) => kv.key === UNITS_METADATA_KEY)!.value!;
     expect(JSON.parse(units)).to.deep.equal({ precipitation_sum: "inch" });
   });

@@ -58,7 +58,11 @@ describe("schema", () => {
   it("makes every measurement a nullable DOUBLE, integers like humidity and weather_code too", () => {
     const schema = hourlySchema(["relative_humidity_2m", "weather_code", "is_day"]);
     for (const column of schema.columns.filter((c) => c.isVariable)) {
-      expect(column.parquet, column.name).to.deep.equal({ name: column.name, type: "DOUBLE", repetition_type: "OPTIONAL" });
+      expect(column.parquet, column.name).to.deep.equal({
+        name: column.name,
+        type: "DOUBLE",
+        repetition_type: "OPTIONAL",
+      });
     }
   });
 
@@ -94,7 +98,11 @@ describe("schema", () => {
   });
 
   it("keeps units of the variable columns only", () => {
-    const schema = hourlySchema(["temperature_2m", "precipitation"], { temperature_2m: "°C", precipitation: "mm", time: "iso8601" });
+    const schema = hourlySchema(["temperature_2m", "precipitation"], {
+      temperature_2m: "°C",
+      precipitation: "mm",
+      time: "iso8601",
+    });
     expect(variableUnits(schema)).to.deep.equal({ temperature_2m: "°C", precipitation: "mm" });
     expect(schema.columns.find((c) => c.name === "precipitation")!.unit).to.equal("mm");
   });
@@ -107,8 +115,12 @@ describe("schema", () => {
   });
 
   it("rejects names that are not column names, duplicates, and clashes with fixed or partition columns", () => {
-    expect(errorOf(() => hourlySchema(["Temperature 2m"]))).to.include('hourly variable "Temperature 2m" is not a valid column name');
-    expect(errorOf(() => hourlySchema(["rain", "rain"]))).to.include('hourly variable "rain" is listed twice or collides');
+    expect(errorOf(() => hourlySchema(["Temperature 2m"]))).to.include(
+      'hourly variable "Temperature 2m" is not a valid column name',
+    );
+    expect(errorOf(() => hourlySchema(["rain", "rain"]))).to.include(
+      'hourly variable "rain" is listed twice or collides',
+    );
     expect(errorOf(() => hourlySchema(["time"]))).to.include('hourly variable "time" is listed twice or collides');
     expect(errorOf(() => dailySchema(["date"]))).to.include('daily variable "date" is listed twice or collides');
     expect(errorOf(() => dailySchema(["elevation"]))).to.include("collides with the weather_daily column");

@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -19,6 +20,26 @@ const HOUR = 3_600_000;
 
 type Row = Record<string, unknown>;
 
+/** One block of an Open-Meteo body: time, then one array per variable. */
+interface RawBlock {
+  time: (string | number)[];
+  [variable: string]: (string | number | null)[];
+}
+
+/** The parts of one location of an Open-Meteo body that these tests read or build. */
+interface RawElement {
+  latitude: number;
+  longitude: number;
+  elevation?: number | null;
+  location_id?: number;
+  utc_offset_seconds: number;
+  timezone?: string;
+  hourly_units?: Record<string, string>;
+  hourly?: RawBlock;
+  daily_units?: Record<string, string>;
+  daily?: RawBlock;
+}
+
 function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
@@ -27,7 +48,9 @@ function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
 async function readRows(store: DirectoryObjectStore, key: string): Promise<Row[]> {
   const { body } = await store.getObject(key);
   const rows = await parquetReadObjects({ file: arrayBufferOf(body) });
-  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.getTime() : v])));
+  return rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.getTime() : v])),
+  );
 }
 
 async function readMetadata(store: DirectoryObjectStore, key: string) {
@@ -73,18 +96,19 @@ function expectedLocalDate(value: string | number, format: string, offsetSeconds
 /** Expected rows per dataset and date of a recorded body, in body order then time order. */
 function expectedRowsOf(raw: unknown): Map<string, Row[]> {
   const out = new Map<string, Row[]>();
-  const elements = (Array.isArray(raw) ? raw : [raw]) as Record<string, any>[];
+  const elements = (Array.isArray(raw) ? raw : [raw]) as RawElement[];
   for (const element of elements) {
     // The documented fallback name: body coordinates, then #location_id when present.
-    const location = `${element.latitude},${element.longitude}` + (element.location_id === undefined ? "" : `#${element.location_id}`);
-    const offset: number = element.utc_offset_seconds;
+    const location =
+      `${element.latitude},${element.longitude}` + (element.location_id === undefined ? "" : `#${element.location_id}`);
+    const offset = element.utc_offset_seconds;
     for (const [block, dataset] of [
       ["hourly", "weather_hourly"],
       ["daily", "weather_daily"],
     ] as const) {
       const data = element[block];
       if (!data) continue;
-      const units = element[`${block}_units`];
+      const units = element[`${block}_units` as const]!;
       data.time.forEach((t: string | number, i: number) => {
         const row: Row = {
           location,
@@ -92,13 +116,14 @@ function expectedRowsOf(raw: unknown): Map<string, Row[]> {
           longitude: element.longitude,
           elevation: element.elevation ?? null,
         };
-        if (block === "hourly") row["time"] = expectedUtc(t, units.time, offset);
+        if (block === "hourly") row["time"] = expectedUtc(t, units.time!, offset);
         for (const variable of Object.keys(data).filter((k) => k !== "time")) {
-          const value = data[variable][i];
-          const isTime = units[variable] === "iso8601" || units[variable] === "unixtime";
-          row[variable] = value === null || !isTime ? value : expectedUtc(value, units[variable], offset);
+          const value = data[variable]![i];
+          const format = units[variable];
+          const isTime = format === "iso8601" || format === "unixtime";
+          row[variable] = value === null || !isTime ? value : expectedUtc(value!, format, offset);
         }
-        const key = curatedObjectKey(dataset, expectedLocalDate(t, units.time, offset));
+        const key = curatedObjectKey(dataset, expectedLocalDate(t, units.time!, offset));
         out.set(key, [...(out.get(key) ?? []), row]);
       });
     }
@@ -107,27 +132,32 @@ function expectedRowsOf(raw: unknown): Map<string, Row[]> {
 }
 
 function unitsOf(raw: unknown, block: "hourly" | "daily"): Record<string, string> {
-  const element = (Array.isArray(raw) ? raw[0] : raw) as Record<string, any>;
-  const { time: _time, ...units } = element[`${block}_units`];
-  return units;
+  const element = (Array.isArray(raw) ? raw[0] : raw) as RawElement;
+  return Object.fromEntries(Object.entries(element[`${block}_units` as const]!).filter(([name]) => name !== "time"));
 }
 
 describe("transform", () => {
   describe("transformResponseFiles over every recorded Open-Meteo body (golden)", () => {
-    const files = require("node:fs").readdirSync(RECORDED).filter((f: string) => f.endsWith(".json")).sort() as string[];
+    const files = readdirSync(RECORDED)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     expect(files.length, "recorded fixtures").to.be.above(0);
 
     for (const file of files) {
       it(`writes every location, step and variable of ${file} to the right partition, value for value`, async () => {
         const text = await readFile(path.join(RECORDED, file), "utf8");
-        const raw = JSON.parse(text);
+        const raw: unknown = JSON.parse(text);
         const expected = expectedRowsOf(raw);
         const store = await tempStore();
 
         const written = await transformResponseFiles([{ name: file, body: new TextEncoder().encode(text) }], store);
 
-        expect((await store.listKeys("")).filter((k) => k.endsWith(".parquet"))).to.deep.equal([...expected.keys()].sort());
-        expect(written.map((f) => [f.key, f.rows]).sort()).to.deep.equal([...expected.entries()].map(([k, rows]) => [k, rows.length]).sort());
+        expect((await store.listKeys("")).filter((k) => k.endsWith(".parquet"))).to.deep.equal(
+          [...expected.keys()].sort(),
+        );
+        expect(written.map((f) => [f.key, f.rows]).sort()).to.deep.equal(
+          [...expected.entries()].map(([k, rows]) => [k, rows.length]).sort(),
+        );
         for (const [key, rows] of expected) {
           expect(await readRows(store, key), key).to.deep.equal(rows);
         }
@@ -135,7 +165,7 @@ describe("transform", () => {
 
       it(`declares the schema types and units of ${file} in each file`, async () => {
         const text = await readFile(path.join(RECORDED, file), "utf8");
-        const raw = JSON.parse(text);
+        const raw: unknown = JSON.parse(text);
         const store = await tempStore();
         const written = await transformResponseFiles([{ name: file, body: text }], store);
         for (const { key, dataset } of written) {
@@ -144,19 +174,34 @@ describe("transform", () => {
           const metadata = await readMetadata(store, key);
           const byName = new Map(metadata.schema.map((e) => [e.name, e]));
           const fixed = ["location", "latitude", "longitude", "elevation", ...(block === "hourly" ? ["time"] : [])];
-          expect(metadata.schema.slice(1).map((e) => e.name), key).to.deep.equal([...fixed, ...Object.keys(units)]);
-          expect(byName.get("location")).to.include({ type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" });
+          expect(
+            metadata.schema.slice(1).map((e) => e.name),
+            key,
+          ).to.deep.equal([...fixed, ...Object.keys(units)]);
+          expect(byName.get("location")).to.include({
+            type: "BYTE_ARRAY",
+            converted_type: "UTF8",
+            repetition_type: "REQUIRED",
+          });
           expect(byName.get("elevation")).to.include({ type: "DOUBLE", repetition_type: "OPTIONAL" });
           expect(byName.has("date"), "the partition column is not repeated inside the file").to.equal(false);
           if (block === "hourly") {
             expect(byName.get("time")!.type).to.equal("INT64");
-            expect(byName.get("time")!.logical_type).to.deep.equal({ type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" });
+            expect(byName.get("time")!.logical_type).to.deep.equal({
+              type: "TIMESTAMP",
+              isAdjustedToUTC: true,
+              unit: "MILLIS",
+            });
           }
           for (const [variable, unit] of Object.entries(units)) {
             const element = byName.get(variable)!;
             if (unit === "iso8601" || unit === "unixtime") {
               expect(element.type, variable).to.equal("INT64");
-              expect(element.logical_type, variable).to.deep.equal({ type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" });
+              expect(element.logical_type, variable).to.deep.equal({
+                type: "TIMESTAMP",
+                isAdjustedToUTC: true,
+                unit: "MILLIS",
+              });
             } else {
               expect(element.type, variable).to.equal("DOUBLE");
             }
@@ -176,7 +221,10 @@ describe("transform", () => {
         for (const format of ["iso8601", "unixtime"]) {
           const name = `upstream_server_test_${pair}_${format}.json`;
           const store = await tempStore();
-          const written = await transformResponseFiles([{ name, body: await readFile(path.join(RECORDED, name)) }], store);
+          const written = await transformResponseFiles(
+            [{ name, body: await readFile(path.join(RECORDED, name)) }],
+            store,
+          );
           const rows = new Map<string, Row[]>();
           for (const { key } of written) rows.set(key, await readRows(store, key));
           outputs.push(rows);
@@ -234,7 +282,10 @@ describe("transform", () => {
       };
       const store = await tempStore();
       const written = await transformResponseFiles(
-        [{ name: "a.json", body: JSON.stringify(body) }, { name: "b.json", body: JSON.stringify({ ...body, latitude: 3 }) }],
+        [
+          { name: "a.json", body: JSON.stringify(body) },
+          { name: "b.json", body: JSON.stringify({ ...body, latitude: 3 }) },
+        ],
         store,
         { rowGroupRows: 50 },
       );
@@ -260,7 +311,13 @@ describe("transform", () => {
       });
       const store = await tempStore();
       const message = await rejectionOf(
-        transformResponseFiles([{ name: "a.json", body: JSON.stringify(body("rain")) }, { name: "b.json", body: JSON.stringify(body("snowfall")) }], store),
+        transformResponseFiles(
+          [
+            { name: "a.json", body: JSON.stringify(body("rain")) },
+            { name: "b.json", body: JSON.stringify(body("snowfall")) },
+          ],
+          store,
+        ),
       );
       expect(message).to.equal(
         "b.json: hourly of location 1 (1,2) has variables snowfall, but the weather_hourly files have rain; " +
@@ -279,9 +336,17 @@ describe("transform", () => {
       });
       const store = await tempStore();
       const message = await rejectionOf(
-        transformResponseFiles([{ name: "c.json", body: JSON.stringify(body("°C")) }, { name: "f.json", body: JSON.stringify(body("°F")) }], store),
+        transformResponseFiles(
+          [
+            { name: "c.json", body: JSON.stringify(body("°C")) },
+            { name: "f.json", body: JSON.stringify(body("°F")) },
+          ],
+          store,
+        ),
       );
-      expect(message).to.include('f.json: hourly of location 1 (1,2): temperature_2m is in "°F", but earlier locations are in "°C"');
+      expect(message).to.include(
+        'f.json: hourly of location 1 (1,2): temperature_2m is in "°F", but earlier locations are in "°C"',
+      );
     });
   });
 
@@ -311,10 +376,14 @@ describe("transform", () => {
     ];
 
     /** Temperature of location `l` at label index `i`; `shift` changes the data between runs. */
-    const temperature = (l: number, i: number, shift = 0): number | null => (i === 5 && l === 1 ? null : 10 * l + i / 4 + shift);
+    const temperature = (l: number, i: number, shift = 0): number | null =>
+      i === 5 && l === 1 ? null : 10 * l + i / 4 + shift;
     const humidity = (l: number, i: number): number => 40 + l + i;
 
-    function element(location: Location, l: number, shift = 0): Record<string, any> {
+    /** A body element as element() builds it, always with an hourly block. */
+    type BuiltElement = RawElement & { hourly: RawBlock };
+
+    function element(location: Location, l: number, shift = 0): BuiltElement {
       return {
         latitude: location.latitude + 0.01,
         longitude: location.longitude - 0.01,
@@ -334,7 +403,10 @@ describe("transform", () => {
       };
     }
 
-    function manifest(batch: number, hourlyVariables = [...settings.hourlyVariables, "precipitation"]): RequestManifest {
+    function manifest(
+      batch: number,
+      hourlyVariables = [...settings.hourlyVariables, "precipitation"],
+    ): RequestManifest {
       return {
         version: 1,
         endpoint: "forecast",
@@ -359,7 +431,9 @@ describe("transform", () => {
       ];
       for (const [i, key] of KEYS.entries()) {
         await store.putObject(key, bodies[i]!, { contentType: "application/json" });
-        await store.putObject(requestManifestKey(key), JSON.stringify(manifest(i)), { contentType: "application/json" });
+        await store.putObject(requestManifestKey(key), JSON.stringify(manifest(i)), {
+          contentType: "application/json",
+        });
       }
     }
 
@@ -463,13 +537,20 @@ describe("transform", () => {
       await transformRawObjects({ date: DATE, keys: KEYS }, deps);
       await writeRaw(deps.rawStore, 100);
       await transformRawObjects({ date: DATE, keys: KEYS }, deps);
-      expect(await deps.curatedStore.listKeys("weather_hourly/")).to.deep.equal([curatedObjectKey("weather_hourly", DATE)]);
-      expect(await readRows(deps.curatedStore, curatedObjectKey("weather_hourly", DATE))).to.deep.equal(expectedHourly(100));
+      expect(await deps.curatedStore.listKeys("weather_hourly/")).to.deep.equal([
+        curatedObjectKey("weather_hourly", DATE),
+      ]);
+      expect(await readRows(deps.curatedStore, curatedObjectKey("weather_hourly", DATE))).to.deep.equal(
+        expectedHourly(100),
+      );
     });
 
     it("skips a dataset without variables in the settings", async () => {
       const deps = await stores();
-      const result = await transformRawObjects({ date: DATE, keys: KEYS }, { ...deps, settings: { ...settings, dailyVariables: [] } });
+      const result = await transformRawObjects(
+        { date: DATE, keys: KEYS },
+        { ...deps, settings: { ...settings, dailyVariables: [] } },
+      );
       expect(result.files.map((f) => f.dataset)).to.deep.equal(["weather_hourly"]);
       expect(await deps.curatedStore.listKeys("weather_daily/")).to.deep.equal([]);
     });
@@ -479,9 +560,9 @@ describe("transform", () => {
       expect(await rejectionOf(transformRawObjects({ date: "2024-03-11", keys: KEYS }, deps))).to.equal(
         `${KEYS[0]}: its manifest is for ${DATE}, not 2024-03-11; pass the keys ingest returned for 2024-03-11`,
       );
-      expect(await rejectionOf(transformRawObjects({ date: DATE, keys: [requestManifestKey(KEYS[0]!)] }, deps))).to.include(
-        "is not a raw body key",
-      );
+      expect(
+        await rejectionOf(transformRawObjects({ date: DATE, keys: [requestManifestKey(KEYS[0]!)] }, deps)),
+      ).to.include("is not a raw body key");
       expect(await rejectionOf(transformRawObjects({ date: DATE, keys: [] }, deps))).to.equal(
         `no raw body keys to transform for ${DATE}; run ingest for that date first (it returns the keys)`,
       );
@@ -519,7 +600,7 @@ describe("transform", () => {
 
     describe("a bad raw object fails the run, names the key, and leaves the earlier files byte-identical", () => {
       const good = JSON.stringify(element(BATCHES[1]![0]!, 0));
-      const twoLocations = (edit: (e: Record<string, any>) => void) =>
+      const twoLocations = (edit: (e: BuiltElement) => void) =>
         JSON.stringify(
           BATCHES[0]!.map((loc, i) => {
             const e = element(loc, i);
@@ -528,7 +609,12 @@ describe("transform", () => {
           }),
         );
       const cases: { name: string; key: 0 | 1; body?: string; deleteManifest?: boolean; message: string }[] = [
-        { name: "not JSON (nan)", key: 1, body: good.replace('"temperature_2m":[0,', '"temperature_2m":[nan,'), message: "not valid JSON" },
+        {
+          name: "not JSON (nan)",
+          key: 1,
+          body: good.replace('"temperature_2m":[0,', '"temperature_2m":[nan,'),
+          message: "not valid JSON",
+        },
         {
           name: "a requested variable missing",
           key: 0,
@@ -550,7 +636,7 @@ describe("transform", () => {
         {
           name: "a variable shorter than time",
           key: 0,
-          body: twoLocations((e) => e.hourly.temperature_2m.pop()),
+          body: twoLocations((e) => e.hourly.temperature_2m!.pop()),
           message: "hourly.temperature_2m has 26 values but hourly.time has 27",
         },
         { name: "a missing manifest", key: 1, deleteManifest: true, message: "request manifest" },
@@ -561,7 +647,9 @@ describe("transform", () => {
           const deps = await stores();
           await transformRawObjects({ date: DATE, keys: KEYS }, deps);
           const before = await Promise.all(
-            (await deps.curatedStore.listKeys("")).map(async (k) => [k, (await deps.curatedStore.getObject(k)).body] as const),
+            (await deps.curatedStore.listKeys("")).map(
+              async (k) => [k, (await deps.curatedStore.getObject(k)).body] as const,
+            ),
           );
           const key = KEYS[c.key]!;
           if (c.body !== undefined) await deps.rawStore.putObject(key, c.body, { contentType: "application/json" });
@@ -583,7 +671,9 @@ describe("transform", () => {
       it("writes nothing at all when the first run already fails", async () => {
         const deps = await stores();
         await deps.rawStore.putObject(KEYS[1]!, "{nan}", { contentType: "application/json" });
-        expect(await rejectionOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.include(`${KEYS[1]}: not valid JSON`);
+        expect(await rejectionOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.include(
+          `${KEYS[1]}: not valid JSON`,
+        );
         expect(await deps.curatedStore.listKeys("")).to.deep.equal([]);
       });
     });

@@ -9,8 +9,7 @@ import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../settings";
 
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
-  3653,
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
 const VARIABLE = /^[a-z][a-z0-9_]*$/;
@@ -91,8 +90,7 @@ export const stackConfigSchema = z
     scheduleCron: z
       .string()
       .refine(isSchedulerCron, {
-        error:
-          'it must be an EventBridge Scheduler cron with six fields and one "?", e.g. "0 6 * * ? *" (06:00 daily)',
+        error: 'it must be an EventBridge Scheduler cron with six fields and one "?", e.g. "0 6 * * ? *" (06:00 daily)',
       })
       .default("0 6 * * ? *"),
     scheduleEnabled: z.boolean({ error: "it must be true or false" }).default(true),
@@ -254,9 +252,5 @@ export function parseStackConfigValues(
 
 /** Reads and validates this project's keys from the running stack's config. */
 export function loadStackConfig(): StackConfig {
-  return parseStackConfigValues(
-    pulumi.runtime.allConfig(),
-    pulumi.getProject(),
-    `Pulumi.${pulumi.getStack()}.yaml`,
-  );
+  return parseStackConfigValues(pulumi.runtime.allConfig(), pulumi.getProject(), `Pulumi.${pulumi.getStack()}.yaml`);
 }

@@ -60,7 +60,8 @@ program
   .action(async (files: string[], options: { out: string }) => {
     const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(name) })));
     const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)));
-    for (const file of written) console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
+    for (const file of written)
+      console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
   });
 
 program
@@ -71,7 +72,9 @@ program
   .option("--json", "print an array of {type, name, inputs} for other tools")
   .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
     const resources = await planStack(options);
-    process.stdout.write(options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources));
+    process.stdout.write(
+      options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
+    );
   });
 
 /** Parses a positive integer option. */

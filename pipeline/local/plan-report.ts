@@ -18,7 +18,9 @@ const KEY_INPUTS: Readonly<Record<string, readonly string[]>> = {
 function summarize(key: string, value: unknown): string {
   if (key === "code" && value && typeof value === "object" && "assets" in value) {
     const assets = (value as { assets: Record<string, { text?: string; path?: string }> }).assets;
-    const files = Object.entries(assets).map(([name, a]) => (a.text !== undefined ? `${name} (${a.text.length} B)` : name));
+    const files = Object.entries(assets).map(([name, a]) =>
+      a.text !== undefined ? `${name} (${a.text.length} B)` : name,
+    );
     return `code=[${files.join(", ")}]`;
   }
   if (key === "policy" && typeof value === "string") {

@@ -113,7 +113,9 @@ async function describeInputs(value: unknown): Promise<unknown> {
 function recordProtectOption(): Set<string> {
   const protectedResources = new Set<string>();
   type Request = { getType(): string; getName(): string; getProtect(): boolean };
-  const monitor = MockMonitor.prototype as unknown as { registerResource(req: Request, cb: unknown): unknown };
+  const monitor = MockMonitor.prototype as unknown as {
+    registerResource: (this: unknown, req: Request, cb: unknown) => unknown;
+  };
   const register = monitor.registerResource;
   monitor.registerResource = function (this: unknown, req: Request, callback: unknown) {
     if (req.getProtect()) protectedResources.add(`${req.getType()}::${req.getName()}`);
@@ -137,14 +139,15 @@ export async function planStack(options: { stack: string; configFile?: string })
     {
       newResource(args) {
         recorded.push(
-          describeInputs(args.inputs).then((inputs) => ({
+          describeInputs(args.inputs as Record<string, unknown>).then((inputs) => ({
             type: args.type,
             name: args.name,
             inputs: inputs as Record<string, unknown>,
             protect: protectedResources.has(`${args.type}::${args.name}`),
           })),
         );
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs) } };
+        const inputs = args.inputs as Record<string, unknown>;
+        return { id: `${args.name}-id`, state: { ...inputs, ...mockOutputs(args.type, args.name, inputs) } };
       },
       call(args) {
         // Anything the program asks AWS for must be listed here, so nothing unmocked slips through.
@@ -156,6 +159,7 @@ export async function planStack(options: { stack: string; configFile?: string })
     false,
   );
   // The program registers its resources when loaded, as under `pulumi up`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded as the Pulumi CLI loads it: require() of index.ts
   require(path.join(PROJECT_DIR, "index"));
   await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
   await new Promise((resolve) => setImmediate(resolve));

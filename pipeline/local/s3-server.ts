@@ -3,7 +3,6 @@
  * S3 wire format, objects kept as files in a folder.
  */
 import { mkdir } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import S3rver from "s3rver";
 
 /** A running local S3 server. */
@@ -32,7 +31,7 @@ export async function startLocalS3(options: {
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
-  const address = (await server.run()) as AddressInfo;
+  const address = await server.run();
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     port: address.port,

@@ -24,7 +24,7 @@ function utcOf(label: string | number, offsetSeconds: number, format: string): D
   const [date, time = "00:00"] = (label as string).split("T");
   const [y, m, d] = date!.split("-").map(Number);
   const [hh, mm] = time.split(":").map(Number);
-  return new Date(Date.UTC(y!, m! - 1, d!, hh!, mm!) - offsetSeconds * 1000);
+  return new Date(Date.UTC(y!, m! - 1, d, hh, mm) - offsetSeconds * 1000);
 }
 
 /** The local calendar date of a time label. */
