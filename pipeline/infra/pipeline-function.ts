@@ -5,14 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-
-/** One IAM policy statement: named actions on named resources, never a wildcard action. */
-export interface PolicyStatement {
-  readonly Sid: string;
-  readonly Effect: "Allow";
-  readonly Action: readonly string[];
-  readonly Resource: pulumi.Input<readonly pulumi.Input<string>[]>;
-}
+import { createServiceRole, type PolicyStatement } from "./service-role";
 
 /**
  * Packages in package.json `dependencies` that no Lambda needs at run time: the program's
@@ -36,11 +29,6 @@ export interface PipelineFunctionArgs<E, R> {
   readonly excludePackages?: readonly string[];
 }
 
-const LAMBDA_ASSUME_ROLE = JSON.stringify({
-  Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-});
-
 /** A Lambda function built from an inline callback, with its least-privilege role and log group. */
 export class PipelineFunction<E, R> extends pulumi.ComponentResource {
   public readonly function: aws.lambda.CallbackFunction<E, R>;
@@ -55,21 +43,21 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
       { name: `/aws/lambda/${args.functionName}`, retentionInDays: args.logRetentionDays },
       { parent: this },
     );
-    this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: LAMBDA_ASSUME_ROLE }, { parent: this });
-    const statements: PolicyStatement[] = [
-      ...args.statements,
-      {
-        Sid: "WriteOwnLogs",
-        Effect: "Allow",
-        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        Resource: [pulumi.interpolate`${this.logGroup.arn}:log-stream:*`],
-      },
-    ];
-    const policy = new aws.iam.RolePolicy(
-      `${name}-policy`,
-      { role: this.role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: statements }) },
+    const { role, policy } = createServiceRole(
+      name,
+      "lambda.amazonaws.com",
+      [
+        ...args.statements,
+        {
+          Sid: "WriteOwnLogs",
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: [pulumi.interpolate`${this.logGroup.arn}:log-stream:*`],
+        },
+      ],
       { parent: this },
     );
+    this.role = role;
 
     this.function = new aws.lambda.CallbackFunction<E, R>(
       name,

@@ -12,6 +12,7 @@ import type { TransformResult } from "../transform";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
+import { createServiceRole } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
 
 /** Prefix of every raw object key (see keys.ts). */
@@ -112,34 +113,24 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     );
 
     const functionArns = [this.ingest.function.arn, this.transform.function.arn];
-    const stateMachineRole = new aws.iam.Role(
-      `${name}-run-role`,
-      { assumeRolePolicy: assumeRolePolicyFor("states.amazonaws.com") },
-      parent,
-    );
-    const stateMachinePolicy = new aws.iam.RolePolicy(
-      `${name}-run-policy`,
-      {
-        role: stateMachineRole.id,
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "InvokePipelineFunctions",
-              Effect: "Allow",
-              Action: ["lambda:InvokeFunction"],
-              // The unqualified ARN and its versions/aliases: the task invokes the unqualified one.
-              Resource: functionArns.flatMap((arn) => [arn, pulumi.interpolate`${arn}:*`]),
-            },
-          ],
-        }),
-      },
+    const runRole = createServiceRole(
+      `${name}-run`,
+      "states.amazonaws.com",
+      [
+        {
+          Sid: "InvokePipelineFunctions",
+          Effect: "Allow",
+          Action: ["lambda:InvokeFunction"],
+          // The unqualified ARN and its versions/aliases: the task invokes the unqualified one.
+          Resource: functionArns.flatMap((arn) => [arn, pulumi.interpolate`${arn}:*`]),
+        },
+      ],
       parent,
     );
     this.stateMachine = new aws.sfn.StateMachine(
       `${name}-run`,
       {
-        roleArn: stateMachineRole.arn,
+        roleArn: runRole.role.arn,
         type: "STANDARD",
         definition: pulumi
           .all([this.ingest.function.arn, this.transform.function.arn])
@@ -147,30 +138,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             JSON.stringify(buildStateMachineDefinition({ ingestFunctionArn, transformFunctionArn }), null, 2),
           ),
       },
-      { parent: this, dependsOn: [stateMachinePolicy] },
+      { parent: this, dependsOn: [runRole.policy] },
     );
 
-    const schedulerRole = new aws.iam.Role(
-      `${name}-schedule-role`,
-      { assumeRolePolicy: assumeRolePolicyFor("scheduler.amazonaws.com") },
-      parent,
-    );
-    const schedulerPolicy = new aws.iam.RolePolicy(
-      `${name}-schedule-policy`,
-      {
-        role: schedulerRole.id,
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "StartDailyRun",
-              Effect: "Allow",
-              Action: ["states:StartExecution"],
-              Resource: [this.stateMachine.arn],
-            },
-          ],
-        }),
-      },
+    const scheduleRole = createServiceRole(
+      `${name}-schedule`,
+      "scheduler.amazonaws.com",
+      [{ Sid: "StartDailyRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] }],
       parent,
     );
     this.schedule = new aws.scheduler.Schedule(
@@ -183,13 +157,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         flexibleTimeWindow: { mode: "OFF" },
         target: {
           arn: this.stateMachine.arn,
-          roleArn: schedulerRole.arn,
+          roleArn: scheduleRole.role.arn,
           // No date: ingest takes yesterday in the stack's time zone.
           input: JSON.stringify({}),
           retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
         },
       },
-      { parent: this, dependsOn: [schedulerPolicy] },
+      { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
     this.registerOutputs({
@@ -198,12 +172,4 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       stateMachineArn: this.stateMachine.arn,
     });
   }
-}
-
-/** A trust policy letting one AWS service assume a role. */
-function assumeRolePolicyFor(service: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
-  });
 }
