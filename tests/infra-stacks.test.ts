@@ -12,6 +12,7 @@ import {
   readStackConfigFile,
   type PlannedResource,
 } from "../pipeline/local/plan";
+import { curatedPartitionPrefix } from "../pipeline/keys";
 import { failedPlanOf, find, ofType, planOf } from "./support/plans";
 
 const PROJECT = "weather-pipeline";
@@ -32,6 +33,9 @@ const T = {
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
   stateMachine: "aws:sfn/stateMachine:StateMachine",
   schedule: "aws:scheduler/schedule:Schedule",
+  database: "aws:glue/catalogDatabase:CatalogDatabase",
+  table: "aws:glue/catalogTable:CatalogTable",
+  workgroup: "aws:athena/workgroup:Workgroup",
 } as const;
 
 interface Statement {
@@ -80,16 +84,22 @@ describe("infrastructure under Pulumi mocks", function () {
       const plan = () => plans.get(stack)!;
       const config = configOf(stack);
 
-      it("declares two buckets, emptied on destroy only where data is not protected", () => {
+      it("declares the data buckets, emptied on destroy only where data is not protected", () => {
         const buckets = ofType(plan(), T.bucket);
-        expect(buckets.map((b) => b.name).sort()).to.deep.equal([`${prefix}-curated`, `${prefix}-raw`]);
+        expect(buckets.map((b) => b.name).sort()).to.deep.equal([
+          `${prefix}-curated`,
+          `${prefix}-query-results`,
+          `${prefix}-raw`,
+        ]);
         for (const bucket of buckets) {
-          expect(bucket.inputs["forceDestroy"], bucket.name).to.equal(!config.protectData);
-          expect(bucket.protect, bucket.name).to.equal(config.protectData);
+          // Query results are disposable in every stack.
+          const keepsData = config.protectData && !bucket.name.endsWith("-query-results");
+          expect(bucket.inputs["forceDestroy"], bucket.name).to.equal(!keepsData);
+          expect(bucket.protect, bucket.name).to.equal(keepsData);
         }
       });
 
-      for (const zone of ["raw", "curated"]) {
+      for (const zone of ["raw", "curated", "query-results"]) {
         it(`encrypts the ${zone} bucket, blocks public access, enforces ownership and denies non-TLS requests`, () => {
           const bucket = `${prefix}-${zone}`;
           const encryption = find(plan(), T.encryption, `${bucket}-encryption`).inputs;
@@ -113,6 +123,79 @@ describe("infrastructure under Pulumi mocks", function () {
           expect(deny!.Resource).to.deep.equal([arnOfBucket(bucket), `${arnOfBucket(bucket)}/*`]);
         });
       }
+
+      it("catalogs both datasets in Glue with the stack's variables as columns and date projected", () => {
+        const database = find(plan(), T.database, `${prefix}-query-database`).inputs;
+        expect(database["name"]).to.equal(`weather_pipeline_${stack}`);
+        const curated = mockPhysicalName(`${prefix}-curated`);
+        const fixed = [
+          { name: "location", type: "string" },
+          { name: "latitude", type: "double" },
+          { name: "longitude", type: "double" },
+          { name: "elevation", type: "double" },
+        ];
+        const asColumns = (variables: readonly string[]) =>
+          variables.map((v) => ({ name: v, type: ["sunrise", "sunset"].includes(v) ? "timestamp" : "double" }));
+        const expected = {
+          weather_hourly: [
+            ...fixed,
+            { name: "time", type: "timestamp" },
+            ...asColumns(config.pipeline.hourlyVariables),
+          ],
+          weather_daily: [...fixed, ...asColumns(config.pipeline.dailyVariables)],
+        };
+        for (const dataset of ["weather_hourly", "weather_daily"] as const) {
+          const table = find(plan(), T.table, `${prefix}-query-${dataset}`).inputs;
+          expect(table["databaseName"]).to.equal(`weather_pipeline_${stack}`);
+          expect(table["name"]).to.equal(dataset);
+          expect(table["partitionKeys"]).to.deep.equal([
+            { name: "date", type: "date", comment: "calendar day in the stack's time zone" },
+          ]);
+          const storage = table["storageDescriptor"] as {
+            location: string;
+            columns: { name: string; type: string }[];
+            serDeInfo: { serializationLibrary: string };
+          };
+          expect(storage.columns).to.deep.equal(expected[dataset]);
+          expect(storage.location).to.equal(`s3://${curated}/${dataset}/`);
+          expect(storage.serDeInfo.serializationLibrary).to.equal(
+            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+          );
+          const parameters = table["parameters"] as Record<string, string>;
+          expect(parameters).to.include({
+            "projection.enabled": "true",
+            "projection.date.type": "date",
+            "projection.date.format": "yyyy-MM-dd",
+            "projection.date.interval": "1",
+            "projection.date.interval.unit": "DAYS",
+          });
+          expect(parameters["projection.date.range"]).to.match(/^\d{4}-\d{2}-\d{2},NOW$/);
+          // The template must point where the transform writes a date's file.
+          expect(parameters["storage.location.template"]!.replace("${date}", "2026-11-20")).to.equal(
+            `s3://${curated}/${curatedPartitionPrefix(dataset, "2026-11-20")}`,
+          );
+        }
+      });
+
+      it("gives Athena a workgroup with enforced settings, the stack's scan cutoff and expiring results", () => {
+        const workgroup = find(plan(), T.workgroup, `${prefix}-query-workgroup`).inputs;
+        const configuration = workgroup["configuration"] as {
+          enforceWorkgroupConfiguration: boolean;
+          bytesScannedCutoffPerQuery: number;
+          resultConfiguration: { outputLocation: string; encryptionConfiguration: unknown };
+        };
+        expect(configuration.enforceWorkgroupConfiguration).to.equal(true);
+        expect(configuration.bytesScannedCutoffPerQuery).to.equal(config.athena.bytesScannedCutoffPerQuery);
+        expect(configuration.resultConfiguration.outputLocation).to.equal(
+          `s3://${mockPhysicalName(`${prefix}-query-results`)}/results/`,
+        );
+        expect(configuration.resultConfiguration.encryptionConfiguration).to.deep.equal({ encryptionOption: "SSE_S3" });
+        const rules = find(plan(), T.lifecycle, `${prefix}-query-results-lifecycle`).inputs["rules"] as {
+          id: string;
+          expiration?: { days: number };
+        }[];
+        expect(rules.find((r) => r.id === "expire")?.expiration?.days).to.equal(config.athena.resultsExpirationDays);
+      });
 
       it("moves raw data to infrequent access and expires data as the stack says", () => {
         type Rule = { id: string; transitions?: unknown; expiration?: { days: number } };
@@ -246,7 +329,9 @@ describe("infrastructure under Pulumi mocks", function () {
     for (const stack of STACKS) {
       for (const r of plans.get(stack)!) {
         expect(r.name.startsWith(`${PROJECT}-${stack}`), `${r.type} ${r.name}`).to.equal(true);
-        const physical = `${r.type}|${mockPhysicalName(r.name, r.inputs)}`;
+        // What AWS keys the resource by: Glue tables and saved queries live inside a database or workgroup.
+        const scope = r.inputs["databaseName"] ?? r.inputs["workgroup"] ?? "";
+        const physical = `${r.type}|${String(scope)}|${mockPhysicalName(r.name, r.inputs)}`;
         expect(seen.get(physical), `${physical} in ${stack}`).to.equal(undefined);
         seen.set(physical, stack);
       }

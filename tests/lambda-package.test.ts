@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
-import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { parquetMetadata, parquetReadObjects, type SchemaElement } from "hyparquet";
 import { unzipSync } from "fflate";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { addDays, todayIn } from "../pipeline/dates";
@@ -36,6 +36,14 @@ const STACK = "dev";
 const PREFIX = `weather-pipeline-${STACK}`;
 const FUNCTION = "aws:lambda/function:Function";
 
+/** The Athena type a reader infers from a Parquet column: what the Glue table must declare. */
+function glueTypeOf(element: SchemaElement): string {
+  if (element.type === "BYTE_ARRAY" && element.converted_type === "UTF8") return "string";
+  if (element.type === "DOUBLE") return "double";
+  if (element.type === "INT64" && element.logical_type?.type === "TIMESTAMP") return "timestamp";
+  return `unexpected ${JSON.stringify(element)}`;
+}
+
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
@@ -49,6 +57,7 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
   const packages = new Map<string, LambdaPackage>();
   const taskDirs = new Map<string, string>();
   let rawStore: S3ObjectStore;
+  let plan: PlannedResource[];
   let curatedStore: S3ObjectStore;
   const date = addDays(todayIn("UTC", new Date()), -2);
 
@@ -77,7 +86,7 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     stackFile.config["weather-pipeline:archiveApiUrl"] = fake.archiveUrl;
     const configFile = path.join(work, `Pulumi.${STACK}.yaml`);
     writeFileSync(configFile, stringifyYaml(stackFile));
-    const plan: PlannedResource[] = await planOf(STACK, configFile);
+    plan = await planOf(STACK, configFile);
 
     runtimeModules = prepareRuntimeModules(path.join(work, "runtime"), PROJECT_DIR);
     for (const role of ["ingest", "transform"]) {
@@ -190,6 +199,17 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     }
     const hourly = result.files.find((f) => f.dataset === "weather_hourly")!;
     expect(hourly.rows).to.equal(2 * 24);
+  });
+
+  it("writes exactly the columns and types the Glue tables declare", async () => {
+    for (const dataset of ["weather_hourly", "weather_daily"]) {
+      const table = find(plan, "aws:glue/catalogTable:CatalogTable", `${PREFIX}-query-${dataset}`);
+      const declared = (table.inputs["storageDescriptor"] as { columns: { name: string; type: string }[] }).columns;
+      const key = `${dataset}/date=${date}/${dataset}_${date}.parquet`;
+      const { schema } = parquetMetadata(toArrayBuffer((await curatedStore.getObject(key)).body));
+      const written = schema.slice(1).map((element) => ({ name: element.name, type: glueTypeOf(element) }));
+      expect(written).to.deep.equal(declared);
+    }
   });
 
   it("transform fails with the missing key named, and writes nothing", async () => {

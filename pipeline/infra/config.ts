@@ -115,6 +115,9 @@ export const stackConfigSchema = z
     rawExpirationDays: integer(0, 36_500, "days (0 keeps raw data forever)").default(0),
     curatedExpirationDays: integer(0, 36_500, "days (0 keeps curated data forever)").default(0),
     protectData: z.boolean({ error: "it must be true or false" }).default(false),
+    // Athena refuses a cutoff below 10 MB.
+    athenaBytesScannedCutoffMb: integer(10, 10_000_000, "MB").default(1024),
+    athenaResultsExpirationDays: integer(1, 3650, "days").default(7),
   })
   .superRefine((c, ctx) => {
     if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {
@@ -153,6 +156,11 @@ export interface StackConfig {
   readonly curatedExpirationDays: number;
   /** Protect the buckets: `pulumi destroy` refuses to delete them, and never empties them. */
   readonly protectData: boolean;
+  readonly athena: {
+    /** A query that would scan more than this is cancelled. */
+    readonly bytesScannedCutoffPerQuery: number;
+    readonly resultsExpirationDays: number;
+  };
 }
 
 /** Memory and timeout of one Lambda function. */
@@ -221,6 +229,10 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
     rawExpirationDays: c.rawExpirationDays,
     curatedExpirationDays: c.curatedExpirationDays,
     protectData: c.protectData,
+    athena: {
+      bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
+      resultsExpirationDays: c.athenaResultsExpirationDays,
+    },
   };
 }
 

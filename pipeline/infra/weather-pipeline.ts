@@ -12,6 +12,7 @@ import type { TransformResult } from "../transform";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
+import { glueDatabaseName, QueryCatalog } from "./query-catalog";
 import { createServiceRole } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
 
@@ -29,9 +30,15 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly transform: PipelineFunction<unknown, TransformResult>;
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
+  public readonly catalog: QueryCatalog;
 
   /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
-  constructor(name: string, config: StackConfig, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    config: StackConfig,
+    naming: { project: string; stack: string },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("weather-pipeline:index:WeatherPipeline", name, {}, opts);
     const parent = { parent: this };
     const settings = config.pipeline;
@@ -164,6 +171,19 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         },
       },
       { parent: this, dependsOn: [scheduleRole.policy] },
+    );
+
+    this.catalog = new QueryCatalog(
+      `${name}-query`,
+      {
+        databaseName: glueDatabaseName(naming.project, naming.stack),
+        curatedBucketName,
+        hourlyVariables: settings.hourlyVariables,
+        dailyVariables: settings.dailyVariables,
+        resultsExpirationDays: config.athena.resultsExpirationDays,
+        bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
+      },
+      parent,
     );
 
     this.registerOutputs({

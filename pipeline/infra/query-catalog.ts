@@ -1,0 +1,148 @@
+/**
+ * What makes the curated bucket queryable: a Glue database with one table per dataset, whose
+ * columns come from the same schema the Parquet writer uses, partition projection on `date` (a
+ * new day is queryable the moment its file lands: no crawler, no MSCK REPAIR), and an Athena
+ * workgroup with its own short-lived results bucket and a per-query scan cutoff.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { DATASETS, type Dataset } from "../keys";
+import { datasetSchema, PARTITION_COLUMN } from "../schema";
+import { DataBucket } from "./data-bucket";
+
+/** A saved query offered in the Athena console. */
+export interface ExampleQuery {
+  readonly name: string;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/** Arguments of a QueryCatalog. */
+export interface QueryCatalogArgs {
+  /** Glue database name: lower-case letters, digits and underscores. */
+  readonly databaseName: string;
+  readonly curatedBucketName: pulumi.Input<string>;
+  readonly hourlyVariables: readonly string[];
+  readonly dailyVariables: readonly string[];
+  /** Query results are deleted after this many days. */
+  readonly resultsExpirationDays: number;
+  /** A query that would scan more than this many bytes is cancelled. */
+  readonly bytesScannedCutoffPerQuery: number;
+  /** Saved queries for the workgroup. Default none. */
+  readonly exampleQueries?: readonly ExampleQuery[];
+}
+
+/** First day partition projection offers: the start of Open-Meteo's historical archive. */
+export const PROJECTION_START_DATE = "1940-01-01";
+
+/** The Glue database name of a project's stack: Athena wants [a-z0-9_]. */
+export function glueDatabaseName(project: string, stack: string): string {
+  return `${project}_${stack}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+}
+
+/** The Glue table properties of a dataset: Parquet, and `date` projected from the key layout. */
+export function tableParameters(bucket: string, dataset: Dataset): Record<string, string> {
+  return {
+    EXTERNAL: "TRUE",
+    classification: "parquet",
+    "parquet.compression": "SNAPPY",
+    "projection.enabled": "true",
+    [`projection.${PARTITION_COLUMN}.type`]: "date",
+    [`projection.${PARTITION_COLUMN}.format`]: "yyyy-MM-dd",
+    [`projection.${PARTITION_COLUMN}.range`]: `${PROJECTION_START_DATE},NOW`,
+    [`projection.${PARTITION_COLUMN}.interval`]: "1",
+    [`projection.${PARTITION_COLUMN}.interval.unit`]: "DAYS",
+    // Mirrors keys.curatedPartitionPrefix.
+    "storage.location.template": `s3://${bucket}/${dataset}/${PARTITION_COLUMN}=\${${PARTITION_COLUMN}}/`,
+  };
+}
+
+/** The Glue database, tables and Athena workgroup of one stack. */
+export class QueryCatalog extends pulumi.ComponentResource {
+  public readonly database: aws.glue.CatalogDatabase;
+  public readonly tables: Record<Dataset, aws.glue.CatalogTable>;
+  public readonly workgroup: aws.athena.Workgroup;
+  public readonly resultsBucket: DataBucket;
+
+  constructor(name: string, args: QueryCatalogArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("weather-pipeline:query:QueryCatalog", name, {}, opts);
+    const parent = { parent: this };
+
+    this.database = new aws.glue.CatalogDatabase(
+      `${name}-database`,
+      { name: args.databaseName, description: "Daily Open-Meteo weather, curated Parquet" },
+      parent,
+    );
+    const variables: Record<Dataset, readonly string[]> = {
+      weather_hourly: args.hourlyVariables,
+      weather_daily: args.dailyVariables,
+    };
+    const tables = {} as Record<Dataset, aws.glue.CatalogTable>;
+    for (const dataset of DATASETS) {
+      const schema = datasetSchema(dataset, variables[dataset]);
+      tables[dataset] = new aws.glue.CatalogTable(
+        `${name}-${dataset}`,
+        {
+          databaseName: this.database.name,
+          name: dataset,
+          tableType: "EXTERNAL_TABLE",
+          description: `Open-Meteo ${dataset === "weather_hourly" ? "hourly" : "daily"} variables, one row per location and ${dataset === "weather_hourly" ? "hour" : "day"}`,
+          parameters: pulumi.output(args.curatedBucketName).apply((bucket) => tableParameters(bucket, dataset)),
+          partitionKeys: [{ name: PARTITION_COLUMN, type: "date", comment: "calendar day in the stack's time zone" }],
+          storageDescriptor: {
+            location: pulumi.interpolate`s3://${args.curatedBucketName}/${dataset}/`,
+            inputFormat: "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            outputFormat: "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            serDeInfo: {
+              serializationLibrary: "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+              parameters: { "serialization.format": "1" },
+            },
+            columns: schema.columns.map((c) => ({ name: c.name, type: c.glueType })),
+          },
+        },
+        parent,
+      );
+    }
+    this.tables = tables;
+
+    this.resultsBucket = new DataBucket(
+      `${name}-results`,
+      { expirationDays: args.resultsExpirationDays, protectData: false },
+      parent,
+    );
+    this.workgroup = new aws.athena.Workgroup(
+      `${name}-workgroup`,
+      {
+        name,
+        description: "Queries over this stack's curated weather data",
+        // Saved queries and history go with the stack.
+        forceDestroy: true,
+        configuration: {
+          enforceWorkgroupConfiguration: true,
+          publishCloudwatchMetricsEnabled: true,
+          bytesScannedCutoffPerQuery: args.bytesScannedCutoffPerQuery,
+          engineVersion: { selectedEngineVersion: "Athena engine version 3" },
+          resultConfiguration: {
+            outputLocation: pulumi.interpolate`s3://${this.resultsBucket.name}/results/`,
+            encryptionConfiguration: { encryptionOption: "SSE_S3" },
+          },
+        },
+      },
+      parent,
+    );
+    for (const query of args.exampleQueries ?? []) {
+      new aws.athena.NamedQuery(
+        `${name}-query-${query.name}`,
+        {
+          name: query.name,
+          description: query.description,
+          database: this.database.name,
+          workgroup: this.workgroup.name,
+          query: query.sql,
+        },
+        parent,
+      );
+    }
+    this.registerOutputs({ database: this.database.name, workgroup: this.workgroup.name });
+  }
+}
