@@ -331,7 +331,7 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(r.name.startsWith(`${PROJECT}-${stack}`), `${r.type} ${r.name}`).to.equal(true);
         // What AWS keys the resource by: Glue tables and saved queries live inside a database or workgroup.
         const scope = r.inputs["databaseName"] ?? r.inputs["workgroup"] ?? "";
-        const physical = `${r.type}|${String(scope)}|${mockPhysicalName(r.name, r.inputs)}`;
+        const physical = `${r.type}|${JSON.stringify(scope)}|${mockPhysicalName(r.name, r.inputs)}`;
         expect(seen.get(physical), `${physical} in ${stack}`).to.equal(undefined);
         seen.set(physical, stack);
       }
