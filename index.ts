@@ -2,21 +2,26 @@
  * The Pulumi program: one daily weather pipeline per stack, shaped by Pulumi.<stack>.yaml.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig } from "./pipeline/infra/config";
+import { loadStackConfig, readApiKeyConfig } from "./pipeline/infra/config";
 import { WeatherPipeline } from "./pipeline/infra/weather-pipeline";
 
 const config = loadStackConfig();
 // Project and stack in every name: several stacks share one account and region.
 const project = pulumi.getProject();
 const stack = pulumi.getStack();
-const pipeline = new WeatherPipeline(`${project}-${stack}`, config, { project, stack });
+const pipeline = new WeatherPipeline(`${project}-${stack}`, config, { project, stack, apiKey: readApiKeyConfig() });
 
 export const rawBucketName = pipeline.rawBucket.name;
 export const curatedBucketName = pipeline.curatedBucket.name;
 export const stateMachineArn = pipeline.stateMachine.arn;
+export const planFunctionName = pipeline.plan.function.name;
 export const ingestFunctionName = pipeline.ingest.function.name;
 export const transformFunctionName = pipeline.transform.function.name;
 export const scheduleState = pipeline.schedule.state;
+export const alertTopicArn = pipeline.alerting.topic.arn;
+/** Failed runs' inputs; `npm run pipeline -- redrive --stack <name>` re-runs them. */
+export const runDeadLetterQueueUrl = pipeline.alerting.runDeadLetters.url;
+export const scheduleDeadLetterQueueUrl = pipeline.alerting.scheduleDeadLetters.url;
 export const glueDatabaseName = pipeline.catalog.database.name;
 export const glueTables = [pipeline.catalog.tables.weather_hourly.name, pipeline.catalog.tables.weather_daily.name];
 export const athenaWorkgroup = pipeline.catalog.workgroup.name;

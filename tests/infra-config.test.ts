@@ -2,7 +2,13 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, parseStackConfig, parseStackConfigValues, stackConfigSchema } from "../pipeline/infra/config";
+import {
+  ConfigError,
+  SECRET_CONFIG_KEYS,
+  parseStackConfig,
+  parseStackConfigValues,
+  stackConfigSchema,
+} from "../pipeline/infra/config";
 import { PROJECT_DIR, readStackConfigFile } from "../pipeline/local/plan";
 
 const NS = "weather-pipeline";
@@ -62,16 +68,21 @@ describe("stack configuration", () => {
 
   it("declares every key in Pulumi.yaml with the same default as the schema", () => {
     const project = parseYaml(readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as {
-      config: Record<string, { type: string; default: unknown; description: string }>;
+      config: Record<string, { type: string; default: unknown; description: string; secret?: boolean }>;
     };
     const defaults = stackConfigSchema.parse({}) as Record<string, unknown>;
-    const declared = Object.keys(project.config).map((k) => k.slice(`${NS}:`.length));
+    const declared = Object.keys(project.config)
+      .map((k) => k.slice(`${NS}:`.length))
+      .filter((k) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(k));
     // locations is a list of objects, which Pulumi.yaml cannot declare.
     expect(declared.sort()).to.deep.equal(
       Object.keys(defaults)
         .filter((k) => k !== "locations")
         .sort(),
     );
+    for (const key of SECRET_CONFIG_KEYS) {
+      expect(project.config[`${NS}:${key}`], key).to.deep.include({ secret: true });
+    }
     for (const key of declared) {
       const declaration = project.config[`${NS}:${key}`]!;
       expect(declaration.description, key).to.be.a("string").and.not.empty;

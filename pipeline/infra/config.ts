@@ -118,6 +118,17 @@ export const stackConfigSchema = z
     // Athena refuses a cutoff below 10 MB.
     athenaBytesScannedCutoffMb: integer(10, 10_000_000, "MB").default(1024),
     athenaResultsExpirationDays: integer(1, 3650, "days").default(7),
+    alarmsEnabled: z.boolean({ error: "it must be true or false" }).default(true),
+    alertEmail: z
+      .union([z.literal(""), z.email({ error: "it must be an e-mail address, or empty for none" })])
+      .default(""),
+    freshnessHours: integer(25, 168, "hours").default(36),
+    catchUpDays: integer(1, 92, "days").default(7),
+    maxDatesPerRun: integer(1, 31, "dates").default(7),
+    // 0 leaves a function on the account's unreserved pool: reserving fails on new accounts
+    // whose whole limit is 10.
+    ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
   })
   .superRefine((c, ctx) => {
     if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {
@@ -156,6 +167,16 @@ export interface StackConfig {
   readonly curatedExpirationDays: number;
   /** Protect the buckets: `pulumi destroy` refuses to delete them, and never empties them. */
   readonly protectData: boolean;
+  readonly alerts: {
+    readonly alarmsEnabled: boolean;
+    /** Subscribed to the alert topic when set. */
+    readonly email: string | undefined;
+    /** Alarm when no curated partition was written for this many hours. */
+    readonly freshnessHours: number;
+  };
+  readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
+  /** Reserved concurrency per function; undefined leaves it unreserved. */
+  readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -229,6 +250,16 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
     rawExpirationDays: c.rawExpirationDays,
     curatedExpirationDays: c.curatedExpirationDays,
     protectData: c.protectData,
+    alerts: {
+      alarmsEnabled: c.alarmsEnabled,
+      email: c.alertEmail === "" ? undefined : c.alertEmail,
+      freshnessHours: c.freshnessHours,
+    },
+    catchUp: { days: c.catchUpDays, maxDatesPerRun: c.maxDatesPerRun },
+    reservedConcurrency: {
+      ingest: c.ingestReservedConcurrency || undefined,
+      transform: c.transformReservedConcurrency || undefined,
+    },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,
@@ -246,6 +277,12 @@ function decodeConfigValue(value: string): unknown {
 }
 
 /**
+ * Config keys read apart from the schema because their values are secrets: they never enter
+ * StackConfig (whose pipeline settings the Lambdas capture), only a secret Output.
+ */
+export const SECRET_CONFIG_KEYS = ["apiKey"] as const;
+
+/**
  * Validates config as Pulumi hands it to a program (`<namespace>:<key>` -> string value);
  * keys of other namespaces (e.g. aws:region) are left to their owners.
  */
@@ -257,9 +294,30 @@ export function parseStackConfigValues(
   const prefix = `${namespace}:`;
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
-    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = decodeConfigValue(value);
+    const name = key.slice(prefix.length);
+    if (!key.startsWith(prefix) || (SECRET_CONFIG_KEYS as readonly string[]).includes(name)) continue;
+    raw[name] = decodeConfigValue(value);
   }
   return parseStackConfig(raw, namespace, source);
+}
+
+/**
+ * The optional Open-Meteo API key (`pulumi config set --secret apiKey ...`), as a secret Output.
+ * Refuses a key that was set in plain text, which would sit unencrypted in the stack file.
+ */
+export function readApiKeyConfig(): pulumi.Output<string> | undefined {
+  const config = new pulumi.Config();
+  const plain = config.get("apiKey");
+  if (plain === undefined) return undefined;
+  // isConfigSecret is exported by @pulumi/pulumi's runtime but left out of its typings.
+  const runtime = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
+  if (!runtime.isConfigSecret(`${pulumi.getProject()}:apiKey`)) {
+    throw new ConfigError(
+      `${pulumi.getProject()}:apiKey is set in plain text in Pulumi.${pulumi.getStack()}.yaml; ` +
+        `set it with \`pulumi config set --secret apiKey <key>\` so it is stored encrypted`,
+    );
+  }
+  return config.requireSecret("apiKey");
 }
 
 /** Reads and validates this project's keys from the running stack's config. */

@@ -11,7 +11,7 @@ import { createServiceRole, type PolicyStatement } from "./service-role";
  * Packages in package.json `dependencies` that no Lambda needs at run time: the program's
  * own (zod reads config at deploy time) and the AWS SDK v3, which the nodejs22.x runtime ships.
  */
-const NEVER_SHIPPED = ["zod", "@aws-sdk/client-s3"];
+const NEVER_SHIPPED = ["zod", "@aws-sdk/client-s3", "@aws-sdk/client-secrets-manager"];
 
 /** Arguments of a PipelineFunction. */
 export interface PipelineFunctionArgs<E, R> {
@@ -27,6 +27,8 @@ export interface PipelineFunctionArgs<E, R> {
   readonly callbackFactory: () => (event: E) => Promise<R>;
   /** Dependencies this function does not use, left out of its package. Default none. */
   readonly excludePackages?: readonly string[];
+  /** Reserved concurrent executions; undefined leaves the function unreserved. Default undefined. */
+  readonly reservedConcurrency?: number;
 }
 
 /** A Lambda function built from an inline callback, with its least-privilege role and log group. */
@@ -70,6 +72,7 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
         // Pure JavaScript dependencies: Graviton is cheaper per GB-second at the same speed.
         architectures: ["arm64"],
         memorySize: args.memoryMb,
+        reservedConcurrentExecutions: args.reservedConcurrency ?? -1,
         timeout: args.timeoutSeconds,
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
         codePathOptions: { extraExcludePackages: [...NEVER_SHIPPED, ...(args.excludePackages ?? [])] },

@@ -132,7 +132,7 @@ export class QueryCatalog extends pulumi.ComponentResource {
     );
     for (const query of args.exampleQueries ?? []) {
       new aws.athena.NamedQuery(
-        `${name}-query-${query.name}`,
+        `${name}-${query.name}`,
         {
           name: query.name,
           description: query.description,

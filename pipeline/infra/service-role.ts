@@ -11,6 +11,8 @@ export interface PolicyStatement {
   readonly Effect: "Allow";
   readonly Action: readonly string[];
   readonly Resource: pulumi.Input<readonly pulumi.Input<string>[]>;
+  /** Narrows the grant further, e.g. to key prefixes for s3:ListBucket. */
+  readonly Condition?: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
 }
 
 /** A role and the inline policy that holds its permissions. */

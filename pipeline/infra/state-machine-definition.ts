@@ -1,13 +1,24 @@
 /**
- * The Amazon States Language definition of a daily run: Ingest, then Transform, each with
- * Retry policies. Pure data, so tests can validate it with asl-validator and read it exactly.
+ * The Amazon States Language definition of a daily run. Pure data, so tests validate it with
+ * asl-validator, run it with a local interpreter, and read it exactly.
+ *
+ *   PlanRun            which dates: the one asked for, or yesterday plus missing recent dates
+ *   EachDate (Map)     one date at a time, oldest last:
+ *     NeedsIngest      raw data complete? then Transform only
+ *     Ingest -> Transform, each retried with backoff; on final failure:
+ *     <Step>Failed -> AlertDateFailure (SNS) -> DeadLetterDate (SQS) -> DateFailed
+ *   a failed date fails the run (visible as failed); later dates wait for the next run's catch-up.
  */
 import { TRANSIENT_ERROR_NAME } from "../errors";
 
-/** The ARNs the definition invokes. */
+/** What the definition invokes and where failures go. */
 export interface StateMachineTargets {
+  readonly stack: string;
+  readonly planFunctionArn: string;
   readonly ingestFunctionArn: string;
   readonly transformFunctionArn: string;
+  readonly alertTopicArn: string;
+  readonly deadLetterQueueUrl: string;
 }
 
 /** Errors Lambda itself raises when an invocation could not run; always worth retrying. */
@@ -20,13 +31,40 @@ export const LAMBDA_SERVICE_ERRORS = [
 ] as const;
 
 /**
- * Errors our code throws for conditions that can clear up by themselves (the API overloaded or
- * rate-limited per minute, a timeout, a network error); their `name` becomes the Step Functions
- * error name. A 400 or a malformed body is not among them: retrying cannot fix it.
+ * Failures a later attempt can get past: the API overloaded, unreachable or rate-limited per
+ * minute; a function timeout; S3 throttling or a network error (SDK errors are named by code;
+ * Node's network errors are plain `Error`s). Known permanent failures have names of their own
+ * (a 400 is IngestError, a malformed body OpenMeteoResponseError) and are not retried.
  */
-export const TRANSIENT_ERRORS = [TRANSIENT_ERROR_NAME, "States.Timeout"] as const;
+export const TRANSIENT_ERRORS = [
+  TRANSIENT_ERROR_NAME,
+  "States.Timeout",
+  "Sandbox.Timedout",
+  "Error",
+  "TimeoutError",
+  "SlowDown",
+  "ServiceUnavailable",
+  "InternalError",
+] as const;
 
-function lambdaTask(functionArn: string, next: string | undefined): Record<string, unknown> {
+const RETRY_LAMBDA_SERVICE = {
+  ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
+  IntervalSeconds: 2,
+  MaxAttempts: 6,
+  BackoffRate: 2,
+  JitterStrategy: "FULL",
+};
+
+const RETRY_TRANSIENT = {
+  ErrorEquals: [...TRANSIENT_ERRORS],
+  IntervalSeconds: 60,
+  MaxAttempts: 3,
+  BackoffRate: 2,
+  MaxDelaySeconds: 600,
+  JitterStrategy: "FULL",
+};
+
+function lambdaTask(functionArn: string, retry: object[], next: string, onFailure: string): Record<string, unknown> {
   return {
     Type: "Task",
     Resource: "arn:aws:states:::lambda:invoke",
@@ -34,37 +72,120 @@ function lambdaTask(functionArn: string, next: string | undefined): Record<strin
     Parameters: { FunctionName: functionArn, "Payload.$": "$" },
     // The function's return value, without the invoke envelope.
     OutputPath: "$.Payload",
-    Retry: [
-      {
-        ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
-        IntervalSeconds: 2,
-        MaxAttempts: 6,
-        BackoffRate: 2,
-        JitterStrategy: "FULL",
-      },
-      {
-        ErrorEquals: [...TRANSIENT_ERRORS],
-        IntervalSeconds: 60,
-        MaxAttempts: 3,
-        BackoffRate: 2,
-        MaxDelaySeconds: 600,
-        JitterStrategy: "FULL",
-      },
-    ],
-    ...(next ? { Next: next } : { End: true }),
+    Retry: retry,
+    Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: onFailure }],
+    Next: next,
   };
 }
 
-/** Builds the definition; the input may carry `{"date": "YYYY-MM-DD"}`, else ingest takes yesterday. */
-export function buildStateMachineDefinition(targets: StateMachineTargets): Record<string, unknown> {
+/**
+ * Alert, then dead-letter, then fail: what every failure goes through. The state before it puts
+ * `{step, input, keys, failure}` in the state: `input` is what a redrive starts the run with.
+ */
+function failureStates(t: StateMachineTargets, names: { alert: string; deadLetter: string; fail: string }) {
   return {
-    Comment: "Daily weather run: fetch Open-Meteo into the raw bucket, then write Parquet to the curated bucket.",
-    QueryLanguage: "JSONPath",
-    StartAt: "Ingest",
-    States: {
-      // Ingest returns {date, keys, ...}: exactly the input Transform takes.
-      Ingest: lambdaTask(targets.ingestFunctionArn, "Transform"),
-      Transform: lambdaTask(targets.transformFunctionArn, undefined),
+    [names.alert]: {
+      Type: "Task",
+      Resource: "arn:aws:states:::sns:publish",
+      Parameters: {
+        TopicArn: t.alertTopicArn,
+        Subject: `Weather pipeline ${t.stack}: a run failed`,
+        "Message.$":
+          // One paragraph: a line break inside an intrinsic's string is not valid ASL.
+          `States.Format('Weather pipeline ${t.stack} failed at step {} for input {}. ` +
+          `Error: {}. Cause: {}. Raw objects already written: {}. ` +
+          `The input is kept in the dead-letter queue ${t.deadLetterQueueUrl}. ` +
+          `Redrive it with: npm run pipeline -- redrive --stack ${t.stack} ` +
+          `(or aws stepfunctions start-execution --state-machine-arn {} --input <the input above>)', ` +
+          `$.step, States.JsonToString($.input), $.failure.Error, $.failure.Cause, ` +
+          `States.JsonToString($.keys), $$.StateMachine.Id)`,
+      },
+      ResultPath: null,
+      Retry: [{ ErrorEquals: ["States.ALL"], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }],
+      // The dead letter matters more than the mail: keep going if SNS is down.
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: null, Next: names.deadLetter }],
+      Next: names.deadLetter,
+    },
+    [names.deadLetter]: {
+      Type: "Task",
+      Resource: "arn:aws:states:::sqs:sendMessage",
+      Parameters: {
+        QueueUrl: t.deadLetterQueueUrl,
+        "MessageBody.$": "States.JsonToString($.input)",
+        MessageAttributes: {
+          step: { DataType: "String", "StringValue.$": "$.step" },
+          error: { DataType: "String", "StringValue.$": "$.failure.Error" },
+        },
+      },
+      ResultPath: null,
+      Retry: [{ ErrorEquals: ["States.ALL"], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2 }],
+      Next: names.fail,
+    },
+    [names.fail]: {
+      Type: "Fail",
+      Error: "WeatherRunFailed",
+      Cause: "A step failed after its retries; see the alert. The input is in the dead-letter queue.",
     },
   };
+}
+
+/** Builds the definition; the input may carry `{"date": "YYYY-MM-DD"}`, else the run plans its dates. */
+export function buildStateMachineDefinition(t: StateMachineTargets): Record<string, unknown> {
+  const dateStates = {
+    NeedsIngest: {
+      Type: "Choice",
+      // The planner lists keys only where the date's raw data is complete: transform them again.
+      Choices: [{ Variable: "$.keys", IsPresent: true, Next: "Transform" }],
+      Default: "Ingest",
+    },
+    Ingest: lambdaTask(t.ingestFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "Transform", "IngestFailed"),
+    Transform: {
+      ...lambdaTask(t.transformFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "", "TransformFailed"),
+      Next: undefined,
+      End: true,
+    },
+    IngestFailed: {
+      Type: "Pass",
+      Parameters: { step: "Ingest", input: { "date.$": "$.date" }, keys: [], "failure.$": "$.failure" },
+      Next: "AlertDateFailure",
+    },
+    TransformFailed: {
+      Type: "Pass",
+      Parameters: { step: "Transform", input: { "date.$": "$.date" }, "keys.$": "$.keys", "failure.$": "$.failure" },
+      Next: "AlertDateFailure",
+    },
+    ...failureStates(t, { alert: "AlertDateFailure", deadLetter: "DeadLetterDate", fail: "DateFailed" }),
+  };
+  const definition = {
+    Comment: `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket.`,
+    QueryLanguage: "JSONPath",
+    StartAt: "PlanRun",
+    States: {
+      PlanRun: lambdaTask(t.planFunctionArn, [RETRY_LAMBDA_SERVICE], "EachDate", "PlanFailed"),
+      EachDate: {
+        Type: "Map",
+        ItemsPath: "$.dates",
+        // One date at a time: the free API allows one request in flight.
+        MaxConcurrency: 1,
+        ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "NeedsIngest", States: dateStates },
+        ResultPath: null,
+        // The failed date already alerted and dead-lettered itself.
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "RunFailed" }],
+        End: true,
+      },
+      PlanFailed: {
+        Type: "Pass",
+        Parameters: { step: "Plan", "input.$": "$$.Execution.Input", keys: [], "failure.$": "$.failure" },
+        Next: "AlertPlanFailure",
+      },
+      ...failureStates(t, { alert: "AlertPlanFailure", deadLetter: "DeadLetterPlanInput", fail: "PlanRunFailed" }),
+      RunFailed: {
+        Type: "Fail",
+        Error: "WeatherRunFailed",
+        Cause: "A date failed after its retries; see the alert. Its input is in the dead-letter queue.",
+      },
+    },
+  };
+  // Drop the `undefined`s the spreads above leave, so the JSON is exactly what AWS reads.
+  return JSON.parse(JSON.stringify(definition)) as Record<string, unknown>;
 }

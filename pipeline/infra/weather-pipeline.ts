@@ -1,14 +1,21 @@
 /**
- * The whole daily pipeline of one stack: raw and curated buckets, the ingest and transform
- * Lambdas, a Step Functions state machine that runs them in order, and the daily schedule.
+ * The whole daily pipeline of one stack: raw and curated buckets, the plan, ingest and
+ * transform Lambdas, a Step Functions state machine that runs them, the daily schedule, alerts
+ * and dead-letter queues, alarms, and the Glue/Athena catalog over the curated data.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { handleIngestEvent, handleTransformEvent } from "../handlers";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { loadApiKey } from "../api-key";
+import type { RunPlan } from "../catch-up";
+import { createIngestHandler, createPlanHandler, createTransformHandler } from "../handlers";
 import type { IngestResult } from "../ingest";
 import { DATASETS } from "../keys";
+import { exampleQueries } from "../queries";
 import { createS3Client, S3ObjectStore } from "../storage";
 import type { TransformResult } from "../transform";
+import { createAlarms } from "./alarms";
+import { Alerting } from "./alerting";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
@@ -22,12 +29,22 @@ const RAW_PREFIX = "open-meteo/";
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
 
+/** How the stack is named, and its secrets (kept out of StackConfig, which Lambdas capture). */
+export interface WeatherPipelineContext {
+  readonly project: string;
+  readonly stack: string;
+  /** The Open-Meteo API key, a secret Output; undefined when the stack has none. */
+  readonly apiKey?: pulumi.Output<string>;
+}
+
 /** The deployed pipeline and what a user needs from it. */
 export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
+  public readonly plan: PipelineFunction<unknown, RunPlan>;
   public readonly ingest: PipelineFunction<unknown, IngestResult>;
   public readonly transform: PipelineFunction<unknown, TransformResult>;
+  public readonly alerting: Alerting;
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
@@ -36,12 +53,15 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   constructor(
     name: string,
     config: StackConfig,
-    naming: { project: string; stack: string },
+    context: WeatherPipelineContext,
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("weather-pipeline:index:WeatherPipeline", name, {}, opts);
     const parent = { parent: this };
     const settings = config.pipeline;
+    const { catchUp } = config;
+    const { accountId } = aws.getCallerIdentityOutput({}, parent);
+    const region = aws.getRegionOutput({}, parent).region;
 
     this.rawBucket = new DataBucket(
       `${name}-raw`,
@@ -60,27 +80,101 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     );
     const rawBucketName = this.rawBucket.name;
     const curatedBucketName = this.curatedBucket.name;
+    const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
+    const curatedObjects = DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`);
+    const common = { logRetentionDays: config.logRetentionDays };
+
+    const apiKeySecret = context.apiKey
+      ? new aws.secretsmanager.Secret(
+          `${name}-api-key`,
+          {
+            description: "Open-Meteo API key, read by the ingest Lambda at cold start",
+            // A disposable stack's secret goes at once, so the stack can be created again.
+            recoveryWindowInDays: config.protectData ? 7 : 0,
+          },
+          parent,
+        )
+      : undefined;
+    if (apiKeySecret && context.apiKey) {
+      new aws.secretsmanager.SecretVersion(
+        `${name}-api-key-value`,
+        { secretId: apiKeySecret.id, secretString: context.apiKey },
+        parent,
+      );
+    }
+    const apiKeySecretArn = apiKeySecret?.arn;
+
+    this.plan = new PipelineFunction(
+      `${name}-plan`,
+      {
+        ...common,
+        functionName: `${name}-plan`,
+        description: "Decides which dates a run fetches: the one asked for, or yesterday and missing recent dates",
+        memoryMb: 128,
+        timeoutSeconds: 60,
+        statements: [
+          {
+            Sid: "ListRawDates",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.rawBucket.arn],
+            Condition: { StringLike: { "s3:prefix": [`${RAW_PREFIX}*`] } },
+          },
+          {
+            Sid: "ListCuratedDates",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.curatedBucket.arn],
+            Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/*`) } },
+          },
+        ],
+        excludePackages: ["ky", "hyparquet-writer"],
+        callbackFactory: () => {
+          const client = createS3Client();
+          return createPlanHandler({
+            settings,
+            rawStore: new S3ObjectStore(client, rawBucketName.get()),
+            curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
+            catchUpDays: catchUp.days,
+            maxDatesPerRun: catchUp.maxDatesPerRun,
+          });
+        },
+      },
+      parent,
+    );
 
     this.ingest = new PipelineFunction(
       `${name}-ingest`,
       {
+        ...common,
         functionName: `${name}-ingest`,
         description: "Fetches a day of Open-Meteo data and stores each response unchanged in the raw bucket",
         memoryMb: config.ingest.memoryMb,
         timeoutSeconds: config.ingest.timeoutSeconds,
-        logRetentionDays: config.logRetentionDays,
+        reservedConcurrency: config.reservedConcurrency.ingest,
         statements: [
-          {
-            Sid: "PutRawObjects",
-            Effect: "Allow",
-            Action: ["s3:PutObject"],
-            Resource: [pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`],
-          },
+          { Sid: "PutRawObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: [rawObjects] },
+          ...(apiKeySecret
+            ? [
+                {
+                  Sid: "ReadApiKey",
+                  Effect: "Allow" as const,
+                  Action: ["secretsmanager:GetSecretValue"],
+                  Resource: [apiKeySecret.arn],
+                },
+              ]
+            : []),
         ],
         excludePackages: ["hyparquet-writer"],
         callbackFactory: () => {
           const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
-          return (event: unknown) => handleIngestEvent(event, { settings, rawStore });
+          // The ARN, never the key, is in the code; the key is read once per cold start.
+          const secretId = apiKeySecretArn?.get();
+          return createIngestHandler({
+            settings,
+            rawStore,
+            loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
+          });
         },
       },
       parent,
@@ -89,37 +183,37 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     this.transform = new PipelineFunction(
       `${name}-transform`,
       {
+        ...common,
         functionName: `${name}-transform`,
         description: "Turns a day of raw Open-Meteo JSON into Parquet in the curated bucket",
         memoryMb: config.transform.memoryMb,
         timeoutSeconds: config.transform.timeoutSeconds,
-        logRetentionDays: config.logRetentionDays,
+        reservedConcurrency: config.reservedConcurrency.transform,
         statements: [
-          {
-            Sid: "GetRawObjects",
-            Effect: "Allow",
-            Action: ["s3:GetObject"],
-            Resource: [pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`],
-          },
-          {
-            Sid: "PutCuratedObjects",
-            Effect: "Allow",
-            Action: ["s3:PutObject"],
-            Resource: DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`),
-          },
+          { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
+          { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
         excludePackages: ["ky"],
         callbackFactory: () => {
           const client = createS3Client();
-          const rawStore = new S3ObjectStore(client, rawBucketName.get());
-          const curatedStore = new S3ObjectStore(client, curatedBucketName.get());
-          return (event: unknown) => handleTransformEvent(event, { settings, rawStore, curatedStore });
+          return createTransformHandler({
+            settings,
+            rawStore: new S3ObjectStore(client, rawBucketName.get()),
+            curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
+            stack: name,
+          });
         },
       },
       parent,
     );
 
-    const functionArns = [this.ingest.function.arn, this.transform.function.arn];
+    this.alerting = new Alerting(
+      `${name}-alerts`,
+      { accountId, region, email: config.alerts.email },
+      parent,
+    );
+
+    const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
       "states.amazonaws.com",
@@ -131,6 +225,19 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           // The unqualified ARN and its versions/aliases: the task invokes the unqualified one.
           Resource: functionArns.flatMap((arn) => [arn, pulumi.interpolate`${arn}:*`]),
         },
+        { Sid: "PublishAlerts", Effect: "Allow", Action: ["sns:Publish"], Resource: [this.alerting.topic.arn] },
+        {
+          Sid: "EncryptAlerts",
+          Effect: "Allow",
+          Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+          Resource: [this.alerting.key.arn],
+        },
+        {
+          Sid: "DeadLetterFailedRuns",
+          Effect: "Allow",
+          Action: ["sqs:SendMessage"],
+          Resource: [this.alerting.runDeadLetters.arn],
+        },
       ],
       parent,
     );
@@ -140,9 +247,26 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         roleArn: runRole.role.arn,
         type: "STANDARD",
         definition: pulumi
-          .all([this.ingest.function.arn, this.transform.function.arn])
-          .apply(([ingestFunctionArn, transformFunctionArn]) =>
-            JSON.stringify(buildStateMachineDefinition({ ingestFunctionArn, transformFunctionArn }), null, 2),
+          .all([
+            this.plan.function.arn,
+            this.ingest.function.arn,
+            this.transform.function.arn,
+            this.alerting.topic.arn,
+            this.alerting.runDeadLetters.url,
+          ])
+          .apply(([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl]) =>
+            JSON.stringify(
+              buildStateMachineDefinition({
+                stack: name,
+                planFunctionArn,
+                ingestFunctionArn,
+                transformFunctionArn,
+                alertTopicArn,
+                deadLetterQueueUrl,
+              }),
+              null,
+              2,
+            ),
           ),
       },
       { parent: this, dependsOn: [runRole.policy] },
@@ -151,7 +275,15 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const scheduleRole = createServiceRole(
       `${name}-schedule`,
       "scheduler.amazonaws.com",
-      [{ Sid: "StartDailyRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] }],
+      [
+        { Sid: "StartDailyRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] },
+        {
+          Sid: "DeadLetterUnstartedRuns",
+          Effect: "Allow",
+          Action: ["sqs:SendMessage"],
+          Resource: [this.alerting.scheduleDeadLetters.arn],
+        },
+      ],
       parent,
     );
     this.schedule = new aws.scheduler.Schedule(
@@ -165,23 +297,47 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         target: {
           arn: this.stateMachine.arn,
           roleArn: scheduleRole.role.arn,
-          // No date: ingest takes yesterday in the stack's time zone.
+          // No date: the run plans yesterday plus any missing recent dates.
           input: JSON.stringify({}),
           retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+          deadLetterConfig: { arn: this.alerting.scheduleDeadLetters.arn },
         },
       },
       { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
+    if (config.alerts.alarmsEnabled) {
+      createAlarms(
+        `${name}-alarm`,
+        {
+          stack: name,
+          topicArn: this.alerting.topic.arn,
+          stateMachineArn: this.stateMachine.arn,
+          functionNames: {
+            plan: this.plan.function.name,
+            ingest: this.ingest.function.name,
+            transform: this.transform.function.name,
+          },
+          deadLetterQueueNames: {
+            "run-dlq": this.alerting.runDeadLetters.name,
+            "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+          },
+          freshnessHours: config.alerts.freshnessHours,
+        },
+        parent,
+      );
+    }
+
     this.catalog = new QueryCatalog(
       `${name}-query`,
       {
-        databaseName: glueDatabaseName(naming.project, naming.stack),
+        databaseName: glueDatabaseName(context.project, context.stack),
         curatedBucketName,
         hourlyVariables: settings.hourlyVariables,
         dailyVariables: settings.dailyVariables,
         resultsExpirationDays: config.athena.resultsExpirationDays,
         bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
+        exampleQueries: exampleQueries(settings),
       },
       parent,
     );
@@ -190,6 +346,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       rawBucketName,
       curatedBucketName,
       stateMachineArn: this.stateMachine.arn,
+      alertTopicArn: this.alerting.topic.arn,
+      runDeadLetterQueueUrl: this.alerting.runDeadLetters.url,
     });
   }
 }

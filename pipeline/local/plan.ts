@@ -35,24 +35,46 @@ export function readProjectName(projectDir = PROJECT_DIR): string {
   return project.name;
 }
 
+/** A stack file's config as the CLI passes it to a program. */
+export interface StackConfigFile {
+  /** Every value a string; structured values as JSON. */
+  readonly values: Record<string, string>;
+  /** Keys whose values are secrets (`key: {secure: ...}` in the file). */
+  readonly secretKeys: string[];
+}
+
 /**
  * Reads a stack file's `config:` block as the Pulumi CLI hands it to a program: every value a
  * string, structured values as JSON. A missing file is an empty config (a brand-new stack).
+ * A secret (`{secure: <ciphertext>}`) cannot be decrypted without the CLI: its text is passed
+ * on as the value, marked secret, so a plan shows ciphertext, never a key.
  */
-export function readStackConfigFile(file: string): Record<string, string> {
+export function readStackConfigWithSecrets(file: string): StackConfigFile {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { values: {}, secretKeys: [] };
     throw error;
   }
   const doc = (parseYaml(text) ?? {}) as { config?: Record<string, unknown> };
-  const config: Record<string, string> = {};
+  const values: Record<string, string> = {};
+  const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(doc.config ?? {})) {
-    config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    const secure = (value as { secure?: unknown } | null)?.secure;
+    if (typeof secure === "string") {
+      values[key] = secure;
+      secretKeys.push(key);
+    } else {
+      values[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
   }
-  return config;
+  return { values, secretKeys };
+}
+
+/** The values of readStackConfigWithSecrets, for callers that need no secrets. */
+export function readStackConfigFile(file: string): Record<string, string> {
+  return readStackConfigWithSecrets(file).values;
 }
 
 /** The physical name the mocks give a resource: its `name` input, else auto-naming's `<name>-<7 hex>`. */
@@ -76,6 +98,18 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { name: physical, arn: `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${physical}` };
     case "aws:sfn/stateMachine:StateMachine":
       return { name: physical, arn: `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${physical}` };
+    case "aws:sns/topic:Topic":
+      return { name: physical, arn: `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}` };
+    case "aws:sqs/queue:Queue":
+      return {
+        name: physical,
+        arn: `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}`,
+        url: `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${physical}`,
+      };
+    case "aws:kms/key:Key":
+      return { arn: `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${physical}`, keyId: physical };
+    case "aws:secretsmanager/secret:Secret":
+      return { name: physical, arn: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:${physical}` };
     case "aws:scheduler/schedule:Schedule":
       return { name: physical, arn: `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule/default/${physical}` };
     default:
@@ -131,7 +165,8 @@ function recordProtectOption(): Set<string> {
 export async function planStack(options: { stack: string; configFile?: string }): Promise<PlannedResource[]> {
   const project = readProjectName();
   const configFile = options.configFile ?? path.join(PROJECT_DIR, `Pulumi.${options.stack}.yaml`);
-  pulumi.runtime.setAllConfig(readStackConfigFile(configFile));
+  const { values, secretKeys } = readStackConfigWithSecrets(configFile);
+  pulumi.runtime.setAllConfig(values, secretKeys);
 
   const recorded: Promise<PlannedResource>[] = [];
   const protectedResources = recordProtectOption();
@@ -151,7 +186,14 @@ export async function planStack(options: { stack: string; configFile?: string })
       },
       call(args) {
         // Anything the program asks AWS for must be listed here, so nothing unmocked slips through.
-        throw new Error(`the plan does not mock the provider function ${args.token}`);
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`, userId: "plan" };
+          case "aws:index/getRegion:getRegion":
+            return { name: MOCK_REGION, region: MOCK_REGION, id: MOCK_REGION };
+          default:
+            throw new Error(`the plan does not mock the provider function ${args.token}`);
+        }
       },
     },
     project,
