@@ -36,6 +36,13 @@ const T = {
   database: "aws:glue/catalogDatabase:CatalogDatabase",
   table: "aws:glue/catalogTable:CatalogTable",
   workgroup: "aws:athena/workgroup:Workgroup",
+  topic: "aws:sns/topic:Topic",
+  topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
+  subscription: "aws:sns/topicSubscription:TopicSubscription",
+  key: "aws:kms/key:Key",
+  queue: "aws:sqs/queue:Queue",
+  queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
+  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
 } as const;
 
 interface Statement {
@@ -66,6 +73,21 @@ function configOf(stack: string): StackConfig {
 
 const arnOfBucket = (logical: string) => `arn:aws:s3:::${mockPhysicalName(logical)}`;
 const arnOfFunction = (name: string) => `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${name}`;
+const arnOf = (kind: "topic" | "key" | "queue" | "stateMachine", logical: string) => {
+  const physical = mockPhysicalName(logical);
+  switch (kind) {
+    case "topic":
+      return `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}`;
+    case "key":
+      return `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${physical}`;
+    case "queue":
+      return `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${physical}`;
+    case "stateMachine":
+      return `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${physical}`;
+  }
+};
+const urlOfQueue = (logical: string) =>
+  `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${mockPhysicalName(logical)}`;
 const arnOfLogGroup = (name: string) => `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${name}`;
 
 describe("infrastructure under Pulumi mocks", function () {
@@ -239,6 +261,11 @@ describe("infrastructure under Pulumi mocks", function () {
         const curated = arnOfBucket(`${prefix}-curated`);
         const logs = (fn: string) => `${arnOfLogGroup(`/aws/lambda/${prefix}-${fn}`)}:log-stream:*`;
         const policy = (name: string) => policySummary(find(plan(), T.rolePolicy, name).inputs["policy"]);
+        expect(policy(`${prefix}-plan-policy`)).to.deep.equal({
+          ListRawDates: `s3:ListBucket on ${raw}`,
+          ListCuratedDates: `s3:ListBucket on ${curated}`,
+          WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("plan")}`,
+        });
         expect(policy(`${prefix}-ingest-policy`)).to.deep.equal({
           PutRawObjects: `s3:PutObject on ${raw}/open-meteo/*`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("ingest")}`,
@@ -248,15 +275,109 @@ describe("infrastructure under Pulumi mocks", function () {
           PutCuratedObjects: `s3:PutObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("transform")}`,
         });
-        const ingestArn = arnOfFunction(`${prefix}-ingest`);
-        const transformArn = arnOfFunction(`${prefix}-transform`);
+        const fns = ["plan", "ingest", "transform"].map((f) => arnOfFunction(`${prefix}-${f}`));
         expect(policy(`${prefix}-run-policy`)).to.deep.equal({
-          InvokePipelineFunctions: `lambda:InvokeFunction on ${ingestArn},${ingestArn}:*,${transformArn},${transformArn}:*`,
+          InvokePipelineFunctions: `lambda:InvokeFunction on ${fns.flatMap((f) => [f, `${f}:*`]).join(",")}`,
+          PublishAlerts: `sns:Publish on ${arnOf("topic", `${prefix}-alerts-topic`)}`,
+          EncryptAlerts: `kms:Decrypt,kms:GenerateDataKey on ${arnOf("key", `${prefix}-alerts-key`)}`,
+          DeadLetterFailedRuns: `sqs:SendMessage on ${arnOf("queue", `${prefix}-alerts-run-dlq`)}`,
         });
-        const stateMachineArn = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${mockPhysicalName(`${prefix}-run`)}`;
         expect(policy(`${prefix}-schedule-policy`)).to.deep.equal({
-          StartDailyRun: `states:StartExecution on ${stateMachineArn}`,
+          StartDailyRun: `states:StartExecution on ${arnOf("stateMachine", `${prefix}-run`)}`,
+          DeadLetterUnstartedRuns: `sqs:SendMessage on ${arnOf("queue", `${prefix}-alerts-schedule-dlq`)}`,
         });
+        // The planner may list only the prefixes the pipeline writes.
+        const listing = statementsOf(find(plan(), T.rolePolicy, `${prefix}-plan-policy`).inputs["policy"]);
+        expect(listing.map((st) => st.Condition)).to.deep.equal([
+          { StringLike: { "s3:prefix": ["open-meteo/*"] } },
+          { StringLike: { "s3:prefix": ["weather_hourly/*", "weather_daily/*"] } },
+          undefined,
+        ]);
+      });
+
+      it("encrypts the alert topic and both dead-letter queues, and lets only CloudWatch alarms publish", () => {
+        const topic = find(plan(), T.topic, `${prefix}-alerts-topic`).inputs;
+        expect(topic["kmsMasterKeyId"]).to.equal(arnOf("key", `${prefix}-alerts-key`));
+        const topicStatements = statementsOf(
+          find(plan(), T.topicPolicy, `${prefix}-alerts-topic-policy`).inputs["policy"],
+        );
+        const allows = topicStatements.filter((st) => st.Effect === "Allow");
+        expect(allows).to.deep.equal([
+          {
+            Sid: "AlarmsOfThisAccountPublish",
+            Effect: "Allow",
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: "sns:Publish",
+            Resource: arnOf("topic", `${prefix}-alerts-topic`),
+            Condition: {
+              StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT },
+              ArnLike: { "aws:SourceArn": `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:*` },
+            },
+          },
+        ]);
+        const key = statementsOf(find(plan(), T.key, `${prefix}-alerts-key`).inputs["policy"]);
+        expect(key.map((st) => st.Principal)).to.deep.equal([
+          { AWS: `arn:aws:iam::${MOCK_ACCOUNT}:root` },
+          { Service: "cloudwatch.amazonaws.com" },
+        ]);
+        for (const dlq of ["run-dlq", "schedule-dlq"]) {
+          const queue = find(plan(), T.queue, `${prefix}-alerts-${dlq}`).inputs;
+          expect(queue["sqsManagedSseEnabled"], dlq).to.equal(true);
+          expect(queue["messageRetentionSeconds"], dlq).to.equal(14 * 24 * 3600);
+          const queueStatements = statementsOf(
+            find(plan(), T.queuePolicy, `${prefix}-alerts-${dlq}-policy`).inputs["policy"],
+          );
+          // No resource policy grants anyone: senders are allowed by their own roles only.
+          expect(
+            queueStatements.filter((st) => st.Effect === "Allow"),
+            dlq,
+          ).to.be.empty;
+        }
+        const subscriptions = ofType(plan(), T.subscription);
+        expect(subscriptions.map((sub) => sub.inputs["endpoint"])).to.deep.equal(
+          config.alerts.email ? [config.alerts.email] : [],
+        );
+      });
+
+      it("alarms on failed runs, Lambda errors and throttles, waiting dead letters and stale data, where enabled", () => {
+        const alarms = ofType(plan(), T.alarm);
+        if (!config.alerts.alarmsEnabled) {
+          expect(alarms).to.be.empty;
+          return;
+        }
+        expect(alarms.map((a) => a.name.slice(`${prefix}-alarm-`.length)).sort()).to.deep.equal(
+          [
+            "data-stale",
+            "ingest-errors",
+            "ingest-throttles",
+            "plan-errors",
+            "plan-throttles",
+            "run-dlq-waiting",
+            "run-failed",
+            "schedule-dlq-waiting",
+            "transform-errors",
+            "transform-throttles",
+          ].sort(),
+        );
+        for (const alarm of alarms) {
+          expect(alarm.inputs["alarmActions"], alarm.name).to.deep.equal([arnOf("topic", `${prefix}-alerts-topic`)]);
+        }
+        const stale = find(plan(), T.alarm, `${prefix}-alarm-data-stale`).inputs;
+        expect(stale).to.deep.include({
+          namespace: "WeatherPipeline",
+          metricName: "CuratedPartitionsWritten",
+          dimensions: { Stack: prefix },
+          evaluationPeriods: config.alerts.freshnessHours,
+          period: 3600,
+          treatMissingData: "breaching",
+        });
+      });
+
+      it("reserves concurrency where the stack asks, and leaves the rest unreserved", () => {
+        for (const role of ["ingest", "transform"] as const) {
+          const fn = find(plan(), T.fn, `${prefix}-${role}`).inputs;
+          expect(fn["reservedConcurrentExecutions"], role).to.equal(config.reservedConcurrency[role] ?? -1);
+        }
       });
 
       it("uses no wildcard action, no bare wildcard resource and no managed policy", () => {
@@ -273,36 +394,55 @@ describe("infrastructure under Pulumi mocks", function () {
         }
       });
 
-      it("declares a valid state machine: Ingest then Transform, each retried with backoff", () => {
+      it("declares a valid state machine where every task retries and every failure alerts and dead-letters", () => {
+        type State = {
+          Type: string;
+          Next?: string;
+          End?: boolean;
+          Default?: string;
+          Choices?: { Next: string }[];
+          Parameters?: Record<string, unknown>;
+          Retry?: { BackoffRate: number; MaxAttempts: number }[];
+          Catch?: { Next: string }[];
+          ItemProcessor?: { StartAt: string; States: Record<string, State> };
+        };
         const definition = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
           StartAt: string;
-          States: Record<
-            string,
-            {
-              Type: string;
-              Next?: string;
-              End?: boolean;
-              Parameters: { FunctionName: string };
-              Retry: { BackoffRate: number; MaxAttempts: number }[];
-            }
-          >;
+          States: Record<string, State>;
         };
         const result = validateAsl(definition, { checkPaths: true, checkArn: true });
         expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
-        expect(result.isValid).to.equal(true);
-        expect(definition.StartAt).to.equal("Ingest");
-        const { Ingest, Transform } = definition.States;
-        expect(Ingest?.Next).to.equal("Transform");
-        expect(Transform?.End).to.equal(true);
-        expect(Ingest?.Parameters.FunctionName).to.equal(arnOfFunction(`${prefix}-ingest`));
-        expect(Transform?.Parameters.FunctionName).to.equal(arnOfFunction(`${prefix}-transform`));
-        for (const state of [Ingest!, Transform!]) {
-          expect(state.Retry).to.not.be.empty;
-          for (const retry of state.Retry) {
-            expect(retry.BackoffRate).to.be.greaterThan(1);
-            expect(retry.MaxAttempts).to.be.greaterThan(1);
+        expect(definition.StartAt).to.equal("PlanRun");
+        const each = definition.States["EachDate"]!;
+        const inner = each.ItemProcessor!.States;
+        expect(definition.States["PlanRun"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-plan`));
+        expect(inner["Ingest"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-ingest`));
+        expect(inner["Transform"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-transform`));
+        // From every Catch, the path must reach an SNS publish, then an SQS send, then a Fail.
+        const walk = (states: Record<string, State>, from: string): string[] => {
+          const path: string[] = [];
+          for (let name: string | undefined = from; name; name = states[name]?.Next) path.push(name);
+          return path.map((n) => {
+            const state = states[n]!;
+            return state.Type === "Task" ? String((state as { Resource?: string }).Resource) : state.Type;
+          });
+        };
+        const failurePath = ["Pass", "arn:aws:states:::sns:publish", "arn:aws:states:::sqs:sendMessage", "Fail"];
+        for (const [scope, states] of [
+          ["top", definition.States],
+          ["per date", inner],
+        ] as const) {
+          for (const [name, state] of Object.entries(states)) {
+            if (state.Type !== "Task" || !String((state as { Resource?: string }).Resource).includes("lambda"))
+              continue;
+            expect(state.Retry, `${scope} ${name}`).to.not.be.empty;
+            for (const retry of state.Retry!) expect(retry.BackoffRate).to.be.greaterThan(1);
+            expect(walk(states, state.Catch![0]!.Next), `${scope} ${name}`).to.deep.equal(failurePath);
           }
         }
+        const deadLetter = inner["DeadLetterDate"]!.Parameters!;
+        expect(deadLetter["QueueUrl"]).to.equal(urlOfQueue(`${prefix}-alerts-run-dlq`));
+        expect(inner["AlertDateFailure"]!.Parameters!["TopicArn"]).to.equal(arnOf("topic", `${prefix}-alerts-topic`));
       });
 
       it("schedules the run with the stack's cron and time zone, through a role allowed to start it", () => {
@@ -318,6 +458,9 @@ describe("infrastructure under Pulumi mocks", function () {
           `arn:aws:iam::${MOCK_ACCOUNT}:role/${mockPhysicalName(`${prefix}-schedule-role`)}`,
         );
         expect(JSON.parse(target.input)).to.deep.equal({});
+        expect((schedule["target"] as { deadLetterConfig: unknown }).deadLetterConfig).to.deep.equal({
+          arn: arnOf("queue", `${prefix}-alerts-schedule-dlq`),
+        });
         const trust = statementsOf(find(plan(), T.role, `${prefix}-schedule-role`).inputs["assumeRolePolicy"]);
         expect(trust[0]?.Principal).to.deep.equal({ Service: "scheduler.amazonaws.com" });
       });
