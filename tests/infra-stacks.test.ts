@@ -487,7 +487,11 @@ describe("infrastructure under Pulumi mocks", function () {
       ofType(plan, T.fn)
         .map((f) => f.name)
         .sort(),
-    ).to.deep.equal(["weather-pipeline-sandbox-ingest", "weather-pipeline-sandbox-transform"]);
+    ).to.deep.equal([
+      "weather-pipeline-sandbox-ingest",
+      "weather-pipeline-sandbox-plan",
+      "weather-pipeline-sandbox-transform",
+    ]);
     expect(ofType(plan, T.bucket).every((b) => !b.protect && b.inputs["forceDestroy"] === true)).to.equal(true);
   });
 
