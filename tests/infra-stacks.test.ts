@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import validateAsl from "asl-validator";
@@ -8,6 +8,7 @@ import {
   MOCK_ACCOUNT,
   MOCK_REGION,
   PROJECT_DIR,
+  SECRET_PLACEHOLDER,
   mockPhysicalName,
   readStackConfigFile,
   type PlannedResource,
@@ -493,6 +494,51 @@ describe("infrastructure under Pulumi mocks", function () {
       "weather-pipeline-sandbox-transform",
     ]);
     expect(ofType(plan, T.bucket).every((b) => !b.protect && b.inputs["forceDestroy"] === true)).to.equal(true);
+  });
+
+  describe("with an Open-Meteo API key", () => {
+    const KEY = "om-test-key-7f3a9c2e";
+    const stackFile = (apiKey: unknown) => {
+      const dir = mkdtempSync(path.join(tmpdir(), "api-key-"));
+      const file = path.join(dir, "Pulumi.keyed.yaml");
+      const base = readFileSync(path.join(PROJECT_DIR, "Pulumi.staging.yaml"), "utf8");
+      writeFileSync(file, `${base.trimEnd()}\n  weather-pipeline:apiKey: ${JSON.stringify(apiKey)}\n`);
+      return file;
+    };
+
+    it("keeps the key in Secrets Manager only, readable by ingest alone, and nowhere else in the program", async () => {
+      const plan = await planOf("keyed", stackFile({ secure: KEY }));
+      const prefix = "weather-pipeline-keyed";
+      const version = find(plan, "aws:secretsmanager/secretVersion:SecretVersion", `${prefix}-api-key-value`);
+      // The value reaches Secrets Manager as a secret, and the plan (like a preview) never shows it.
+      expect(version.inputs["secretString"]).to.equal(SECRET_PLACEHOLDER);
+      // Every input of every resource, Lambda code included, is searched for the value.
+      for (const resource of plan) {
+        expect(JSON.stringify(resource.inputs), `${resource.type} ${resource.name}`).to.not.contain(KEY);
+      }
+      // A secret Output anywhere else (an environment variable, captured in code) would show as a
+      // placeholder too: the SecretVersion must be the only one.
+      const secretInputs = plan.filter((r) => JSON.stringify(r.inputs).includes(SECRET_PLACEHOLDER));
+      expect(secretInputs.map((r) => r.name)).to.deep.equal([`${prefix}-api-key-value`]);
+      const secretArn = `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:${mockPhysicalName(`${prefix}-api-key`)}`;
+      const readers = ofType(plan, T.rolePolicy).filter((rp) =>
+        statementsOf(rp.inputs["policy"]).some((st) => [st.Action].flat().includes("secretsmanager:GetSecretValue")),
+      );
+      expect(readers.map((rp) => rp.name)).to.deep.equal([`${prefix}-ingest-policy`]);
+      expect(policySummary(readers[0]!.inputs["policy"])["ReadApiKey"]).to.equal(
+        `secretsmanager:GetSecretValue on ${secretArn}`,
+      );
+      // The ingest code carries the secret's ARN, never its value.
+      const code = find(plan, T.fn, `${prefix}-ingest`).inputs["code"] as { assets: Record<string, { text?: string }> };
+      expect(code.assets["__index.js"]!.text).to.contain(secretArn);
+    });
+
+    it("refuses a key set in plain text, which would sit unencrypted in the stack file", async () => {
+      const { stderr } = await failedPlanOf("keyed", stackFile(KEY));
+      expect(stderr).to.contain("weather-pipeline:apiKey is set in plain text");
+      expect(stderr).to.contain("pulumi config set --secret apiKey");
+      expect(stderr).to.not.contain(KEY);
+    });
   });
 
   it("fails the plan on a bad config value, naming the key, the value and the fix", async () => {

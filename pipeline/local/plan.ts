@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parse as parseYaml } from "yaml";
 
 /** A declared resource with its inputs, as the engine would receive them. */
@@ -118,7 +119,12 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
 }
 
 /** Turns Pulumi asset objects into plain data: a StringAsset's text, a file's or folder's path. */
+/** What a plan shows for a secret input, as `pulumi preview` does. */
+export const SECRET_PLACEHOLDER = "[secret]";
+
 async function describeInputs(value: unknown): Promise<unknown> {
+  // Secrets reach the mocks in Pulumi's secret envelope: never print what is inside.
+  if ((value as Record<string, unknown> | null)?.[specialSigKey] === specialSecretSig) return SECRET_PLACEHOLDER;
   // isInstance only says "some asset" or "some archive"; the kind shows in the property it carries.
   if (pulumi.asset.Asset.isInstance(value) || pulumi.asset.Archive.isInstance(value)) {
     const kind = value as { text?: Promise<string>; path?: Promise<string>; assets?: Promise<Record<string, unknown>> };
