@@ -2,9 +2,10 @@
  * Where the pipeline keeps objects: an S3 bucket in AWS and in local runs (s3rver),
  * or a plain folder for `pipeline transform --out`. The data logic only sees ObjectStore.
  */
-import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
@@ -37,6 +38,8 @@ export interface ObjectStore {
   getObject(key: string): Promise<StoredObject>;
   /** Lists keys under a prefix, in lexicographic order. */
   listKeys(prefix: string): Promise<string[]>;
+  /** Deletes an object; deleting a key that does not exist succeeds (as in S3). */
+  deleteObject(key: string): Promise<void>;
 }
 
 /** Thrown by getObject for a key that does not exist. */
@@ -101,6 +104,10 @@ export class S3ObjectStore implements ObjectStore {
     } while (token);
     return keys.sort();
   }
+
+  async deleteObject(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
 }
 
 /** An ObjectStore over a local folder; metadata is kept in `<key>.metadata.json` beside each object. */
@@ -150,6 +157,14 @@ export class DirectoryObjectStore implements ObjectStore {
       .map((f) => path.relative(this.root, path.join(f.parentPath, f.name)).split(path.sep).join("/"))
       .filter((key) => key.startsWith(prefix))
       .sort();
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    // The sidecar first: a crash in between leaves an object without metadata, never metadata
+    // that a later object of the same key would inherit.
+    await rm(`${file}.metadata.json`, { force: true });
+    await rm(file, { force: true });
   }
 
   private pathOf(key: string): string {

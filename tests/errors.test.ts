@@ -2,6 +2,7 @@ import { runInThisContext } from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { PipelineError } from "../pipeline/errors";
+import * as apiKey from "../pipeline/api-key";
 import * as http from "../pipeline/http";
 import * as ingest from "../pipeline/ingest";
 import * as response from "../pipeline/openmeteo-response";
@@ -24,6 +25,7 @@ function loadSerialized(text: string): () => unknown {
 const builders: Record<string, () => Error> = {
   PipelineError: () => new PipelineError("SomethingFailed", "it failed", { cause: new Error("root") }),
   ObjectNotFoundError: () => new storage.ObjectNotFoundError("s3://raw", "open-meteo/x.json"),
+  ApiKeyError: () => new apiKey.ApiKeyError("the Open-Meteo API key is empty", { cause: new Error("secret") }),
   OpenMeteoResponseError: () => new response.OpenMeteoResponseError("open-meteo/x.json", "not valid JSON"),
   OpenMeteoRequestError: () =>
     new http.OpenMeteoRequestError(
@@ -53,7 +55,7 @@ const builders: Record<string, () => Error> = {
 
 function exportedErrorClasses(): string[] {
   const names: string[] = [];
-  for (const module of [http, ingest, response, storage, { PipelineError }]) {
+  for (const module of [apiKey, http, ingest, response, storage, { PipelineError }]) {
     for (const [name, value] of Object.entries(module)) {
       const prototype = (value as { prototype?: unknown }).prototype;
       if (typeof value === "function" && (value === PipelineError || prototype instanceof PipelineError)) {

@@ -290,8 +290,8 @@ describe("infrastructure under Pulumi mocks", function () {
         // The planner may list only the prefixes the pipeline writes.
         const listing = statementsOf(find(plan(), T.rolePolicy, `${prefix}-plan-policy`).inputs["policy"]);
         expect(listing.map((st) => st.Condition)).to.deep.equal([
-          { StringLike: { "s3:prefix": ["open-meteo/*"] } },
-          { StringLike: { "s3:prefix": ["weather_hourly/*", "weather_daily/*"] } },
+          { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
+          { StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] } },
           undefined,
         ]);
       });

@@ -522,6 +522,7 @@ describe("transform", () => {
         description: "recording",
         getObject: deps.curatedStore.getObject.bind(deps.curatedStore),
         listKeys: deps.curatedStore.listKeys.bind(deps.curatedStore),
+        deleteObject: deps.curatedStore.deleteObject.bind(deps.curatedStore),
         putObject: async (key: string, body: Uint8Array | string, options: { contentType: string }) => {
           types.push(options.contentType);
           await deps.curatedStore.putObject(key, body, options);

@@ -7,11 +7,14 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createServiceRole, type PolicyStatement } from "./service-role";
 
+/** Clients of the AWS SDK v3 the Lambdas use, which the nodejs22.x runtime ships. */
+export const RUNTIME_PROVIDED_PACKAGES = ["@aws-sdk/client-s3", "@aws-sdk/client-secrets-manager"] as const;
+
 /**
- * Packages in package.json `dependencies` that no Lambda needs at run time: the program's
- * own (zod reads config at deploy time) and the AWS SDK v3, which the nodejs22.x runtime ships.
+ * Packages in package.json `dependencies` that no Lambda package needs: the program's own (zod
+ * reads config at deploy time) and the SDK clients the runtime already has.
  */
-const NEVER_SHIPPED = ["zod", "@aws-sdk/client-s3", "@aws-sdk/client-secrets-manager"];
+const NEVER_SHIPPED = ["zod", ...RUNTIME_PROVIDED_PACKAGES];
 
 /** Arguments of a PipelineFunction. */
 export interface PipelineFunctionArgs<E, R> {

@@ -118,14 +118,15 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Effect: "Allow",
             Action: ["s3:ListBucket"],
             Resource: [this.rawBucket.arn],
-            Condition: { StringLike: { "s3:prefix": [`${RAW_PREFIX}*`] } },
+            // Exactly the date prefixes catch-up.ts lists.
+            Condition: { StringLike: { "s3:prefix": [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`] } },
           },
           {
             Sid: "ListCuratedDates",
             Effect: "Allow",
             Action: ["s3:ListBucket"],
             Resource: [this.curatedBucket.arn],
-            Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/*`) } },
+            Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
         ],
         excludePackages: ["ky", "hyparquet-writer"],
@@ -207,11 +208,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
 
-    this.alerting = new Alerting(
-      `${name}-alerts`,
-      { accountId, region, email: config.alerts.email },
-      parent,
-    );
+    this.alerting = new Alerting(`${name}-alerts`, { accountId, region, email: config.alerts.email }, parent);
 
     const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
     const runRole = createServiceRole(

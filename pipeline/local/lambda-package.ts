@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { unzipSync, zipSync, type Zippable } from "fflate";
+import { RUNTIME_PROVIDED_PACKAGES } from "../infra/pipeline-function";
 import type { PlannedAsset, PlannedResource } from "./plan";
 
 /** A deployment package as `pulumi up` would upload it. */
@@ -71,9 +72,10 @@ function findPackageDir(name: string, fromDir: string): string {
 }
 
 /**
- * Lays out what the runtime provides in /var/runtime/node_modules: `@aws-sdk/client-s3` and
- * everything it depends on, linked from this project's node_modules, and nothing else, so a
- * package that forgot a dependency fails here as it would in AWS.
+ * Lays out what the runtime provides in /var/runtime/node_modules: the SDK clients the packages
+ * leave out (RUNTIME_PROVIDED_PACKAGES) and everything they depend on, linked from this
+ * project's node_modules, and nothing else, so a package that forgot a dependency fails here as
+ * it would in AWS.
  */
 export function prepareRuntimeModules(runtimeDir: string, projectDir: string): string {
   const modulesDir = path.join(runtimeDir, "node_modules");
@@ -92,7 +94,7 @@ export function prepareRuntimeModules(runtimeDir: string, projectDir: string): s
     };
     for (const dep of Object.keys(manifest.dependencies ?? {})) visit(dep, dir);
   };
-  visit("@aws-sdk/client-s3", projectDir);
+  for (const name of RUNTIME_PROVIDED_PACKAGES) visit(name, projectDir);
   return modulesDir;
 }
 

@@ -1,0 +1,190 @@
+/**
+ * DuckDB over a folder in the curated layout, seen the way Athena sees the Glue tables: views
+ * `weather_hourly` and `weather_daily` with the `date=` partition as a DATE column `"date"`.
+ * Local-only (DuckDB is a dev dependency): `npm run pipeline -- query` and the tests that prove
+ * the files are what the catalog says.
+ */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { DATASETS, type Dataset } from "../keys";
+import { datasetSchema, PARTITION_COLUMN, type GlueType } from "../schema";
+import type { ObjectStore } from "../storage";
+import { openLocalCuratedBucket } from "./curated-bucket";
+
+/** The DuckDB type a column of each Glue type reads as, and the partition's type. */
+export const DUCKDB_TYPE_OF: Readonly<Record<GlueType | "date", string>> = {
+  string: "VARCHAR",
+  double: "DOUBLE",
+  // Parquet TIMESTAMP(isAdjustedToUTC) is an instant: DuckDB's TIMESTAMPTZ, Athena's UTC timestamp.
+  timestamp: "TIMESTAMP WITH TIME ZONE",
+  date: "DATE",
+};
+
+/** Options of openCuratedDatabase. */
+export interface CuratedDatabaseOptions {
+  /** Folder holding `weather_hourly/date=YYYY-MM-DD/*.parquet` and `weather_daily/...`. */
+  readonly folder: string;
+  /** Columns of a dataset's view while it has no files yet (the stack's variables); default none. */
+  readonly hourlyVariables?: readonly string[];
+  readonly dailyVariables?: readonly string[];
+  /** DuckDB worker threads; default 1: local data is a few MB, and one thread starts fastest. */
+  readonly threads?: number;
+}
+
+/** A result: column names and DuckDB types, and rows with JS values (Date, bigint, number, string, null). */
+export interface QueryResult {
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  readonly rows: readonly Record<string, unknown>[];
+}
+
+/** An open DuckDB with the curated views. */
+export interface CuratedDatabase {
+  /** Runs one SQL statement and reads all of its rows. */
+  query(sql: string): Promise<QueryResult>;
+  close(): void;
+}
+
+/**
+ * Opens an in-memory DuckDB with views `weather_hourly` and `weather_daily` over `folder`.
+ * A dataset without files yet gets an empty view with the columns the schema declares, so
+ * queries still run (and return no rows) instead of failing on a missing glob.
+ */
+export async function openCuratedDatabase(options: CuratedDatabaseOptions): Promise<CuratedDatabase> {
+  const threads = options.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads > 0)) {
+    throw new Error(`threads is ${threads}; it must be a positive whole number`);
+  }
+  const instance = await DuckDBInstance.create(":memory:", { threads: String(threads) });
+  const connection = await instance.connect();
+  try {
+    // Timestamps print in UTC, as Athena shows them, whatever this machine's zone is.
+    await connection.run("SET TimeZone = 'UTC'");
+    for (const dataset of DATASETS) {
+      const variables = (dataset === "weather_hourly" ? options.hourlyVariables : options.dailyVariables) ?? [];
+      await createDatasetView(connection, options.folder, dataset, variables);
+    }
+  } catch (error) {
+    connection.closeSync();
+    instance.closeSync();
+    throw error;
+  }
+  return {
+    async query(sql: string): Promise<QueryResult> {
+      const reader = await connection.runAndReadAll(sql);
+      const types = reader.columnTypes().map(String);
+      return {
+        columns: reader.columnNames().map((name, i) => ({ name, type: types[i] as string })),
+        rows: reader.getRowObjectsJS(),
+      };
+    },
+    close(): void {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/**
+ * Copies every curated object of `store` (an S3 bucket, e.g. s3rver's) into `folder` as plain
+ * files, replacing what the folder held, so DuckDB can read them. Returns objects and bytes.
+ */
+export async function copyCuratedObjects(
+  store: ObjectStore,
+  folder: string,
+): Promise<{ objects: number; bytes: number }> {
+  // Replaced, not merged: a file compaction deleted from the bucket must not linger here.
+  await rm(folder, { recursive: true, force: true });
+  let objects = 0;
+  let bytes = 0;
+  for (const dataset of DATASETS) {
+    for (const key of await store.listKeys(`${dataset}/`)) {
+      const { body } = await store.getObject(key);
+      const file = path.join(folder, ...key.split("/"));
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, body);
+      objects++;
+      bytes += body.byteLength;
+    }
+  }
+  return { objects, bytes };
+}
+
+/** What queryLocalCuratedData runs. */
+export interface LocalQueryOptions {
+  readonly sql: string;
+  /** The data folder of `npm start` (holding s3/); the curated objects are copied to `<dataDir>/curated`. */
+  readonly dataDir: string;
+  readonly hourlyVariables: readonly string[];
+  readonly dailyVariables: readonly string[];
+}
+
+/** Runs SQL with DuckDB over the curated bucket of local runs: copies its objects to a plain folder, then queries the views. */
+export async function queryLocalCuratedData(options: LocalQueryOptions): Promise<QueryResult> {
+  const folder = path.join(options.dataDir, "curated");
+  const bucket = await openLocalCuratedBucket(options.dataDir);
+  try {
+    await copyCuratedObjects(bucket.store, folder);
+  } finally {
+    await bucket.close();
+  }
+  const database = await openCuratedDatabase({
+    folder,
+    hourlyVariables: options.hourlyVariables,
+    dailyVariables: options.dailyVariables,
+  });
+  try {
+    return await database.query(options.sql);
+  } finally {
+    database.close();
+  }
+}
+
+/** Results as console.table shows them well: dates as YYYY-MM-DD, instants as ISO text, small bigints as numbers. */
+export function formatResultRows(result: QueryResult): Record<string, unknown>[] {
+  const typeOf = new Map(result.columns.map((c) => [c.name, c.type]));
+  return result.rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(row)) {
+      if (value instanceof Date) {
+        out[name] = typeOf.get(name) === "DATE" ? value.toISOString().slice(0, 10) : value.toISOString();
+      } else if (typeof value === "bigint") {
+        out[name] = Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+      } else {
+        out[name] = value;
+      }
+    }
+    return out;
+  });
+}
+
+async function createDatasetView(
+  connection: DuckDBConnection,
+  folder: string,
+  dataset: Dataset,
+  variables: readonly string[],
+): Promise<void> {
+  const pattern = sqlString(path.join(folder, dataset, `${PARTITION_COLUMN}=*`, "*.parquet"));
+  const found = await connection.runAndReadAll(`SELECT count(*) AS files FROM glob(${pattern})`);
+  if (Number(found.getRowObjectsJS()[0]?.["files"] ?? 0) > 0) {
+    // union_by_name: a file written before a variable was added lacks its column; Athena reads
+    // Parquet by name and returns NULL there, and so does this.
+    await connection.run(
+      `CREATE VIEW ${dataset} AS SELECT * FROM read_parquet(${pattern}, hive_partitioning = true, ` +
+        `hive_types = {'${PARTITION_COLUMN}': DATE}, union_by_name = true)`,
+    );
+    return;
+  }
+  const columns = [
+    ...datasetSchema(dataset, variables).columns.map(
+      (c) => `CAST(NULL AS ${DUCKDB_TYPE_OF[c.glueType]}) AS "${c.name}"`,
+    ),
+    `CAST(NULL AS DATE) AS "${PARTITION_COLUMN}"`,
+  ];
+  await connection.run(`CREATE VIEW ${dataset} AS SELECT ${columns.join(", ")} WHERE false`);
+}
+
+/** A SQL string literal. */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
