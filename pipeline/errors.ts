@@ -9,6 +9,13 @@
 export const TRANSIENT_ERROR_NAME = "OpenMeteoUnavailableError";
 
 /**
+ * The error name of an hourly or daily 429: the limit resets at the next full hour or at 00:00
+ * UTC, long after the state machine's retries, so it is caught, alerted and dead-lettered at
+ * once (not retried); a redrive after the reset, or the next scheduled run's catch-up, does the date.
+ */
+export const RATE_LIMITED_ERROR_NAME = "OpenMeteoRateLimitedError";
+
+/**
  * An Error that survives Pulumi's closure serializer, which the Lambda code is shipped through.
  * The serializer (@pulumi/pulumi 3.x, runtime/closure/createClosure.js) breaks subclasses of
  * Error in two ways, each fixed here once for every error class:

@@ -85,6 +85,11 @@ function permanentCause(failure: AttemptFailure): string | undefined {
   }
 }
 
+/** True when the same request, tried again soon, can succeed (see decideRetry); false for 4xx, error bodies, hourly and daily 429s. */
+export function canSucceedSoon(failure: AttemptFailure): boolean {
+  return permanentCause(failure) === undefined;
+}
+
 /**
  * The retry policy, in one place: retry network errors, timeouts, empty bodies, 408, 5xx and
  * minutely / concurrency 429s; never other 4xx, hourly or daily 429s. Waits grow exponentially

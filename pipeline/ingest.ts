@@ -13,8 +13,15 @@
  */
 import { createHash } from "node:crypto";
 import { chooseEndpoint, todayIn, yesterdayIn } from "./dates";
-import { PipelineError, TRANSIENT_ERROR_NAME } from "./errors";
-import { fetchOpenMeteo, formatSeconds, OpenMeteoRequestError, type RetryEvent, type RetryTuning } from "./http";
+import { PipelineError, RATE_LIMITED_ERROR_NAME, TRANSIENT_ERROR_NAME } from "./errors";
+import {
+  canSucceedSoon,
+  fetchOpenMeteo,
+  formatSeconds,
+  OpenMeteoRequestError,
+  type RetryEvent,
+  type RetryTuning,
+} from "./http";
 import { assertIsoDate, rawBodyKey, requestManifestKey } from "./keys";
 import type { RequestManifest } from "./manifest";
 import { planRequests, type PlannedRequest } from "./openmeteo-request";
@@ -56,9 +63,31 @@ export interface IngestDeps {
 const S3_USER_METADATA_LIMIT = 2048;
 
 /**
- * An ingest that stopped part-way; says what was stored and how to redrive. Step Functions
- * retries by error name, so a failure a later attempt can get past (the API overloaded,
- * unreachable, rate-limited per minute) is named TRANSIENT_ERROR_NAME.
+ * The name Step Functions retries an ingest failure by (pipeline/infra/state-machine-definition.ts):
+ * - the API overloaded, unreachable or rate-limited per minute: TRANSIENT_ERROR_NAME (retried);
+ * - an hourly or daily 429: RATE_LIMITED_ERROR_NAME (not retried: the limit outlasts the retries);
+ * - a raw write that failed: the storage error's own name (S3's error code, or "Error" for Node's
+ *   network errors), which the definition classifies like any S3 failure: S3 unreachable or
+ *   throttling is retried, AccessDenied is not;
+ * - anything else (a 400, an error body): IngestError (not retried).
+ */
+function ingestErrorName(cause: unknown): string {
+  if (cause instanceof OpenMeteoRequestError) {
+    if (!cause.transient) return "IngestError";
+    return canSucceedSoon(cause.failure) ? TRANSIENT_ERROR_NAME : RATE_LIMITED_ERROR_NAME;
+  }
+  return cause instanceof Error && cause.name !== "" ? cause.name : "IngestError";
+}
+
+/** The stored keys for a message, at most `limit` of them. */
+function listKeys(keys: readonly string[], limit = 10): string {
+  const shown = keys.slice(0, limit).join(", ");
+  return keys.length > limit ? `${shown}, … (${keys.length - limit} more)` : shown;
+}
+
+/**
+ * An ingest that stopped part-way; says what was stored and how to redrive. Its name is what
+ * Step Functions retries by (see ingestErrorName).
  */
 export class IngestError extends PipelineError {
   constructor(
@@ -71,8 +100,7 @@ export class IngestError extends PipelineError {
     readonly storedKeys: readonly string[],
     options: { cause: unknown },
   ) {
-    const transient = options.cause instanceof OpenMeteoRequestError && options.cause.transient;
-    super(transient ? TRANSIENT_ERROR_NAME : "IngestError", message, options);
+    super(ingestErrorName(options.cause), message, options);
   }
 }
 
@@ -211,7 +239,9 @@ export async function ingestDate(input: IngestInput, deps: IngestDeps): Promise<
     throw new IngestError(
       `ingest of ${endpoint} ${date} failed on request ${error.request.requestId} (${shownNames}): ${
         cause instanceof Error ? cause.message : String(cause)
-      }. Stored before stopping: ${stored.length} of ${plan.length} bodies. Re-run ingest for ${date}: the keys are the same, so stored objects are overwritten, not duplicated.`,
+      }. Stored before stopping: ${stored.length} of ${plan.length} bodies. Re-run ingest for ${date}: the keys are the same, so stored objects are overwritten, not duplicated.${
+        stored.length > 0 ? ` Bodies stored: ${listKeys(stored)}.` : ""
+      }`,
       date,
       endpoint,
       error.request.requestId,

@@ -3,11 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
+import { RATE_LIMITED_ERROR_NAME } from "../pipeline/errors";
 import { OpenMeteoApiError } from "../pipeline/http";
 import { IngestError, ingestDate, type IngestDeps } from "../pipeline/ingest";
 import { rawDatePrefix, requestManifestKey } from "../pipeline/keys";
 import {
   overloadedAnswer,
+  rateLimitAnswer,
   startFakeOpenMeteo,
   type FakeAnswer,
   type FakeOpenMeteo,
@@ -288,6 +290,41 @@ describe("ingest against the fake Open-Meteo and a local S3", function () {
     const error = await rejectionOf(ingestDate({ date: "2025-02-30" }, deps));
     expect(error.message).to.equal('the ingest date is "2025-02-30"; it must be a calendar date written YYYY-MM-DD');
     expect(server.requests).to.have.lengthOf(0);
+  });
+
+  it("names an hourly 429 so the state machine does not retry it, and lists the bodies already stored", async () => {
+    const { deps, server } = await setUp(
+      { locations: locations(4), http: { ...DEFAULT_PIPELINE_SETTINGS.http, maxWeightPerRequest: 2 } },
+      { respond: (index) => (index === 0 ? undefined : rateLimitAnswer("hourly")) },
+    );
+    const error = await rejectionOf(ingestDate({ date: "2025-07-19" }, deps));
+    expect(error).to.be.instanceOf(IngestError);
+    expect(error.name).to.equal(RATE_LIMITED_ERROR_NAME);
+    expect(server.requests).to.have.lengthOf(2);
+    const [stored] = (error as IngestError).storedKeys;
+    expect(error.message).to.include("the hourly limit resets at the next full hour");
+    expect(error.message).to.match(new RegExp(`Bodies stored: ${stored}\\.$`));
+  });
+
+  it("keeps the name of a failed raw write, so the state machine retries S3 unreachable and not AccessDenied", async () => {
+    const failing = (name: string): ObjectStore => ({
+      description: "s3://failing",
+      putObject: () => {
+        const error = new Error(`${name} from S3`);
+        error.name = name;
+        return Promise.reject(error);
+      },
+      getObject: () => Promise.reject(new Error("unused")),
+      listKeys: () => Promise.resolve([]),
+      deleteObject: () => Promise.resolve(),
+    });
+    const { deps } = await setUp();
+    for (const name of ["Error", "SlowDown", "AccessDenied"]) {
+      const error = await rejectionOf(ingestDate({ date: "2025-07-19" }, { ...deps, rawStore: failing(name) }));
+      expect(error).to.be.instanceOf(IngestError);
+      expect(error.name).to.equal(name);
+      expect(error.message).to.include(`${name} from S3`);
+    }
   });
 
   it("rejects a concurrency below 1, naming the setting", async () => {

@@ -93,7 +93,7 @@ function failureStates(t: StateMachineTargets, names: { alert: string; deadLette
         "Message.$":
           // One paragraph: a line break inside an intrinsic's string is not valid ASL.
           `States.Format('Weather pipeline ${t.stack} failed at step {} for input {}. ` +
-          `Error: {}. Cause: {}. Raw objects already written: {}. ` +
+          `Error: {}. Cause: {}. Raw objects the step was given: {} (a failed ingest lists the bodies it stored in the cause). ` +
           `The input is kept in the dead-letter queue ${t.deadLetterQueueUrl}. ` +
           `Redrive it with: npm run pipeline -- redrive --stack ${t.stack} ` +
           `(or aws stepfunctions start-execution --state-machine-arn {} --input <the input above>)', ` +

@@ -1135,8 +1135,11 @@ export type FakeAnswer =
   | { readonly kind: "hang" }
   /** Status 200 and the first `afterBytes` bytes of the normal body, then silence. */
   | { readonly kind: "stall"; readonly afterBytes: number }
-  /** Drop the connection without an answer (the client sees a network error). */
-  | { readonly kind: "reset"; readonly delayMs?: number };
+  /**
+   * Drop the connection (the client sees a network error): without an answer, or with
+   * `afterBytes`, after status 200 and that many bytes of the normal body (a reset mid-body).
+   */
+  | { readonly kind: "reset"; readonly delayMs?: number; readonly afterBytes?: number };
 
 /** An Open-Meteo error answer: `{"error":true,"reason":...}` with a status. */
 export function errorAnswer(status: number, reason: string): FakeAnswer {
@@ -1317,9 +1320,17 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
         response.write(answer.subarray(0, Math.max(0, Math.min(scripted.afterBytes, answer.length - 1))));
         return;
       }
-      case "reset":
-        request.socket.destroy();
+      case "reset": {
+        if (scripted.afterBytes === undefined) {
+          request.socket.destroy();
+          return;
+        }
+        const answer = Buffer.from(normal().body, "utf8");
+        response.writeHead(200, { "content-type": json, "content-length": answer.length });
+        const part = answer.subarray(0, Math.max(0, Math.min(scripted.afterBytes, answer.length - 1)));
+        response.write(part, () => request.socket.resetAndDestroy());
         return;
+      }
     }
   };
 
