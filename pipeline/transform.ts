@@ -15,11 +15,18 @@ import type { RequestManifest } from "./manifest";
 import {
   dayOfIsoDate,
   isoDateOfDay,
-  parseOpenMeteoResponse,
-  type ParsedBlock,
-  type ParsedLocation,
+  scanOpenMeteoResponse,
+  scanOpenMeteoStream,
+  type ScannedBlock,
+  type ScannedLocation,
 } from "./openmeteo-response";
-import { DEFAULT_ROW_GROUP_ROWS, DatasetParquetWriter, type ColumnSlice, type ParquetFileOptions } from "./parquet";
+import {
+  DEFAULT_ROW_GROUP_ROWS,
+  DatasetParquetWriter,
+  RowGroupSpill,
+  type ColumnSlice,
+  type ParquetFileOptions,
+} from "./parquet";
 import { TIME_UNITS, datasetSchema, type DatasetSchema } from "./schema";
 import type { PipelineSettings } from "./settings";
 import type { ObjectStore } from "./storage";
@@ -58,8 +65,27 @@ export interface TransformDeps {
 export interface ResponseFile {
   /** File name, used in error messages and the files' source metadata. */
   readonly name: string;
-  readonly body: Uint8Array | string;
+  /**
+   * The body, whole or as a stream of chunks (e.g. fs.createReadStream): a stream is converted
+   * a location at a time, so memory never holds the body, however large.
+   */
+  readonly body: Uint8Array | string | AsyncIterable<Uint8Array>;
 }
+
+/** Options of transformResponseFiles. */
+export interface ResponseFileOptions extends Omit<ParquetFileOptions, "spill"> {
+  /**
+   * A folder for a temporary file (deleted at the end) where rows wait for their row group when
+   * the rows buffered across all open files pass rowGroupRows. A body of many days has one file
+   * per day open at once: with a spill each file still gets row groups of rowGroupRows rows
+   * (a day of a thousand locations is one), and memory holds only the budget. Without one, the
+   * fullest files write their rows early, as smaller row groups (memory holds their bytes).
+   */
+  readonly spillDirectory?: string;
+}
+
+/** Curated files written at once by transformResponseFiles. */
+const PARALLEL_PUTS = 8;
 
 /** Content type of the curated objects. */
 export const PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet";
@@ -121,7 +147,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       }
     }
     const { body } = await rawStore.getObject(key);
-    const locations = parseOpenMeteoResponse(body, key, {
+    const locations = scanOpenMeteoResponse(body, key, {
       hourly: manifest.hourlyVariables,
       daily: manifest.dailyVariables,
       locations: manifest.locations.length,
@@ -182,18 +208,34 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
  * coordinates of a multi-location request, e.g. "41,2#1"), so they are deterministic and unique
  * within one response. Rows are in file order, then body order, then time. Files are returned
  * hourly first, then daily, each by date.
+ *
+ * A body given as a stream is read a location at a time; with `spillDirectory`, rows wait on
+ * disk for their row group, so memory stays bounded however many locations and days the body
+ * holds (`npm run bench` measures it).
  */
 export async function transformResponseFiles(
   files: readonly ResponseFile[],
   curatedStore: ObjectStore,
-  options: ParquetFileOptions = {},
+  options: ResponseFileOptions = {},
 ): Promise<CuratedFile[]> {
   if (files.length === 0)
     throw new Error("no response files to transform; pass one or more saved Open-Meteo responses");
-  const run = startRun(options);
+  const { spillDirectory, ...parquet } = options;
+  const spill = spillDirectory === undefined ? undefined : new RowGroupSpill(spillDirectory);
+  try {
+    return await convertResponseFiles(files, curatedStore, startRun({ ...parquet, spill }));
+  } finally {
+    spill?.close();
+  }
+}
+
+async function convertResponseFiles(
+  files: readonly ResponseFile[],
+  curatedStore: ObjectStore,
+  run: Run,
+): Promise<CuratedFile[]> {
   for (const file of files) {
-    const locations = parseOpenMeteoResponse(file.body, file.name, { hourly: "all", daily: "all" });
-    for (const location of locations) {
+    const addLocation = (location: ScannedLocation): void => {
       const name = fallbackLocationName(location);
       for (const dataset of DATASETS) {
         const block = blockOf(location, dataset);
@@ -209,6 +251,12 @@ export async function transformResponseFiles(
         }
         appendLocation(run, dataset, variables, location, name, file.name, () => true);
       }
+    };
+    const expect = { hourly: "all", daily: "all" } as const;
+    if (typeof file.body === "string" || file.body instanceof Uint8Array) {
+      scanOpenMeteoResponse(file.body, file.name, expect).forEach(addLocation);
+    } else {
+      await scanOpenMeteoStream(file.body, file.name, expect, addLocation);
     }
   }
   const outputs = DATASETS.flatMap((dataset) => {
@@ -220,15 +268,29 @@ export async function transformResponseFiles(
     throw new Error(`${files.map((f) => f.name).join(", ")}: no hourly or daily block to transform`);
   }
   const sources = files.map((f) => f.name);
-  const written: CuratedFile[] = [];
-  for (const { sink, day, writer } of outputs) {
-    written.push(await putCuratedFile(curatedStore, sink.dataset, isoDateOfDay(day), writer, sink, sources));
-  }
+  // A few puts in flight: each file is small, and one at a time the run would wait on the store.
+  // After a failure nothing new starts, as when they went one by one.
+  const written: CuratedFile[] = new Array<CuratedFile>(outputs.length);
+  let next = 0;
+  let failed = false;
+  const putNext = async (): Promise<void> => {
+    while (!failed && next < outputs.length) {
+      const i = next++;
+      const { sink, day, writer } = outputs[i] as (typeof outputs)[number];
+      try {
+        written[i] = await putCuratedFile(curatedStore, sink.dataset, isoDateOfDay(day), writer, sink, sources);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_PUTS, outputs.length) }, putNext));
   return written;
 }
 
 /** The location name transformResponseFiles gives a body element without a manifest. */
-export function fallbackLocationName(location: ParsedLocation): string {
+export function fallbackLocationName(location: Pick<ScannedLocation, "latitude" | "longitude" | "locationId">): string {
   const name = `${location.latitude},${location.longitude}`;
   return location.locationId === undefined ? name : `${name}#${location.locationId}`;
 }
@@ -257,7 +319,7 @@ function variablesInSettings(settings: PipelineSettings, dataset: Dataset): read
   return dataset === "weather_hourly" ? settings.hourlyVariables : settings.dailyVariables;
 }
 
-function blockOf(location: ParsedLocation, dataset: Dataset): ParsedBlock | undefined {
+function blockOf(location: ScannedLocation, dataset: Dataset): ScannedBlock | undefined {
   return dataset === "weather_hourly" ? location.hourly : location.daily;
 }
 
@@ -266,7 +328,7 @@ function appendLocation(
   run: Run,
   dataset: Dataset,
   variables: readonly string[],
-  location: ParsedLocation,
+  location: ScannedLocation,
   name: string,
   source: string,
   keepDay: (day: number) => boolean,
@@ -315,8 +377,8 @@ function appendLocation(
         sink.writers.set(day, writer);
       }
       const columns: ColumnSlice[] = [...fixed];
-      if (dataset === "weather_hourly") columns.push({ values: block.utcMillis, offset: start });
-      for (const i of sources) columns.push({ values: block.values[i] as readonly (number | null)[], offset: start });
+      if (dataset === "weather_hourly") columns.push({ doubles: block.utcMillis, offset: start });
+      for (const i of sources) columns.push({ doubles: block.values[i] as Float64Array, offset: start });
       writer.appendRows(end - start, columns);
     }
     start = end;
@@ -329,12 +391,11 @@ function appendLocation(
  * before it: one file has one unit per column. An all-null variable (a model lacking it answers
  * with unit "undefined") says nothing about the unit and is not held against the others.
  */
-function recordUnits(sink: DatasetSink, block: ParsedBlock, sources: readonly number[], where: string): void {
+function recordUnits(sink: DatasetSink, block: ScannedBlock, sources: readonly number[], where: string): void {
   sink.schema.variables.forEach((variable, k) => {
     const i = sources[k] as number;
     const unit = block.units[variable] as string;
-    const values = block.values[i] as readonly (number | null)[];
-    const hasValues = values.some((v) => v !== null);
+    const hasValues = hasNonNull(block.values[i] as Float64Array);
     const isTime = TIME_UNITS.includes(unit);
     const column = sink.schema.columns.find((c) => c.name === variable);
     if (hasValues && isTime !== (column?.glueType === "timestamp")) {
@@ -357,9 +418,16 @@ function recordUnits(sink: DatasetSink, block: ParsedBlock, sources: readonly nu
   });
 }
 
+/** Whether scanned values hold anything but nulls (NaN). */
+function hasNonNull(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i])) return true;
+  return false;
+}
+
 /**
  * Keeps the rows buffered across all open files bounded (transformResponseFiles may have one
- * file per day open): when the total passes one row group, the fullest buffers are written.
+ * file per day open): when the total passes one row group, the fullest buffers are released
+ * (moved to the spill, or written as row groups).
  */
 function limitBufferedRows(run: Run): void {
   const limit = run.options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
@@ -370,7 +438,7 @@ function limitBufferedRows(run: Run): void {
   for (const writer of writers) {
     if (total <= limit / 2) break;
     total -= writer.bufferedRows;
-    writer.flushRowGroup();
+    writer.releaseBufferedRows();
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
+import { Readable } from "node:stream";
 import { expect } from "chai";
 import {
   OpenMeteoResponseError,
@@ -8,6 +9,11 @@ import {
   isoDateOfDay,
   millisOfLocalLabel,
   parseOpenMeteoResponse,
+  scanOpenMeteoResponse,
+  scanOpenMeteoStream,
+  type ParsedLocation,
+  type ResponseExpectation,
+  type ScannedLocation,
 } from "../pipeline/openmeteo-response";
 
 const FIXTURES = path.join(__dirname, "fixtures", "open-meteo");
@@ -75,6 +81,53 @@ function hourlyBody(patch: (body: TestBody) => void = () => {}): TestBody {
   };
   patch(body);
   return body;
+}
+
+/** A parsed or scanned location as plain data: typed arrays as arrays, null for NaN, -0 kept. */
+function plainLocation(location: ParsedLocation | ScannedLocation): unknown {
+  const block = (b: ParsedLocation["hourly"] | ScannedLocation["hourly"]) =>
+    b && {
+      ...b,
+      utcMillis: Array.from(b.utcMillis),
+      localDays: Array.from(b.localDays),
+      values: b.values.map((v) => Array.from(v as ArrayLike<number | null>, (x) => (Number.isNaN(x) ? null : x))),
+    };
+  return { ...location, hourly: block(location.hourly), daily: block(location.daily) };
+}
+
+/** The reference parser's locations, or its error message. */
+function parsedOrError(body: string, expect: ResponseExpectation): unknown {
+  try {
+    return parseOpenMeteoResponse(body, SOURCE, expect).map(plainLocation);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The byte scanner's locations (body in memory), or its error message. */
+function scannedOrError(body: string, expect: ResponseExpectation): unknown {
+  try {
+    return scanOpenMeteoResponse(new TextEncoder().encode(body), SOURCE, expect).map(plainLocation);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The stream scanner's locations (body in chunks of `size` bytes), or its error message. */
+async function streamedOrError(body: string, expect: ResponseExpectation, size: number): Promise<unknown> {
+  const bytes = new TextEncoder().encode(body);
+  const chunks = (): Readable =>
+    Readable.from(
+      Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size)),
+    );
+  const out: unknown[] = [];
+  try {
+    // Copied in the callback: the stream scanner reuses its arrays for the next location.
+    await scanOpenMeteoStream(chunks(), SOURCE, expect, (location) => out.push(plainLocation(location)));
+    return out;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 describe("openmeteo-response", () => {
@@ -349,6 +402,91 @@ describe("openmeteo-response", () => {
     it("reports bytes that are not UTF-8", () => {
       const message = errorOf(() => parseOpenMeteoResponse(new Uint8Array([0x7b, 0xff, 0x7d]), SOURCE));
       expect(message).to.match(new RegExp(`^${SOURCE}: not valid UTF-8`));
+    });
+  });
+
+  describe("the byte scanners agree with the reference parser", () => {
+    const expectations: ResponseExpectation[] = [{ hourly: "all", daily: "all" }, { hourly: ["temperature_2m"] }, {}];
+    const bodies = (): [string, string][] => [
+      ...readdirSync(path.join(FIXTURES, "recorded"))
+        .sort()
+        .map((f): [string, string] => [f, fixture("recorded", f)]),
+      ...readdirSync(path.join(FIXTURES, "errors"))
+        .sort()
+        .map((f): [string, string] => [f, fixture("errors", f)]),
+      ["a multi-location body", JSON.stringify([hourlyBody(), hourlyBody((b) => (b.latitude = -33.9))])],
+      ["nan", JSON.stringify(hourlyBody()).replace("-0.5", "nan")],
+      ["truncated", JSON.stringify([hourlyBody(), hourlyBody()]).slice(0, -30)],
+      [
+        "a string among the values",
+        JSON.stringify([hourlyBody(), hourlyBody((b) => (b.hourly.temperature_2m![1] = "1"))]),
+      ],
+      ["an unsorted time", JSON.stringify(hourlyBody((b) => (b.hourly.time![2] = "2024-03-10T01:00")))],
+      ["escapes and non-ASCII", JSON.stringify({ ...hourlyBody(), 'k\\"ey': "°\u00b0" })],
+    ];
+
+    it("on every recorded body and broken ones: same values, or the same error", () => {
+      for (const [name, body] of bodies()) {
+        for (const expect of expectations) {
+          // Written out: chai's expect is shadowed by the expectation in this loop.
+          const scanned = scannedOrError(body, expect);
+          const parsed = parsedOrError(body, expect);
+          if (JSON.stringify(scanned) !== JSON.stringify(parsed)) {
+            throw new Error(`${name} with ${JSON.stringify(expect)}: ${JSON.stringify(scanned)?.slice(0, 300)}`);
+          }
+        }
+      }
+    });
+
+    it("on a body streamed in chunks of any size: the same locations; the same errors, found in body order", async () => {
+      for (const [name, body] of bodies()) {
+        const reference = parsedOrError(body, { hourly: "all", daily: "all" });
+        for (const size of [1, 7, 100, 1 << 20]) {
+          const streamed = await streamedOrError(body, { hourly: "all", daily: "all" }, size);
+          if (typeof reference === "string") {
+            expect(streamed, `${name} in chunks of ${size}`)
+              .to.be.a("string")
+              .and.match(new RegExp(`^${SOURCE}: `));
+          } else {
+            expect(streamed, `${name} in chunks of ${size}`).to.deep.equal(reference);
+          }
+        }
+      }
+    });
+
+    it("names the location of a bad element of a stream, with the count of the whole body", async () => {
+      const body = JSON.stringify([hourlyBody(), hourlyBody((b) => delete b.hourly.temperature_2m), hourlyBody()]);
+      expect(await streamedOrError(body, { hourly: ["temperature_2m"] }, 16)).to.equal(
+        `${SOURCE}: hourly.temperature_2m is missing from location 2 of 3; the request asked for it ` +
+          "(is the variable name right for this endpoint?)",
+      );
+      expect(await streamedOrError(body, { hourly: ["temperature_2m"], locations: 2 }, 16)).to.include(
+        "location 2 of 2",
+      );
+    });
+
+    it("reads numbers exactly as JSON.parse does, -0 and exponents included", () => {
+      const numbers = ["0", "-0", "-0.0", "12.3", "-12.3", "0.05", "85", "1e5", "-1.5E-2", "123456789012345678"];
+      // The values as raw JSON text, where the placeholder was.
+      const bodyWith = (values: readonly string[]): string =>
+        JSON.stringify(
+          hourlyBody((b) => {
+            b.hourly = {
+              time: values.map((_, i) => `2024-03-10T${String(i).padStart(2, "0")}:00`),
+              temperature_2m: ["VALUES"],
+            };
+          }),
+        ).replace('["VALUES"]', `[${values.join(",")}]`);
+      const expectation = { hourly: ["temperature_2m"] };
+      const [location] = scanOpenMeteoResponse(new TextEncoder().encode(bodyWith(numbers)), SOURCE, expectation);
+      const scanned = Array.from(location!.hourly!.values[0]!);
+      const values = numbers.map((n) => JSON.parse(n) as number);
+      expect(scanned.map((v) => Object.is(v, -0))).to.deep.equal(values.map((v) => Object.is(v, -0)));
+      expect(scanned).to.deep.equal(values);
+      for (const bad of ["01", "1.", ".5", "-", "+1", "1e"]) {
+        const text = bodyWith([bad, ...numbers.slice(1)]);
+        expect(scannedOrError(text, expectation), bad).to.equal(parsedOrError(text, expectation));
+      }
     });
   });
 

@@ -3,6 +3,7 @@ import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import {
   ATTRIBUTION_METADATA_KEY,
   DatasetParquetWriter,
+  RowGroupSpill,
   SOURCE_METADATA_KEY,
   UNITS_METADATA_KEY,
   type ColumnSlice,
@@ -128,6 +129,54 @@ describe("parquet", () => {
     expect(() => writer.appendRows(1, [{ constant: "x" }])).to.throw("weather_daily: got 1 columns for a schema of 5");
     writer.finish({ sources: [] });
     expect(() => writer.appendRows(0, [])).to.throw("already finished");
+  });
+
+  it("takes doubles with NaN for null, and keeps a NaN given as a value", async () => {
+    const writer = new DatasetParquetWriter(hourlySchema(["temperature_2m"]));
+    const time = new Float64Array([0, 3_600_000, 7_200_000]);
+    writer.appendRows(2, [
+      { constant: "x" },
+      { constant: 1 },
+      { constant: 2 },
+      { constant: null },
+      { doubles: time, offset: 0 },
+      { doubles: new Float64Array([NaN, -0]), offset: 0 },
+    ]);
+    writer.appendRows(1, [
+      ...hourlyBatch("y", [], []).slice(0, 4),
+      { doubles: time, offset: 2 },
+      { values: [NaN], offset: 0 },
+    ]);
+    const rows = await readRows(writer.finish({ sources: [] }));
+    expect(rows.map((r) => r["temperature_2m"])).to.deep.equal([null, -0, NaN]);
+    expect(rows.map((r) => r["time"])).to.deep.equal([0, 3_600_000, 7_200_000]);
+  });
+
+  it("with a spill, moves released rows to disk and still writes them as one row group, in order", async () => {
+    const spill = new RowGroupSpill();
+    try {
+      const spilled = new DatasetParquetWriter(hourlySchema(["temperature_2m"]), { spill });
+      const inMemory = new DatasetParquetWriter(hourlySchema(["temperature_2m"]));
+      const t0 = Date.UTC(2024, 0, 1);
+      for (let i = 0; i < 6; i++) {
+        const batch = hourlyBatch(
+          `loc${i % 2}`,
+          [t0 + i * 3_600_000, t0 + i * 3_600_000 + 1],
+          [i === 3 ? null : i, -i],
+          0,
+        );
+        spilled.appendRows(2, batch);
+        inMemory.appendRows(2, batch);
+        if (i % 2 === 1) spilled.releaseBufferedRows();
+        expect(spilled.bufferedRows).to.equal(i % 2 === 1 ? 0 : 2);
+      }
+      const spilledFile = spilled.finish({ sources: [] });
+      const metadata = parquetMetadata(arrayBufferOf(spilledFile));
+      expect(metadata.row_groups.map((g) => Number(g.num_rows))).to.deep.equal([12]);
+      expect(await readRows(spilledFile)).to.deep.equal(await readRows(inMemory.finish({ sources: [] })));
+    } finally {
+      spill.close();
+    }
   });
 
   it("writes a valid empty file when no rows were appended", async () => {

@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { Readable } from "node:stream";
 import { expect } from "chai";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { curatedObjectKey, rawBodyKey, requestManifestKey } from "../pipeline/keys";
@@ -299,6 +300,45 @@ describe("transform", () => {
         ...Array.from({ length: 24 }, (_, h) => [1, 24 + h]),
         ...Array.from({ length: 24 }, (_, h) => [3, 24 + h]),
       ]);
+    });
+
+    it("converts a body streamed in chunks, with a spill, into the rows of the body in memory, in whole row groups", async () => {
+      const start = Date.UTC(2024, 0, 1);
+      const time = Array.from({ length: 5 * 24 }, (_, h) => new Date(start + h * HOUR).toISOString().slice(0, 16));
+      const element = (i: number) => ({
+        latitude: 40 + i,
+        longitude: 2,
+        elevation: i === 1 ? null : 10 * i,
+        utc_offset_seconds: 3600,
+        ...(i > 0 ? { location_id: i } : {}),
+        hourly_units: { time: "iso8601", temperature_2m: "°C", rain: "mm" },
+        hourly: {
+          time,
+          temperature_2m: time.map((_, h) => (h % 7 === i ? null : (h * (i + 1)) / 10 - 3)),
+          rain: time.map((_, h) => (h % 11 === 0 ? -0 : h / 100)),
+        },
+      });
+      const bytes = new TextEncoder().encode(JSON.stringify([0, 1, 2, 3].map(element)));
+      const inMemory = await tempStore();
+      const written = await transformResponseFiles([{ name: "b.json", body: bytes }], inMemory);
+      const chunks = (): Readable =>
+        Readable.from(
+          Array.from({ length: Math.ceil(bytes.length / 333) }, (_, i) => bytes.subarray(i * 333, (i + 1) * 333)),
+        );
+      const streamed = await tempStore();
+      const spillDirectory = await mkdtemp(path.join(tmpdir(), "transform-spill-"));
+      tempDirs.push(spillDirectory);
+      // A budget of 30 rows across 6 open day files: rows move to the spill again and again.
+      const options = { spillDirectory, rowGroupRows: 30 };
+      const streamedFiles = await transformResponseFiles([{ name: "b.json", body: chunks() }], streamed, options);
+      expect(streamedFiles.map((f) => [f.key, f.rows])).to.deep.equal(written.map((f) => [f.key, f.rows]));
+      for (const file of written) {
+        expect(await readRows(streamed, file.key), file.key).to.deep.equal(await readRows(inMemory, file.key));
+        // Rows released to the spill come back as whole row groups: 2 x 48 rows, not 4 x 24.
+        const groups = (await readMetadata(streamed, file.key)).row_groups.map((g) => Number(g.num_rows));
+        expect(groups, file.key).to.deep.equal([48, 48]);
+      }
+      expect(readdirSync(spillDirectory), "the spill file is deleted").to.deep.equal([]);
     });
 
     it("refuses responses whose variables differ, since one file holds one set of columns", async () => {

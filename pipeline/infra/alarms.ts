@@ -19,7 +19,11 @@ export interface AlarmTargets {
 }
 
 /** Creates the alarms: failed runs, Lambda errors and throttles, dead letters waiting, stale data. */
-export function createAlarms(name: string, t: AlarmTargets, opts: pulumi.CustomResourceOptions): aws.cloudwatch.MetricAlarm[] {
+export function createAlarms(
+  name: string,
+  t: AlarmTargets,
+  opts: pulumi.CustomResourceOptions,
+): aws.cloudwatch.MetricAlarm[] {
   const actions = { alarmActions: [t.topicArn], okActions: [t.topicArn] };
   const alarm = (suffix: string, args: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions">) =>
     new aws.cloudwatch.MetricAlarm(`${name}-${suffix}`, { ...args, ...actions }, opts);

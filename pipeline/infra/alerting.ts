@@ -77,7 +77,9 @@ export class Alerting extends pulumi.ComponentResource {
               Resource: this.topic.arn,
               Condition: {
                 StringEquals: { "aws:SourceAccount": args.accountId },
-                ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:aws:cloudwatch:${args.region}:${args.accountId}:alarm:*` },
+                ArnLike: {
+                  "aws:SourceArn": pulumi.interpolate`arn:aws:cloudwatch:${args.region}:${args.accountId}:alarm:*`,
+                },
               },
             },
             {
