@@ -9,6 +9,7 @@
  * This module runs inside a Lambda after Pulumi's closure serialization, so it imports only
  * hyparquet-writer, project modules without SDK values, and types.
  */
+import { PipelineError } from "./errors";
 import type { Dataset } from "./keys";
 import { DATASETS, assertIsoDate, curatedObjectKey, isRawBodyKey, requestManifestKey } from "./keys";
 import type { RequestManifest } from "./manifest";
@@ -30,6 +31,16 @@ import {
 import { TIME_UNITS, datasetSchema, type DatasetSchema } from "./schema";
 import type { PipelineSettings } from "./settings";
 import type { ObjectStore } from "./storage";
+
+/**
+ * A transform failure no retry can fix (a bad key list, a missing manifest, rows of another
+ * date): its own name keeps the state machine from retrying it as it does plain network errors.
+ */
+export class TransformError extends PipelineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TransformError", message, options);
+  }
+}
 
 /** What to transform: a date and the raw BODY keys ingest wrote for it. */
 export interface TransformInput {
@@ -111,18 +122,19 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
   assertIsoDate(input.date, "the transform date");
   const keys = [...input.keys].sort();
   if (keys.length === 0) {
-    throw new Error(
+    throw new TransformError(
       `no raw body keys to transform for ${input.date}; run ingest for that date first (it returns the keys)`,
     );
   }
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     if (!isRawBodyKey(key)) {
-      throw new Error(
+      throw new TransformError(
         `${key} is not a raw body key; pass the body keys ingest returned (<prefix>/<request-id>.json), not manifests`,
       );
     }
-    if (i > 0 && keys[i - 1] === key) throw new Error(`${key} is listed twice; each raw body must be transformed once`);
+    if (i > 0 && keys[i - 1] === key)
+      throw new TransformError(`${key} is listed twice; each raw body must be transformed once`);
   }
   const wanted = DATASETS.filter((d) => variablesInSettings(settings, d).length > 0);
   const targetDay = dayOfIsoDate(input.date);
@@ -132,7 +144,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
   for (const key of keys) {
     const manifest = await readRequestManifest(rawStore, key);
     if (manifest.date !== input.date) {
-      throw new Error(
+      throw new TransformError(
         `${key}: its manifest is for ${manifest.date}, not ${input.date}; pass the keys ingest returned for ${input.date}`,
       );
     }
@@ -140,7 +152,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       const requested = dataset === "weather_hourly" ? manifest.hourlyVariables : manifest.dailyVariables;
       const missing = variablesInSettings(settings, dataset).filter((v) => !requested.includes(v));
       if (missing.length > 0) {
-        throw new Error(
+        throw new TransformError(
           `${key}: ${BLOCK_OF[dataset]} variable(s) ${missing.join(", ")} are in the settings but were not requested ` +
             `for this body; re-run ingest for ${input.date} so the raw data holds them`,
         );
@@ -155,7 +167,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
     for (const location of locations) {
       const name = (manifest.locations[location.index] as { name: string }).name;
       if (names.has(name)) {
-        throw new Error(
+        throw new TransformError(
           `${key}: location ${JSON.stringify(name)} appears twice among the raw bodies of ${input.date}; location names must be unique`,
         );
       }
@@ -183,7 +195,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
         sink && Number.isFinite(sink.firstDay)
           ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}`
           : "";
-      throw new Error(
+      throw new TransformError(
         `none of the ${keys.length} raw bodies has ${dataset} rows for ${input.date}${seen} ` +
           `(keys ${keys[0]} … ${keys[keys.length - 1]}); check the date and the keys`,
       );
@@ -219,7 +231,7 @@ export async function transformResponseFiles(
   options: ResponseFileOptions = {},
 ): Promise<CuratedFile[]> {
   if (files.length === 0)
-    throw new Error("no response files to transform; pass one or more saved Open-Meteo responses");
+    throw new TransformError("no response files to transform; pass one or more saved Open-Meteo responses");
   const { spillDirectory, ...parquet } = options;
   const spill = spillDirectory === undefined ? undefined : new RowGroupSpill(spillDirectory);
   try {
@@ -243,7 +255,7 @@ async function convertResponseFiles(
         const variables = run.sinks.get(dataset)?.schema.variables ?? block.variables;
         if (block.variables.length !== variables.length || !variables.every((v) => block.variables.includes(v))) {
           // Extra variables would be dropped silently, missing ones would be a column of guesses.
-          throw new Error(
+          throw new TransformError(
             `${file.name}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name}) has variables ` +
               `${block.variables.join(", ")}, but the ${dataset} files have ${variables.join(", ")}; one file per ` +
               "dataset and date holds one set of columns: transform such responses separately",
@@ -265,7 +277,7 @@ async function convertResponseFiles(
     return [...sink.writers.entries()].sort(([a], [b]) => a - b).map(([day, writer]) => ({ sink, day, writer }));
   });
   if (outputs.length === 0) {
-    throw new Error(`${files.map((f) => f.name).join(", ")}: no hourly or daily block to transform`);
+    throw new TransformError(`${files.map((f) => f.name).join(", ")}: no hourly or daily block to transform`);
   }
   const sources = files.map((f) => f.name);
   // A few puts in flight: each file is small, and one at a time the run would wait on the store.
@@ -350,7 +362,7 @@ function appendLocation(
   const where = `${source}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name})`;
   // The parser has checked that the body holds every requested variable; callers request these.
   const sources = variables.map((v) => block.variables.indexOf(v));
-  if (sources.includes(-1)) throw new Error(`${where} lacks one of ${variables.join(", ")}`);
+  if (sources.includes(-1)) throw new TransformError(`${where} lacks one of ${variables.join(", ")}`);
   recordUnits(sink, block, sources, where);
 
   const days = block.localDays;
@@ -399,7 +411,7 @@ function recordUnits(sink: DatasetSink, block: ScannedBlock, sources: readonly n
     const isTime = TIME_UNITS.includes(unit);
     const column = sink.schema.columns.find((c) => c.name === variable);
     if (hasValues && isTime !== (column?.glueType === "timestamp")) {
-      throw new Error(
+      throw new TransformError(
         `${where}: unit ${JSON.stringify(unit)} of ${variable} does not fit its declared ${column?.glueType} column; ` +
           "time-valued variables (pipeline/schema.ts TIME_VALUED_VARIABLES) need unit iso8601 or unixtime, all others a measurement unit",
       );
@@ -410,7 +422,7 @@ function recordUnits(sink: DatasetSink, block: ScannedBlock, sources: readonly n
     if (known === undefined || (!known.fromValues && hasValues)) {
       sink.units.set(variable, { unit, fromValues: hasValues });
     } else if (!same && known.fromValues && hasValues) {
-      throw new Error(
+      throw new TransformError(
         `${where}: ${variable} is in ${JSON.stringify(unit)}, but earlier locations are in ${JSON.stringify(known.unit)}; ` +
           "one file holds one unit per column: request every location with the same unit parameters",
       );
@@ -471,7 +483,7 @@ async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise
   } catch (error) {
     // Matched by name: importing ObjectNotFoundError would pull the S3 SDK into this module.
     if (error instanceof Error && error.name === "ObjectNotFoundError") {
-      throw new Error(
+      throw new TransformError(
         `${bodyKey}: its request manifest ${key} does not exist; ingest writes one beside every body, so re-run ingest for that date`,
         { cause: error },
       );
@@ -482,7 +494,7 @@ async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise
   try {
     manifest = JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
-    throw new Error(
+    throw new TransformError(
       `${key}: not valid JSON (${error instanceof Error ? error.message : String(error)}); re-run ingest for that date`,
       { cause: error },
     );
@@ -499,6 +511,6 @@ async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise
           : !strings(m.hourlyVariables) || !strings(m.dailyVariables)
             ? "hourlyVariables and dailyVariables must be lists of variable names"
             : undefined;
-  if (problem) throw new Error(`${key}: ${problem}; is it a request manifest written by ingest?`);
+  if (problem) throw new TransformError(`${key}: ${problem}; is it a request manifest written by ingest?`);
   return manifest as RequestManifest;
 }

@@ -1,12 +1,18 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { runInThisContext } from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { PipelineError } from "../pipeline/errors";
+import { TRANSIENT_ERRORS } from "../pipeline/infra/state-machine-definition";
+import { DEFAULT_PIPELINE_SETTINGS } from "../pipeline/settings";
 import * as apiKey from "../pipeline/api-key";
 import * as http from "../pipeline/http";
 import * as ingest from "../pipeline/ingest";
 import * as response from "../pipeline/openmeteo-response";
 import * as storage from "../pipeline/storage";
+import * as transform from "../pipeline/transform";
 
 /** Loads serialized code the way Lambda loads __index.js, and returns its handler. */
 function loadSerialized(text: string): () => unknown {
@@ -25,6 +31,7 @@ function loadSerialized(text: string): () => unknown {
 const builders: Record<string, () => Error> = {
   PipelineError: () => new PipelineError("SomethingFailed", "it failed", { cause: new Error("root") }),
   ObjectNotFoundError: () => new storage.ObjectNotFoundError("s3://raw", "open-meteo/x.json"),
+  TransformError: () => new transform.TransformError("open-meteo/x.json is listed twice", { cause: new Error("dup") }),
   ApiKeyError: () => new apiKey.ApiKeyError("the Open-Meteo API key is empty", { cause: new Error("secret") }),
   OpenMeteoResponseError: () => new response.OpenMeteoResponseError("open-meteo/x.json", "not valid JSON"),
   OpenMeteoRequestError: () =>
@@ -55,7 +62,7 @@ const builders: Record<string, () => Error> = {
 
 function exportedErrorClasses(): string[] {
   const names: string[] = [];
-  for (const module of [apiKey, http, ingest, response, storage, { PipelineError }]) {
+  for (const module of [apiKey, http, ingest, response, storage, transform, { PipelineError }]) {
     for (const [name, value] of Object.entries(module)) {
       const prototype = (value as { prototype?: unknown }).prototype;
       if (typeof value === "function" && (value === PipelineError || prototype instanceof PipelineError)) {
@@ -103,6 +110,24 @@ describe("errors thrown by Lambda code, after Pulumi's closure serializer", () =
       expect(seen["message"]).to.not.equal("");
     });
   }
+
+  it("names a permanent transform failure so the state machine alerts at once instead of retrying", async () => {
+    const store = new storage.DirectoryObjectStore(mkdtempSync(path.join(tmpdir(), "transform-error-")));
+    const settings = { ...DEFAULT_PIPELINE_SETTINGS };
+    const error = await transform
+      .transformRawObjects(
+        { date: "2026-11-20", keys: ["open-meteo/forecast/date=2026-11-20/0000-aaaaaaaaaaaa.json"] },
+        { settings, rawStore: store, curatedStore: store },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    expect(error?.name, error?.message).to.equal("TransformError");
+    for (const name of ["TransformError", "ObjectNotFoundError", "OpenMeteoResponseError", "IngestError"]) {
+      expect(TRANSIENT_ERRORS as readonly string[], name).to.not.include(name);
+    }
+  });
 
   it("names a transient ingest failure so the state machine retries it", () => {
     const error = builders["IngestError"]!();
