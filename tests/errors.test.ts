@@ -125,7 +125,7 @@ describe("errors thrown by Lambda code, after Pulumi's closure serializer", () =
       );
     expect(error?.name, error?.message).to.equal("TransformError");
     for (const name of ["TransformError", "ObjectNotFoundError", "OpenMeteoResponseError", "IngestError"]) {
-      expect(TRANSIENT_ERRORS as readonly string[], name).to.not.include(name);
+      expect(TRANSIENT_ERRORS, name).to.not.include(name);
     }
   });
 
