@@ -16,26 +16,17 @@ import {
   type FakeOpenMeteo,
   type FakeRequest,
 } from "../pipeline/local/fake-open-meteo";
-import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3Server } from "../pipeline/local/s3-server";
+import { startLocalS3, type LocalS3Server } from "../pipeline/local/s3-server";
 import { planRequests } from "../pipeline/openmeteo-request";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../pipeline/settings";
-import { createS3Client, S3ObjectStore, type ObjectStore } from "../pipeline/storage";
+import { S3ObjectStore, type ObjectStore } from "../pipeline/storage";
+import { rejectionOf } from "./support/rejection";
 
 const NOW = new Date("2025-07-20T06:00:00Z");
 const FAST = { baseDelayMs: 5, maxDelayMs: 20, budgetMs: 5_000 };
 /** A key with characters that change when URL-encoded, so both spellings are searched for. */
 const KEY = "om-TEST/k3y+with=odd&chars";
 const KEY_FORMS = [KEY, encodeURIComponent(KEY)];
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
 
 /** Fails when `text` holds the key in either spelling. */
 function expectNoKey(text: string, where: string): void {
@@ -73,12 +64,7 @@ describe("the Open-Meteo API key", function () {
   });
 
   beforeEach(() => {
-    const client = createS3Client({
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
+    const client = s3.client();
     store = new S3ObjectStore(client, buckets[bucketIndex++] as string);
   });
 

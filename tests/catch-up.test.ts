@@ -6,9 +6,9 @@ import { planRunDates, type CatchUpDeps, type RunItem } from "../pipeline/catch-
 import { ingestDate } from "../pipeline/ingest";
 import { curatedObjectKey, requestManifestKey } from "../pipeline/keys";
 import { startFakeOpenMeteo, type FakeOpenMeteo } from "../pipeline/local/fake-open-meteo";
-import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3Server } from "../pipeline/local/s3-server";
+import { startLocalS3, type LocalS3Server } from "../pipeline/local/s3-server";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../pipeline/settings";
-import { createS3Client, S3ObjectStore, type ObjectStore } from "../pipeline/storage";
+import { S3ObjectStore, type ObjectStore } from "../pipeline/storage";
 import { transformRawObjects } from "../pipeline/transform";
 
 /** 08:00 in Berlin on 2025-07-20: yesterday there is 2025-07-19. */
@@ -53,13 +53,6 @@ describe("planning a run's dates (self-healing catch-up)", function () {
   let curatedStore: ObjectStore;
   let bucketIndex = 0;
   const buckets = Array.from({ length: 24 }, (_, i) => `catch-up-${i}`);
-  const client = (): ReturnType<typeof createS3Client> =>
-    createS3Client({
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
 
   before(async () => {
     directory = await mkdtemp(path.join(tmpdir(), "catch-up-test-"));
@@ -80,8 +73,8 @@ describe("planning a run's dates (self-healing catch-up)", function () {
   });
 
   beforeEach(() => {
-    rawStore = new S3ObjectStore(client(), buckets[bucketIndex++] as string);
-    curatedStore = new S3ObjectStore(client(), buckets[bucketIndex++] as string);
+    rawStore = new S3ObjectStore(s3.client(), buckets[bucketIndex++] as string);
+    curatedStore = new S3ObjectStore(s3.client(), buckets[bucketIndex++] as string);
   });
 
   const deps = (overrides: Partial<CatchUpDeps> = {}): CatchUpDeps => ({

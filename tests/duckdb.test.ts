@@ -10,7 +10,7 @@ import { openCuratedDatabase, queryLocalCuratedData, type QueryResult } from "..
 import { startFakeOpenMeteo } from "../pipeline/local/fake-open-meteo";
 import { PROJECT_DIR, readProjectName, readStackConfigFile } from "../pipeline/local/plan";
 import { LOCAL_BUCKETS, runLocalDay } from "../pipeline/local/run";
-import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../pipeline/local/s3-server";
+import { startLocalS3 } from "../pipeline/local/s3-server";
 import type { RequestManifest } from "../pipeline/manifest";
 import {
   HOURLY_WINDOW_DAYS,
@@ -23,7 +23,7 @@ import {
 } from "../pipeline/queries";
 import { datasetSchema } from "../pipeline/schema";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../pipeline/settings";
-import { createS3Client, S3ObjectStore } from "../pipeline/storage";
+import { S3ObjectStore } from "../pipeline/storage";
 import { transformRawObjects } from "../pipeline/transform";
 import {
   expectHourlyMinMax,
@@ -52,12 +52,7 @@ function plainRows(result: QueryResult): Record<string, unknown>[] {
 /** Opens the local raw bucket of a data folder (s3rver, as npm start left it). */
 async function openRawBucket(dataDir: string) {
   const s3 = await startLocalS3({ directory: path.join(dataDir, "s3"), buckets: [LOCAL_BUCKETS.raw] });
-  const client = createS3Client({
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    region: "us-east-1",
-    credentials: LOCAL_S3_CREDENTIALS,
-  });
+  const client = s3.client();
   return { store: new S3ObjectStore(client, LOCAL_BUCKETS.raw), close: () => s3.close() };
 }
 
@@ -222,12 +217,7 @@ describe("duckdb", () => {
       let curatedFiles = 0;
       try {
         const settings = { ...dev, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
-        const client = createS3Client({
-          endpoint: s3.endpoint,
-          forcePathStyle: true,
-          region: "us-east-1",
-          credentials: LOCAL_S3_CREDENTIALS,
-        });
+        const client = s3.client();
         const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
         const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
         for (const date of dates) {

@@ -16,18 +16,9 @@ import { startFakeOpenMeteo, type FakeOpenMeteo } from "../pipeline/local/fake-o
 import { CURATED_PARTITIONS_WRITTEN, CURATED_ROWS_WRITTEN } from "../pipeline/metrics";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../pipeline/settings";
 import { DirectoryObjectStore } from "../pipeline/storage";
+import { rejectionOf } from "./support/rejection";
 
 const NOW = new Date("2025-07-20T06:00:00Z");
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
 
 /** Loads serialized code the way Lambda loads __index.js, and returns its handler. */
 function loadSerialized(text: string): (event: unknown) => Promise<unknown> {

@@ -20,6 +20,7 @@ import {
   type FakeAnswer,
   type FakeOpenMeteo,
 } from "../pipeline/local/fake-open-meteo";
+import { rejectionOf } from "./support/rejection";
 
 const POLICY: RetryPolicy = { retries: 3, timeoutMs: 10_000, baseDelayMs: 1_000, maxDelayMs: 15_000, budgetMs: 60_000 };
 const STATE = { attempts: 1, elapsedMs: 0, nowMs: Date.UTC(2024, 4, 1, 12, 0, 30), random: 0.5 };
@@ -27,16 +28,6 @@ const status = (code: number, reason = "x"): AttemptFailure => ({ kind: "status"
 
 /** Small delays so a test with several retries takes milliseconds. */
 const FAST: Pick<FetchOptions, "tuning"> = { tuning: { baseDelayMs: 10, maxDelayMs: 40, budgetMs: 5_000 } };
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
 
 describe("http", () => {
   describe("decideRetry (the retry policy)", () => {

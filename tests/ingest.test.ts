@@ -19,6 +19,7 @@ import type { RequestManifest } from "../pipeline/manifest";
 import { planRequests } from "../pipeline/openmeteo-request";
 import { DEFAULT_PIPELINE_SETTINGS, type Location, type PipelineSettings } from "../pipeline/settings";
 import { S3ObjectStore, createS3Client, type ObjectStore } from "../pipeline/storage";
+import { rejectionOf } from "./support/rejection";
 
 /** 08:00 in Berlin on 2025-07-20: yesterday there is 2025-07-19. */
 const NOW = new Date("2025-07-20T06:00:00Z");
@@ -30,16 +31,6 @@ function locations(count: number): Location[] {
     latitude: 40 + (i % 20) * 0.731,
     longitude: -5 + i * 0.377,
   }));
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected the promise to reject, but it resolved");
 }
 
 describe("ingest against the fake Open-Meteo and a local S3", function () {

@@ -27,7 +27,7 @@ import { startFakeOpenMeteo } from "../pipeline/local/fake-open-meteo";
 import { PROJECT_DIR, mockPhysicalName, type PlannedResource } from "../pipeline/local/plan";
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3Server } from "../pipeline/local/s3-server";
 import type { RequestManifest } from "../pipeline/manifest";
-import { createS3Client, S3ObjectStore } from "../pipeline/storage";
+import { S3ObjectStore } from "../pipeline/storage";
 import type { TransformResult } from "../pipeline/transform";
 import { comparable, expectedRows } from "./support/expected-rows";
 import { find, planOf } from "./support/plans";
@@ -101,12 +101,7 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
       directory: path.join(work, "s3"),
       buckets: [mockPhysicalName(`${PREFIX}-raw`), mockPhysicalName(`${PREFIX}-curated`)],
     });
-    const client = createS3Client({
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
+    const client = s3.client();
     rawStore = new S3ObjectStore(client, mockPhysicalName(`${PREFIX}-raw`));
     curatedStore = new S3ObjectStore(client, mockPhysicalName(`${PREFIX}-curated`));
   });

@@ -3,14 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
-import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../pipeline/local/s3-server";
-import {
-  createS3Client,
-  DirectoryObjectStore,
-  ObjectNotFoundError,
-  S3ObjectStore,
-  type ObjectStore,
-} from "../pipeline/storage";
+import { startLocalS3 } from "../pipeline/local/s3-server";
+import { DirectoryObjectStore, ObjectNotFoundError, S3ObjectStore, type ObjectStore } from "../pipeline/storage";
 
 let tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -57,12 +51,7 @@ describe("storage", () => {
     it("removes an S3 object (s3rver on 127.0.0.1), and accepts a missing key", async () => {
       const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
       try {
-        const client = createS3Client({
-          endpoint: s3.endpoint,
-          forcePathStyle: true,
-          region: "us-east-1",
-          credentials: LOCAL_S3_CREDENTIALS,
-        });
+        const client = s3.client();
         await expectDeletes(new S3ObjectStore(client, "bucket"));
       } finally {
         await s3.close();

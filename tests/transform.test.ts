@@ -15,6 +15,7 @@ import {
   transformResponseFiles,
   type CuratedFile,
 } from "../pipeline/transform";
+import { rejectionOf } from "./support/rejection";
 
 const RECORDED = path.join(__dirname, "fixtures", "open-meteo", "recorded");
 const HOUR = 3_600_000;
@@ -58,13 +59,9 @@ async function readMetadata(store: DirectoryObjectStore, key: string) {
   return parquetMetadata(arrayBufferOf((await store.getObject(key)).body));
 }
 
-async function rejectionOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error("expected the promise to reject, it resolved");
+/** The message of the error a promise rejects with. */
+async function messageOf(promise: Promise<unknown>): Promise<string> {
+  return (await rejectionOf(promise)).message;
 }
 
 let tempDirs: string[] = [];
@@ -350,7 +347,7 @@ describe("transform", () => {
         hourly: { time: ["2024-01-01T00:00"], [variable]: [1] },
       });
       const store = await tempStore();
-      const message = await rejectionOf(
+      const message = await messageOf(
         transformResponseFiles(
           [
             { name: "a.json", body: JSON.stringify(body("rain")) },
@@ -375,7 +372,7 @@ describe("transform", () => {
         hourly: { time: ["2024-01-01T00:00"], temperature_2m: [1] },
       });
       const store = await tempStore();
-      const message = await rejectionOf(
+      const message = await messageOf(
         transformResponseFiles(
           [
             { name: "c.json", body: JSON.stringify(body("°C")) },
@@ -598,13 +595,13 @@ describe("transform", () => {
 
     it("refuses keys of another date, manifests as keys, and no keys at all", async () => {
       const deps = await stores();
-      expect(await rejectionOf(transformRawObjects({ date: "2024-03-11", keys: KEYS }, deps))).to.equal(
+      expect(await messageOf(transformRawObjects({ date: "2024-03-11", keys: KEYS }, deps))).to.equal(
         `${KEYS[0]}: its manifest is for ${DATE}, not 2024-03-11; pass the keys ingest returned for 2024-03-11`,
       );
       expect(
-        await rejectionOf(transformRawObjects({ date: DATE, keys: [requestManifestKey(KEYS[0]!)] }, deps)),
+        await messageOf(transformRawObjects({ date: DATE, keys: [requestManifestKey(KEYS[0]!)] }, deps)),
       ).to.include("is not a raw body key");
-      expect(await rejectionOf(transformRawObjects({ date: DATE, keys: [] }, deps))).to.equal(
+      expect(await messageOf(transformRawObjects({ date: DATE, keys: [] }, deps))).to.equal(
         `no raw body keys to transform for ${DATE}; run ingest for that date first (it returns the keys)`,
       );
       expect(await deps.curatedStore.listKeys("")).to.deep.equal([]);
@@ -621,7 +618,7 @@ describe("transform", () => {
           .replaceAll('"2024-03-09', '"2024-03-11');
         await deps.rawStore.putObject(key, text, { contentType: "application/json" });
       }
-      expect(await rejectionOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.equal(
+      expect(await messageOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.equal(
         `none of the 2 raw bodies has weather_hourly rows for ${DATE}; they hold 2024-03-11 to 2024-03-13 ` +
           `(keys ${KEYS[0]} … ${KEYS[1]}); check the date and the keys`,
       );
@@ -633,7 +630,7 @@ describe("transform", () => {
       await deps.rawStore.putObject(requestManifestKey(KEYS[1]!), JSON.stringify(manifest(1, ["temperature_2m"])), {
         contentType: "application/json",
       });
-      expect(await rejectionOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.equal(
+      expect(await messageOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.equal(
         `${KEYS[1]}: hourly variable(s) relative_humidity_2m are in the settings but were not requested for this body; ` +
           `re-run ingest for ${DATE} so the raw data holds them`,
       );
@@ -696,7 +693,7 @@ describe("transform", () => {
           if (c.body !== undefined) await deps.rawStore.putObject(key, c.body, { contentType: "application/json" });
           if (c.deleteManifest) await rm(path.join(deps.rawStore.root, requestManifestKey(key)));
 
-          const message = await rejectionOf(transformRawObjects({ date: DATE, keys: KEYS }, deps));
+          const message = await messageOf(transformRawObjects({ date: DATE, keys: KEYS }, deps));
 
           expect(message).to.match(new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));
           expect(message).to.include(c.message);
@@ -712,7 +709,7 @@ describe("transform", () => {
       it("writes nothing at all when the first run already fails", async () => {
         const deps = await stores();
         await deps.rawStore.putObject(KEYS[1]!, "{nan}", { contentType: "application/json" });
-        expect(await rejectionOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.include(
+        expect(await messageOf(transformRawObjects({ date: DATE, keys: KEYS }, deps))).to.include(
           `${KEYS[1]}: not valid JSON`,
         );
         expect(await deps.curatedStore.listKeys("")).to.deep.equal([]);

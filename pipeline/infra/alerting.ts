@@ -4,6 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { denyInsecureTransport } from "./deny-insecure-transport";
 
 /** Arguments of Alerting. */
 export interface AlertingArgs {
@@ -82,14 +83,7 @@ export class Alerting extends pulumi.ComponentResource {
                 },
               },
             },
-            {
-              Sid: "DenyInsecureTransport",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "sns:Publish",
-              Resource: this.topic.arn,
-              Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
+            denyInsecureTransport("sns:Publish", this.topic.arn),
           ],
         }),
       },
@@ -122,16 +116,7 @@ export class Alerting extends pulumi.ComponentResource {
           queueUrl: dlq.url,
           policy: pulumi.jsonStringify({
             Version: "2012-10-17",
-            Statement: [
-              {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "sqs:*",
-                Resource: dlq.arn,
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-              },
-            ],
+            Statement: [denyInsecureTransport("sqs:*", dlq.arn)],
           }),
         },
         parent,

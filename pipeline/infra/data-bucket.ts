@@ -3,6 +3,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { denyInsecureTransport } from "./deny-insecure-transport";
 
 /** Arguments of a DataBucket. */
 export interface DataBucketArgs {
@@ -113,16 +114,7 @@ export class DataBucket extends pulumi.ComponentResource {
         bucket,
         policy: pulumi.jsonStringify({
           Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "DenyInsecureTransport",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:*",
-              Resource: [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`],
-              Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
-          ],
+          Statement: [denyInsecureTransport("s3:*", [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`])],
         }),
       },
       // S3 rejects a policy while the public access block is being written.

@@ -26,7 +26,7 @@ import { parseStackConfigValues } from "../infra/config";
 import { ingestDate } from "../ingest";
 import { planRequests, requestWeight } from "../openmeteo-request";
 import type { PipelineSettings } from "../settings";
-import { createS3Client, S3ObjectStore } from "../storage";
+import { S3ObjectStore } from "../storage";
 import { transformRawObjects } from "../transform";
 import { BENCH_HOURLY_VARIABLES, benchLocations, writeBenchBody } from "./bench-input";
 import type { BenchTransformResult } from "./bench-transform";
@@ -415,12 +415,7 @@ async function benchDailyRun(): Promise<void> {
     const s3 = await startLocalS3({ directory: path.join(work, "s3"), buckets: ["bench-raw", "bench-curated"] });
     try {
       const run = { ...settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
-      const client = createS3Client({
-        endpoint: s3.endpoint,
-        forcePathStyle: true,
-        region: "us-east-1",
-        credentials: LOCAL_S3_CREDENTIALS,
-      });
+      const client = s3.client();
       const rawStore = new S3ObjectStore(client, "bench-raw");
       const curatedStore = new S3ObjectStore(client, "bench-curated");
       const date = addDays(todayIn(run.timezone, new Date()), -1);

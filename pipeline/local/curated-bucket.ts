@@ -5,9 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { createS3Client, S3ObjectStore } from "../storage";
+import { S3ObjectStore } from "../storage";
 import { LOCAL_BUCKETS } from "./run";
-import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "./s3-server";
+import { startLocalS3 } from "./s3-server";
 
 /** An open local curated bucket; close() stops its s3rver. */
 export interface LocalCuratedBucket {
@@ -26,12 +26,7 @@ export async function openLocalCuratedBucket(dataDir: string): Promise<LocalCura
     );
   }
   const s3 = await startLocalS3({ directory, buckets: [LOCAL_BUCKETS.curated] });
-  const client = createS3Client({
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    region: "us-east-1",
-    credentials: LOCAL_S3_CREDENTIALS,
-  });
+  const client = s3.client();
   return {
     store: new S3ObjectStore(client, LOCAL_BUCKETS.curated),
     close: async () => {

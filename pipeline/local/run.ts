@@ -10,10 +10,10 @@ import { hasApiKeyParameter } from "../api-key";
 import { handleIngestEvent, handleTransformEvent } from "../handlers";
 import type { IngestResult } from "../ingest";
 import type { PipelineSettings } from "../settings";
-import { createS3Client, S3ObjectStore } from "../storage";
+import { S3ObjectStore } from "../storage";
 import type { TransformResult } from "../transform";
 import { startFakeOpenMeteo } from "./fake-open-meteo";
-import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "./s3-server";
+import { startLocalS3 } from "./s3-server";
 
 /** Bucket names of local runs. */
 export const LOCAL_BUCKETS = { raw: "local-raw", curated: "local-curated" } as const;
@@ -105,12 +105,7 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     );
     print(`S3: s3rver at ${s3.endpoint}, data in ${s3.directory}`);
 
-    const client = createS3Client({
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
+    const client = s3.client();
     const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
     const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
 

@@ -3,7 +3,9 @@
  * S3 wire format, objects kept as files in a folder.
  */
 import { mkdir } from "node:fs/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
+import { createS3Client } from "../storage";
 
 /** A running local S3 server. */
 export interface LocalS3Server {
@@ -11,6 +13,8 @@ export interface LocalS3Server {
   readonly endpoint: string;
   readonly port: number;
   readonly directory: string;
+  /** A new S3 client for this server: path-style URLs, the credentials s3rver checks. */
+  client(): S3Client;
   close(): Promise<void>;
 }
 
@@ -36,6 +40,13 @@ export async function startLocalS3(options: {
     endpoint: `http://127.0.0.1:${address.port}`,
     port: address.port,
     directory: options.directory,
+    client: () =>
+      createS3Client({
+        endpoint: `http://127.0.0.1:${address.port}`,
+        forcePathStyle: true,
+        region: "us-east-1",
+        credentials: LOCAL_S3_CREDENTIALS,
+      }),
     close: () => server.close(),
   };
 }

@@ -16,17 +16,11 @@ import {
   type FakeRequest,
   type RecordedRequest,
 } from "../../pipeline/local/fake-open-meteo";
-import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3Server } from "../../pipeline/local/s3-server";
+import { startLocalS3, type LocalS3Server } from "../../pipeline/local/s3-server";
 import { planRequests, type PlannedRequest } from "../../pipeline/openmeteo-request";
 import { rawBodyKey } from "../../pipeline/keys";
 import type { PipelineSettings } from "../../pipeline/settings";
-import {
-  createS3Client,
-  S3ObjectStore,
-  type ObjectStore,
-  type PutOptions,
-  type StoredObject,
-} from "../../pipeline/storage";
+import { S3ObjectStore, type ObjectStore, type PutOptions, type StoredObject } from "../../pipeline/storage";
 
 /** Keys and bytes of every object under a prefix. */
 export type Snapshot = ReadonlyMap<string, Buffer>;
@@ -51,12 +45,7 @@ export class FaultBench {
     this.s3 = s3;
     this.buckets = 0;
     this.script = undefined;
-    this.client = createS3Client({
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
+    this.client = s3.client();
   }
 
   /** Starts s3rver in a temporary folder and the fake Open-Meteo with the API's clock at `now`. */
