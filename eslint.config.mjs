@@ -20,8 +20,10 @@ export default tseslint.config(
     },
   },
   {
-    // Code the Lambdas run is serialized by Pulumi, which cannot carry native private fields.
-    files: ["pipeline/*.ts"],
+    // Code the Lambdas run (core and the capabilities) is serialized by Pulumi, which cannot
+    // carry native private fields.
+    files: ["pipeline/**/*.ts"],
+    ignores: ["pipeline/infra/**", "pipeline/cli/**", "pipeline/local/**", "pipeline/bench/**"],
     rules: {
       "no-restricted-syntax": [
         "error",

@@ -3,7 +3,7 @@
  */
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
-import { CURATED_PARTITIONS_WRITTEN, METRICS_NAMESPACE, STACK_DIMENSION } from "../metrics";
+import { CURATED_PARTITIONS_WRITTEN, METRICS_NAMESPACE, STACK_DIMENSION } from "../core/metrics";
 
 /** What the alarms watch. */
 export interface AlarmTargets {

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../settings";
+import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../core/settings";
 
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [

@@ -6,8 +6,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DATASETS, type Dataset } from "../keys";
-import { datasetSchema, PARTITION_COLUMN } from "../schema";
+import { DATASETS, type Dataset } from "../core/keys";
+import { datasetSchema, PARTITION_COLUMN } from "../core/schema";
 import { DataBucket } from "./data-bucket";
 
 /** A saved query offered in the Athena console. */

@@ -9,7 +9,7 @@
  *     <Step>Failed -> AlertDateFailure (SNS) -> DeadLetterDate (SQS) -> DateFailed
  *   a failed date fails the run (visible as failed); later dates wait for the next run's catch-up.
  */
-import { TRANSIENT_ERROR_NAME } from "../errors";
+import { TRANSIENT_ERROR_NAME } from "../core/errors";
 
 /** What the definition invokes and where failures go. */
 export interface StateMachineTargets {

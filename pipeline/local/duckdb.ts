@@ -7,10 +7,10 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { DATASETS, type Dataset } from "../keys";
-import { datasetSchema, PARTITION_COLUMN, type GlueType } from "../schema";
-import type { ObjectStore } from "../storage";
-import { openLocalCuratedBucket } from "./curated-bucket";
+import { DATASETS, type Dataset } from "../core/keys";
+import { datasetSchema, PARTITION_COLUMN, type GlueType } from "../core/schema";
+import type { ObjectStore } from "../core/storage";
+import { openLocalCuratedBucket } from "./local-buckets";
 
 /** The DuckDB type a column of each Glue type reads as, and the partition's type. */
 export const DUCKDB_TYPE_OF: Readonly<Record<GlueType | "date", string>> = {

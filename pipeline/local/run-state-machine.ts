@@ -12,12 +12,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
-import { createIngestHandler, createPlanHandler, createTransformHandler } from "../handlers";
-import type { RetryTuning } from "../http";
+import { createIngestHandler, type RetryTuning } from "../ingest";
+import {
+  createPlanHandler,
+  redriveDeadLetters,
+  type DeadLetter,
+  type RedriveOptions,
+  type RedriveResult,
+} from "../operations";
+import { createTransformHandler } from "../transform";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
-import { redriveDeadLetters, type DeadLetter, type RedriveOptions, type RedriveResult } from "../redrive";
-import type { PipelineSettings } from "../settings";
-import type { ObjectStore } from "../storage";
+import type { PipelineSettings } from "../core/settings";
+import type { ObjectStore } from "../core/storage";
 
 /** The three functions of a run, by their role in the definition. */
 export type FunctionRole = "plan" | "ingest" | "transform";

@@ -5,7 +5,7 @@
 import { mkdir } from "node:fs/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
-import { createS3Client } from "../storage";
+import { createS3Client } from "../core/storage";
 
 /** A running local S3 server. */
 export interface LocalS3Server {

@@ -17,10 +17,10 @@ import {
   type RecordedRequest,
 } from "../../pipeline/local/fake-open-meteo";
 import { startLocalS3, type LocalS3Server } from "../../pipeline/local/s3-server";
-import { planRequests, type PlannedRequest } from "../../pipeline/openmeteo-request";
-import { rawBodyKey } from "../../pipeline/keys";
-import type { PipelineSettings } from "../../pipeline/settings";
-import { S3ObjectStore, type ObjectStore, type PutOptions, type StoredObject } from "../../pipeline/storage";
+import { planRequests, type PlannedRequest } from "../../pipeline/ingest/openmeteo-request";
+import { rawBodyKey } from "../../pipeline/core/keys";
+import type { PipelineSettings } from "../../pipeline/core/settings";
+import { S3ObjectStore, type ObjectStore, type PutOptions, type StoredObject } from "../../pipeline/core/storage";
 
 /** Keys and bytes of every object under a prefix. */
 export type Snapshot = ReadonlyMap<string, Buffer>;

@@ -1,0 +1,198 @@
+/**
+ * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
+ */
+import { readFile } from "node:fs/promises";
+import * as path from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { compactMonth, type CompactionResult } from "../catalog";
+import { todayIn } from "../core/dates";
+import { parseStackConfigValues } from "../infra/config";
+import { assertIsoDate } from "../core/keys";
+import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
+import { transformResponseFiles } from "../transform";
+import { openLocalCuratedBucket } from "../local/local-buckets";
+import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
+import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
+import { formatPlan } from "./plan-report";
+import { redriveStack } from "./redrive-aws";
+import { runLocalDay } from "./run";
+
+const program = new Command()
+  .name("pipeline")
+  .description("Run the weather pipeline locally, convert saved responses, or plan a stack under Pulumi mocks.")
+  .showHelpAfterError();
+
+/** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
+function settingsOf(stack: string | undefined) {
+  const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
+  const values = file ? readStackConfigFile(file) : {};
+  return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
+}
+
+function parseDate(value: string): string {
+  try {
+    assertIsoDate(value, "--date");
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
+program
+  .command("run", { isDefault: true })
+  .description("Run one day locally: s3rver on 127.0.0.1 and the embedded fake Open-Meteo (no AWS, no internet)")
+  .option("--live", "fetch from the real Open-Meteo API instead of the embedded fake")
+  .option("--api-url <URL>", "fetch from any Open-Meteo-compatible server, e.g. http://localhost:8080 (self-hosted)")
+  .option("--date <YYYY-MM-DD>", "the day to fetch (default: yesterday in the stack's time zone)", parseDate)
+  .option("--stack <name>", "use the locations and variables of Pulumi.<name>.yaml (default: embedded defaults)")
+  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--preview-rows <n>", "rows to preview per dataset", parsePositiveInteger, 5)
+  .action(
+    async (options: {
+      live?: boolean;
+      apiUrl?: string;
+      date?: string;
+      stack?: string;
+      dataDir: string;
+      previewRows: number;
+    }) => {
+      await runLocalDay({
+        settings: settingsOf(options.stack),
+        dataDir: path.resolve(options.dataDir),
+        date: options.date,
+        live: options.live ?? false,
+        apiUrl: options.apiUrl,
+        previewRows: options.previewRows,
+        print: (line) => console.log(line),
+      });
+    },
+  );
+
+program
+  .command("redrive")
+  .description(
+    "Re-run the failed runs kept in a deployed stack's dead-letter queue (needs the Pulumi CLI and AWS credentials)",
+  )
+  .requiredOption("--stack <name>", "the deployed stack whose dead-letter queue to read")
+  .option("--schedule", "read the schedule's dead-letter queue (runs that could not start) instead of the run one")
+  .option("--max <n>", "most messages to read", parsePositiveInteger, 100)
+  .option("--dry-run", "say what would be started; start and delete nothing")
+  .action(async (options: { stack: string; schedule?: boolean; max: number; dryRun?: boolean }) => {
+    const result = await redriveStack(options.stack, {
+      maxMessages: options.max,
+      dryRun: options.dryRun ?? false,
+      queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
+    });
+    const failed = result.runs.filter((run) => run.error !== undefined);
+    console.log(`${result.received} message(s), ${result.runs.length} run(s) started, ${failed.length} failed`);
+    if (failed.length > 0) process.exitCode = 1;
+  });
+
+program
+  .command("transform")
+  .description("Convert saved Open-Meteo responses (one object or an array) into the curated Parquet layout")
+  .argument("<response.json...>", "saved response bodies")
+  .requiredOption("--out <dir>", "folder to write <dir>/weather_hourly/date=.../*.parquet and weather_daily")
+  .action(async (files: string[], options: { out: string }) => {
+    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(name) })));
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)));
+    for (const file of written)
+      console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
+  });
+
+program
+  .command("plan")
+  .description("Run the Pulumi program under mocks with a stack's config and print every resource it declares")
+  .requiredOption("--stack <name>", "stack name; config comes from Pulumi.<name>.yaml (missing file = defaults)")
+  .option("--config-file <path>", "read config from this file instead of Pulumi.<stack>.yaml")
+  .option("--json", "print an array of {type, name, inputs} for other tools")
+  .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
+    const resources = await planStack(options);
+    process.stdout.write(
+      options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
+    );
+  });
+
+program
+  .command("query")
+  .description(
+    'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly and weather_daily, partition column "date"',
+  )
+  .argument("<sql>", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
+  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--stack <name>", "columns of a table with no files yet from Pulumi.<name>.yaml (default: embedded defaults)")
+  .action(async (sql: string, options: { dataDir: string; stack?: string }) => {
+    const settings = settingsOf(options.stack);
+    const result = await queryLocalCuratedData({
+      sql,
+      dataDir: path.resolve(options.dataDir),
+      hourlyVariables: settings.hourlyVariables,
+      dailyVariables: settings.dailyVariables,
+    });
+    if (result.rows.length === 0) {
+      console.log(`(no rows; columns: ${result.columns.map((c) => c.name).join(", ")})`);
+      return;
+    }
+    console.table(formatResultRows(result));
+    console.log(`${result.rows.length} row(s)`);
+  });
+
+program
+  .command("compact")
+  .description("Rewrite each date partition of a month into its one Parquet file per dataset (query results unchanged)")
+  .requiredOption("--month <YYYY-MM>", "the month to compact; it must be over in the stack's time zone")
+  .option("--stack <name>", "time zone and column order from Pulumi.<name>.yaml (default: embedded defaults)")
+  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
+  .action(async (options: { month: string; stack?: string; dataDir: string; bucket?: string }) => {
+    const settings = settingsOf(options.stack);
+    const local = options.bucket ? undefined : await openLocalCuratedBucket(path.resolve(options.dataDir));
+    const store: ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
+    try {
+      const result = await compactMonth(store, {
+        month: options.month,
+        today: todayIn(settings.timezone, new Date()),
+        hourlyVariables: settings.hourlyVariables,
+        dailyVariables: settings.dailyVariables,
+      });
+      printCompaction(store.description, result);
+    } finally {
+      await local?.close();
+    }
+  });
+
+/** Prints what compaction did, one line per partition it changed. */
+function printCompaction(where: string, result: CompactionResult): void {
+  let unchanged = 0;
+  let deleted = 0;
+  for (const p of result.partitions) {
+    deleted += p.deleted.length;
+    const name = path.posix.basename(p.key);
+    const size = `${p.rows} rows, ${p.rowGroups} row group(s), ${p.bytes} bytes`;
+    const gone = p.deleted.length > 0 ? `; deleted ${p.deleted.map((k) => path.posix.basename(k)).join(", ")}` : "";
+    if (p.merged.length > 0) {
+      console.log(`${p.dataset}/date=${p.date}: merged ${p.merged.length} file(s) into ${name} (${size})${gone}`);
+    } else if (p.deleted.length > 0) {
+      console.log(`${p.dataset}/date=${p.date}: finished an earlier compaction (${size})${gone}`);
+    } else {
+      unchanged++;
+    }
+  }
+  for (const key of result.ignored) console.log(`left alone (not a Parquet file directly in a partition): ${key}`);
+  console.log(
+    `Compacted ${result.month} in ${where}: ${result.partitions.length - unchanged} of ${result.partitions.length} ` +
+      `partition(s) rewritten or finished, ${unchanged} already one file, ${deleted} file(s) deleted`,
+  );
+}
+
+/** Parses a positive integer option. */
+function parsePositiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${value} is not a positive whole number`);
+  return n;
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

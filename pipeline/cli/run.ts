@@ -1,0 +1,142 @@
+/**
+ * One daily run on this machine: an S3-protocol server (s3rver) on 127.0.0.1 keeps the raw and
+ * curated buckets in a local folder, and Open-Meteo is the embedded fake (synthetic values, no
+ * internet), the real API, or any Open-Meteo-compatible server (`--api-url`, e.g. a self-hosted
+ * one). Ingest and transform are the same handler functions the Lambdas call.
+ */
+import * as path from "node:path";
+import { parquetReadObjects } from "hyparquet";
+import { hasApiKeyParameter, handleIngestEvent, type IngestResult } from "../ingest";
+import { handleTransformEvent, type TransformResult } from "../transform";
+import type { PipelineSettings } from "../core/settings";
+import { S3ObjectStore } from "../core/storage";
+import { startFakeOpenMeteo } from "../local/fake-open-meteo";
+import { LOCAL_BUCKETS } from "../local/local-buckets";
+import { startLocalS3 } from "../local/s3-server";
+
+/** Options of a local run. */
+export interface LocalRunOptions {
+  readonly settings: PipelineSettings;
+  /** Folder that keeps the buckets between runs. */
+  readonly dataDir: string;
+  /** The day to fetch; default yesterday in the settings' time zone. */
+  readonly date?: string;
+  /** Use the API at settings' URLs instead of the embedded fake. */
+  readonly live: boolean;
+  /**
+   * Base URL of an Open-Meteo-compatible server (e.g. http://127.0.0.1:8080): forecast and
+   * archive requests go to <apiUrl>/v1/forecast and <apiUrl>/v1/archive instead of the fake.
+   */
+  readonly apiUrl?: string;
+  /** Rows shown per dataset in the preview. */
+  readonly previewRows: number;
+  /** Where progress and the summary go. */
+  readonly print: (line: string) => void;
+}
+
+/** What a local run did. */
+export interface LocalRunResult {
+  readonly ingest: IngestResult;
+  readonly transform: TransformResult;
+  readonly synthetic: boolean;
+}
+
+/**
+ * The forecast and archive URLs of an Open-Meteo-compatible server from its base URL
+ * (http or https, no path beyond a prefix, no query): <base>/v1/forecast and <base>/v1/archive.
+ */
+export function apiUrlsFromBase(base: string): { forecastApiUrl: string; archiveApiUrl: string } {
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new RangeError(`--api-url is ${JSON.stringify(base)}; it must be a URL such as http://127.0.0.1:8080`);
+  }
+  const shown = JSON.stringify(base);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RangeError(`--api-url is ${shown}; it must start with http:// or https://`);
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new RangeError("--api-url holds a user name or password; pass the server's address only");
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw new RangeError(
+      hasApiKeyParameter(base)
+        ? "--api-url holds an apikey parameter; pass the server's base address only (the key is a stack secret)"
+        : `--api-url is ${shown}; it must have no query (?...) or fragment (#...)`,
+    );
+  }
+  const prefix = url.pathname.replace(/\/+$/, "");
+  if (/\/v1(\/(forecast|archive))?$/.test(prefix)) {
+    throw new RangeError(
+      `--api-url is ${shown}; pass the server's base (e.g. ${url.origin}${prefix.replace(/\/v1(\/(forecast|archive))?$/, "")}): /v1/forecast and /v1/archive are added to it`,
+    );
+  }
+  const root = `${url.origin}${prefix}`;
+  return { forecastApiUrl: `${root}/v1/forecast`, archiveApiUrl: `${root}/v1/archive` };
+}
+
+/** Runs ingest then transform once against local buckets and prints what was written. */
+export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunResult> {
+  const { print } = options;
+  if (options.apiUrl !== undefined && options.live) {
+    throw new RangeError("--live and --api-url both choose the API; use one");
+  }
+  const custom = options.apiUrl === undefined ? undefined : apiUrlsFromBase(options.apiUrl);
+  const s3 = await startLocalS3({
+    directory: path.join(options.dataDir, "s3"),
+    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
+  });
+  const fake = options.live || custom ? undefined : await startFakeOpenMeteo();
+  try {
+    const settings: PipelineSettings = fake
+      ? { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
+      : { ...options.settings, ...custom };
+    print(
+      fake
+        ? `Open-Meteo: embedded fake at ${fake.url} -- SYNTHETIC values, NOT real weather (use --live for the real API)`
+        : custom
+          ? `Open-Meteo: server at ${settings.forecastApiUrl} and ${settings.archiveApiUrl} (--api-url)`
+          : `Open-Meteo: live API at ${settings.forecastApiUrl} (weather data by Open-Meteo.com, CC BY 4.0)`,
+    );
+    print(`S3: s3rver at ${s3.endpoint}, data in ${s3.directory}`);
+
+    const client = s3.client();
+    const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
+    const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
+
+    const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
+    print("");
+    print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
+    for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);
+
+    const transform = await handleTransformEvent(ingest, { settings, rawStore, curatedStore });
+    print("");
+    print(`Transform ${transform.date}: ${transform.rawObjects} raw object(s)`);
+    for (const file of transform.files) {
+      print(`  s3://${LOCAL_BUCKETS.curated}/${file.key}: ${file.rows} rows, ${file.bytes} bytes`);
+    }
+    for (const file of transform.files) {
+      const { body } = await curatedStore.getObject(file.key);
+      const rows = await parquetReadObjects({ file: toArrayBuffer(body), rowEnd: options.previewRows });
+      print("");
+      print(`${file.dataset}, first ${rows.length} of ${file.rows} rows:`);
+      console.table(rows.map(formatPreviewRow));
+    }
+    return { ingest, transform, synthetic: fake !== undefined };
+  } finally {
+    await fake?.close();
+    await s3.close();
+  }
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** Dates as ISO text, numbers as they are: what a reader expects in a preview. */
+function formatPreviewRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key] = value instanceof Date ? value.toISOString() : value;
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * Ingest: which requests a date needs (batched by API weight), fetching them politely, and
+ * keeping each body unchanged in the raw bucket with its request manifest.
+ *
+ * Values are re-exported as plain constants, not `export { x } from`: TypeScript emits those as
+ * getters, which Pulumi's closure serializer ships as a function each.
+ */
+import * as apiKey from "./api-key";
+import * as handler from "./handler";
+import * as http from "./http";
+import * as ingest from "./ingest";
+import * as request from "./openmeteo-request";
+
+export const { hasApiKeyParameter, loadApiKey } = apiKey;
+export const { createIngestHandler, handleIngestEvent, parseIngestEvent } = handler;
+export type { IngestEvent, IngestHandlerDeps } from "./handler";
+export const { DEFAULT_RETRY_TUNING } = http;
+export type { RetryTuning } from "./http";
+export const { ingestDate } = ingest;
+export type { IngestResult } from "./ingest";
+export const { planRequests, requestWeight } = request;
+export type { PlannedRequest } from "./openmeteo-request";

@@ -1,0 +1,72 @@
+/**
+ * What the transform Lambda does with an event: check its shape, transform, then one metric line.
+ * The Pulumi callback only builds the stores and passes them in through createTransformHandler.
+ */
+import { assertIsoDate } from "../core/keys";
+import type { PipelineSettings } from "../core/settings";
+import type { ObjectStore } from "../core/storage";
+import { formatTransformMetricLine } from "./metrics";
+import { transformRawObjects, type TransformResult } from "./transform";
+
+/** Input of the transform function: what ingest returned. */
+export interface TransformEvent {
+  readonly date: string;
+  readonly keys: readonly string[];
+}
+
+function describe(value: unknown): string {
+  return JSON.stringify(value)?.slice(0, 200) ?? String(value);
+}
+
+/** Checks a transform event: `{"date": "YYYY-MM-DD", "keys": ["open-meteo/...json", ...]}`. */
+export function parseTransformEvent(event: unknown): TransformEvent {
+  const e = (event ?? {}) as { date?: unknown; keys?: unknown };
+  if (typeof e.date !== "string") {
+    throw new TypeError(
+      `the transform event is ${describe(event)}; it needs "date" ("YYYY-MM-DD") and "keys" (raw object keys), as ingest returns them`,
+    );
+  }
+  assertIsoDate(e.date, "the transform event's date");
+  if (!Array.isArray(e.keys) || !e.keys.every((k): k is string => typeof k === "string")) {
+    throw new TypeError(`the transform event's keys are ${describe(e.keys)}; they must be a list of raw object keys`);
+  }
+  return { date: e.date, keys: e.keys };
+}
+
+/** Runs one transform invocation. */
+export async function handleTransformEvent(
+  event: unknown,
+  deps: { settings: PipelineSettings; rawStore: ObjectStore; curatedStore: ObjectStore },
+): Promise<TransformResult> {
+  return transformRawObjects(parseTransformEvent(event), deps);
+}
+
+/** What the transform Lambda is built from. */
+export interface TransformHandlerDeps {
+  readonly settings: PipelineSettings;
+  readonly rawStore: ObjectStore;
+  readonly curatedStore: ObjectStore;
+  /** The stack name, the Stack dimension of the metrics. */
+  readonly stack: string;
+  /**
+   * Where the metric line (CloudWatch EMF JSON) goes; default console.log, as AWS's own EMF
+   * library does in Lambda (CloudWatch Logs extracts the metrics from the function's log group).
+   */
+  readonly log?: (line: string) => void;
+  /** The clock of the metric timestamp; default the real time. */
+  readonly now?: () => Date;
+}
+
+/** Builds the transform Lambda's handler: transform, then one EMF metric line for the run. */
+export function createTransformHandler(deps: TransformHandlerDeps): (event: unknown) => Promise<TransformResult> {
+  if (deps.stack.trim() === "")
+    throw new RangeError("the transform handler's stack name is empty; pass the stack name");
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const now = deps.now ?? (() => new Date());
+  return async (event: unknown) => {
+    const result = await transformRawObjects(parseTransformEvent(event), deps);
+    // Emitted only after every file is written: the freshness alarm must not see a failed run.
+    log(formatTransformMetricLine(result, deps.stack, now()));
+    return result;
+  };
+}

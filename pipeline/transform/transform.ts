@@ -1,0 +1,522 @@
+/**
+ * The transform: raw Open-Meteo bodies -> typed rows -> one Parquet file per dataset and date
+ * in the curated store (`<dataset>/date=YYYY-MM-DD/<dataset>_<date>.parquet`).
+ *
+ * Every input is parsed and converted before anything is written: a bad body fails the run with
+ * its key in the message and leaves the curated files of an earlier run untouched (each put is
+ * a whole, atomic object, so readers see the old file or the new one, never part of one).
+ *
+ * This module runs inside a Lambda after Pulumi's closure serialization, so it imports only
+ * hyparquet-writer, project modules without SDK values, and types.
+ */
+import { PipelineError } from "../core/errors";
+import {
+  type Dataset,
+  DATASETS,
+  assertIsoDate,
+  curatedObjectKey,
+  isRawBodyKey,
+  requestManifestKey,
+} from "../core/keys";
+import type { RequestManifest } from "../core/manifest";
+import {
+  dayOfIsoDate,
+  isoDateOfDay,
+  scanOpenMeteoResponse,
+  scanOpenMeteoStream,
+  type ScannedBlock,
+  type ScannedLocation,
+} from "./openmeteo-response";
+import {
+  DEFAULT_ROW_GROUP_ROWS,
+  DatasetParquetWriter,
+  RowGroupSpill,
+  type ColumnSlice,
+  type ParquetFileOptions,
+} from "./parquet";
+import { TIME_UNITS, datasetSchema, type DatasetSchema } from "../core/schema";
+import type { PipelineSettings } from "../core/settings";
+import type { ObjectStore } from "../core/storage";
+
+/**
+ * A transform failure no retry can fix (a bad key list, a missing manifest, rows of another
+ * date): its own name keeps the state machine from retrying it as it does plain network errors.
+ */
+export class TransformError extends PipelineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TransformError", message, options);
+  }
+}
+
+/** What to transform: a date and the raw BODY keys ingest wrote for it. */
+export interface TransformInput {
+  readonly date: string;
+  readonly keys: readonly string[];
+}
+
+/** One curated Parquet object written. */
+export interface CuratedFile {
+  readonly dataset: Dataset;
+  readonly key: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** What a transform run wrote. */
+export interface TransformResult {
+  readonly date: string;
+  readonly files: readonly CuratedFile[];
+  readonly rawObjects: number;
+}
+
+/** What transformRawObjects works with. */
+export interface TransformDeps {
+  readonly settings: PipelineSettings;
+  readonly rawStore: ObjectStore;
+  readonly curatedStore: ObjectStore;
+  /** Row group sizing; defaults suit a Lambda of 512 MB. */
+  readonly parquet?: ParquetFileOptions;
+}
+
+/** A saved Open-Meteo response for transformResponseFiles. */
+export interface ResponseFile {
+  /** File name, used in error messages and the files' source metadata. */
+  readonly name: string;
+  /**
+   * The body, whole or as a stream of chunks (e.g. fs.createReadStream): a stream is converted
+   * a location at a time, so memory never holds the body, however large.
+   */
+  readonly body: Uint8Array | string | AsyncIterable<Uint8Array>;
+}
+
+/** Options of transformResponseFiles. */
+export interface ResponseFileOptions extends Omit<ParquetFileOptions, "spill"> {
+  /**
+   * A folder for a temporary file (deleted at the end) where rows wait for their row group when
+   * the rows buffered across all open files pass rowGroupRows. A body of many days has one file
+   * per day open at once: with a spill each file still gets row groups of rowGroupRows rows
+   * (a day of a thousand locations is one), and memory holds only the budget. Without one, the
+   * fullest files write their rows early, as smaller row groups (memory holds their bytes).
+   */
+  readonly spillDirectory?: string;
+}
+
+/** Curated files written at once by transformResponseFiles. */
+const PARALLEL_PUTS = 8;
+
+/** Content type of the curated objects. */
+export const PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet";
+
+const BLOCK_OF: Readonly<Record<Dataset, "hourly" | "daily">> = {
+  weather_hourly: "hourly",
+  weather_daily: "daily",
+};
+
+/**
+ * Converts the raw bodies of one date into one Parquet file per dataset for that date.
+ *
+ * Keys are processed in sorted order, which is location order (ingest names bodies
+ * `NNNN-<hash>.json` by batch, and sorts locations by name across batches); within a location
+ * rows are in time order. Location names come from each body's request manifest. The columns
+ * are the variables in `settings` (the same list the Glue table is declared from); each body's
+ * manifest must show that they were requested, and the body must hold everything the manifest
+ * asked for. A dataset without variables in settings is skipped. Only rows whose local date (in
+ * the requested time zone) is `input.date` are kept.
+ */
+export async function transformRawObjects(input: TransformInput, deps: TransformDeps): Promise<TransformResult> {
+  const { settings, rawStore, curatedStore } = deps;
+  assertIsoDate(input.date, "the transform date");
+  const keys = [...input.keys].sort();
+  if (keys.length === 0) {
+    throw new TransformError(
+      `no raw body keys to transform for ${input.date}; run ingest for that date first (it returns the keys)`,
+    );
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (!isRawBodyKey(key)) {
+      throw new TransformError(
+        `${key} is not a raw body key; pass the body keys ingest returned (<prefix>/<request-id>.json), not manifests`,
+      );
+    }
+    if (i > 0 && keys[i - 1] === key)
+      throw new TransformError(`${key} is listed twice; each raw body must be transformed once`);
+  }
+  const wanted = DATASETS.filter((d) => variablesInSettings(settings, d).length > 0);
+  const targetDay = dayOfIsoDate(input.date);
+  const run = startRun(deps.parquet);
+  const names = new Set<string>();
+
+  for (const key of keys) {
+    const manifest = await readRequestManifest(rawStore, key);
+    if (manifest.date !== input.date) {
+      throw new TransformError(
+        `${key}: its manifest is for ${manifest.date}, not ${input.date}; pass the keys ingest returned for ${input.date}`,
+      );
+    }
+    for (const dataset of wanted) {
+      const requested = dataset === "weather_hourly" ? manifest.hourlyVariables : manifest.dailyVariables;
+      const missing = variablesInSettings(settings, dataset).filter((v) => !requested.includes(v));
+      if (missing.length > 0) {
+        throw new TransformError(
+          `${key}: ${BLOCK_OF[dataset]} variable(s) ${missing.join(", ")} are in the settings but were not requested ` +
+            `for this body; re-run ingest for ${input.date} so the raw data holds them`,
+        );
+      }
+    }
+    const { body } = await rawStore.getObject(key);
+    const locations = scanOpenMeteoResponse(body, key, {
+      hourly: manifest.hourlyVariables,
+      daily: manifest.dailyVariables,
+      locations: manifest.locations.length,
+    });
+    for (const location of locations) {
+      const name = (manifest.locations[location.index] as { name: string }).name;
+      if (names.has(name)) {
+        throw new TransformError(
+          `${key}: location ${JSON.stringify(name)} appears twice among the raw bodies of ${input.date}; location names must be unique`,
+        );
+      }
+      names.add(name);
+      for (const dataset of wanted) {
+        appendLocation(
+          run,
+          dataset,
+          variablesInSettings(settings, dataset),
+          location,
+          name,
+          key,
+          (day) => day === targetDay,
+        );
+      }
+    }
+  }
+
+  // Everything parsed: only now is anything written.
+  const outputs = wanted.map((dataset) => {
+    const sink = run.sinks.get(dataset);
+    const writer = sink?.writers.get(targetDay);
+    if (!sink || !writer || writer.rowCount === 0) {
+      const seen =
+        sink && Number.isFinite(sink.firstDay)
+          ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}`
+          : "";
+      throw new TransformError(
+        `none of the ${keys.length} raw bodies has ${dataset} rows for ${input.date}${seen} ` +
+          `(keys ${keys[0]} … ${keys[keys.length - 1]}); check the date and the keys`,
+      );
+    }
+    return { dataset, sink, writer };
+  });
+  const files: CuratedFile[] = [];
+  for (const { dataset, sink, writer } of outputs) {
+    files.push(await putCuratedFile(curatedStore, dataset, input.date, writer, sink, keys));
+  }
+  return { date: input.date, files, rawObjects: keys.length };
+}
+
+/**
+ * Converts saved responses (single object or array, no manifest) into the curated layout for
+ * every date they contain: one file per dataset and local date, written to `curatedStore`.
+ *
+ * Each dataset's columns are the variables of the first location holding that block; every
+ * other location must hold the same ones. Location names, having no manifest, are
+ * `"<latitude>,<longitude>"` of the body (the grid cell Open-Meteo answered for, e.g.
+ * "52.52,13.419998"), followed by `#<location_id>` when the body carries one (the 2nd and later
+ * coordinates of a multi-location request, e.g. "41,2#1"), so they are deterministic and unique
+ * within one response. Rows are in file order, then body order, then time. Files are returned
+ * hourly first, then daily, each by date.
+ *
+ * A body given as a stream is read a location at a time; with `spillDirectory`, rows wait on
+ * disk for their row group, so memory stays bounded however many locations and days the body
+ * holds (`npm run bench` measures it).
+ */
+export async function transformResponseFiles(
+  files: readonly ResponseFile[],
+  curatedStore: ObjectStore,
+  options: ResponseFileOptions = {},
+): Promise<CuratedFile[]> {
+  if (files.length === 0)
+    throw new TransformError("no response files to transform; pass one or more saved Open-Meteo responses");
+  const { spillDirectory, ...parquet } = options;
+  const spill = spillDirectory === undefined ? undefined : new RowGroupSpill(spillDirectory);
+  try {
+    return await convertResponseFiles(files, curatedStore, startRun({ ...parquet, spill }));
+  } finally {
+    spill?.close();
+  }
+}
+
+async function convertResponseFiles(
+  files: readonly ResponseFile[],
+  curatedStore: ObjectStore,
+  run: Run,
+): Promise<CuratedFile[]> {
+  for (const file of files) {
+    const addLocation = (location: ScannedLocation): void => {
+      const name = fallbackLocationName(location);
+      for (const dataset of DATASETS) {
+        const block = blockOf(location, dataset);
+        if (!block) continue;
+        const variables = run.sinks.get(dataset)?.schema.variables ?? block.variables;
+        if (block.variables.length !== variables.length || !variables.every((v) => block.variables.includes(v))) {
+          // Extra variables would be dropped silently, missing ones would be a column of guesses.
+          throw new TransformError(
+            `${file.name}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name}) has variables ` +
+              `${block.variables.join(", ")}, but the ${dataset} files have ${variables.join(", ")}; one file per ` +
+              "dataset and date holds one set of columns: transform such responses separately",
+          );
+        }
+        appendLocation(run, dataset, variables, location, name, file.name, () => true);
+      }
+    };
+    const expect = { hourly: "all", daily: "all" } as const;
+    if (typeof file.body === "string" || file.body instanceof Uint8Array) {
+      scanOpenMeteoResponse(file.body, file.name, expect).forEach(addLocation);
+    } else {
+      await scanOpenMeteoStream(file.body, file.name, expect, addLocation);
+    }
+  }
+  const outputs = DATASETS.flatMap((dataset) => {
+    const sink = run.sinks.get(dataset);
+    if (!sink) return [];
+    return [...sink.writers.entries()].sort(([a], [b]) => a - b).map(([day, writer]) => ({ sink, day, writer }));
+  });
+  if (outputs.length === 0) {
+    throw new TransformError(`${files.map((f) => f.name).join(", ")}: no hourly or daily block to transform`);
+  }
+  const sources = files.map((f) => f.name);
+  // A few puts in flight: each file is small, and one at a time the run would wait on the store.
+  // After a failure nothing new starts, as when they went one by one.
+  const written: CuratedFile[] = new Array<CuratedFile>(outputs.length);
+  let next = 0;
+  let failed = false;
+  const putNext = async (): Promise<void> => {
+    while (!failed && next < outputs.length) {
+      const i = next++;
+      const { sink, day, writer } = outputs[i] as (typeof outputs)[number];
+      try {
+        written[i] = await putCuratedFile(curatedStore, sink.dataset, isoDateOfDay(day), writer, sink, sources);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_PUTS, outputs.length) }, putNext));
+  return written;
+}
+
+/** The location name transformResponseFiles gives a body element without a manifest. */
+export function fallbackLocationName(location: Pick<ScannedLocation, "latitude" | "longitude" | "locationId">): string {
+  const name = `${location.latitude},${location.longitude}`;
+  return location.locationId === undefined ? name : `${name}#${location.locationId}`;
+}
+
+/** One dataset being converted: its schema, units seen, and one writer per local day. */
+interface DatasetSink {
+  readonly dataset: Dataset;
+  readonly schema: DatasetSchema;
+  /** Per variable: the unit, and whether it came from a location with values (not all null). */
+  readonly units: Map<string, { unit: string; fromValues: boolean }>;
+  readonly writers: Map<number, DatasetParquetWriter>;
+  firstDay: number;
+  lastDay: number;
+}
+
+interface Run {
+  readonly options: ParquetFileOptions;
+  readonly sinks: Map<Dataset, DatasetSink>;
+}
+
+function startRun(options: ParquetFileOptions = {}): Run {
+  return { options, sinks: new Map() };
+}
+
+function variablesInSettings(settings: PipelineSettings, dataset: Dataset): readonly string[] {
+  return dataset === "weather_hourly" ? settings.hourlyVariables : settings.dailyVariables;
+}
+
+function blockOf(location: ScannedLocation, dataset: Dataset): ScannedBlock | undefined {
+  return dataset === "weather_hourly" ? location.hourly : location.daily;
+}
+
+/** Appends one location's rows of one dataset, day by day, to the writers of the days kept. */
+function appendLocation(
+  run: Run,
+  dataset: Dataset,
+  variables: readonly string[],
+  location: ScannedLocation,
+  name: string,
+  source: string,
+  keepDay: (day: number) => boolean,
+): void {
+  const block = blockOf(location, dataset);
+  if (!block) return;
+  let sink = run.sinks.get(dataset);
+  if (!sink) {
+    sink = {
+      dataset,
+      schema: datasetSchema(dataset, variables),
+      units: new Map(),
+      writers: new Map(),
+      firstDay: Infinity,
+      lastDay: -Infinity,
+    };
+    run.sinks.set(dataset, sink);
+  }
+  const where = `${source}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name})`;
+  // The parser has checked that the body holds every requested variable; callers request these.
+  const sources = variables.map((v) => block.variables.indexOf(v));
+  if (sources.includes(-1)) throw new TransformError(`${where} lacks one of ${variables.join(", ")}`);
+  recordUnits(sink, block, sources, where);
+
+  const days = block.localDays;
+  const n = days.length;
+  if (n > 0) {
+    sink.firstDay = Math.min(sink.firstDay, days[0] as number);
+    sink.lastDay = Math.max(sink.lastDay, days[n - 1] as number);
+  }
+  const fixed: ColumnSlice[] = [
+    { constant: name },
+    { constant: location.latitude },
+    { constant: location.longitude },
+    { constant: location.elevation },
+  ];
+  // Times are strictly ascending with one offset, so each local day is one contiguous run.
+  for (let start = 0; start < n;) {
+    const day = days[start] as number;
+    let end = start + 1;
+    while (end < n && days[end] === day) end++;
+    if (keepDay(day)) {
+      let writer = sink.writers.get(day);
+      if (!writer) {
+        writer = new DatasetParquetWriter(sink.schema, run.options);
+        sink.writers.set(day, writer);
+      }
+      const columns: ColumnSlice[] = [...fixed];
+      if (dataset === "weather_hourly") columns.push({ doubles: block.utcMillis, offset: start });
+      for (const i of sources) columns.push({ doubles: block.values[i] as Float64Array, offset: start });
+      writer.appendRows(end - start, columns);
+    }
+    start = end;
+  }
+  limitBufferedRows(run);
+}
+
+/**
+ * Checks a location's units against the declared column types and the units of the locations
+ * before it: one file has one unit per column. An all-null variable (a model lacking it answers
+ * with unit "undefined") says nothing about the unit and is not held against the others.
+ */
+function recordUnits(sink: DatasetSink, block: ScannedBlock, sources: readonly number[], where: string): void {
+  sink.schema.variables.forEach((variable, k) => {
+    const i = sources[k] as number;
+    const unit = block.units[variable] as string;
+    const hasValues = hasNonNull(block.values[i] as Float64Array);
+    const isTime = TIME_UNITS.includes(unit);
+    const column = sink.schema.columns.find((c) => c.name === variable);
+    if (hasValues && isTime !== (column?.glueType === "timestamp")) {
+      throw new TransformError(
+        `${where}: unit ${JSON.stringify(unit)} of ${variable} does not fit its declared ${column?.glueType} column; ` +
+          "time-valued variables (pipeline/schema.ts TIME_VALUED_VARIABLES) need unit iso8601 or unixtime, all others a measurement unit",
+      );
+    }
+    const known = sink.units.get(variable);
+    // iso8601 and unixtime both become the same UTC timestamp, so they do not conflict.
+    const same = known !== undefined && (known.unit === unit || (isTime && TIME_UNITS.includes(known.unit)));
+    if (known === undefined || (!known.fromValues && hasValues)) {
+      sink.units.set(variable, { unit, fromValues: hasValues });
+    } else if (!same && known.fromValues && hasValues) {
+      throw new TransformError(
+        `${where}: ${variable} is in ${JSON.stringify(unit)}, but earlier locations are in ${JSON.stringify(known.unit)}; ` +
+          "one file holds one unit per column: request every location with the same unit parameters",
+      );
+    }
+  });
+}
+
+/** Whether scanned values hold anything but nulls (NaN). */
+function hasNonNull(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i])) return true;
+  return false;
+}
+
+/**
+ * Keeps the rows buffered across all open files bounded (transformResponseFiles may have one
+ * file per day open): when the total passes one row group, the fullest buffers are released
+ * (moved to the spill, or written as row groups).
+ */
+function limitBufferedRows(run: Run): void {
+  const limit = run.options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
+  const writers = [...run.sinks.values()].flatMap((s) => [...s.writers.values()]);
+  let total = writers.reduce((sum, w) => sum + w.bufferedRows, 0);
+  if (total <= limit) return;
+  writers.sort((a, b) => b.bufferedRows - a.bufferedRows);
+  for (const writer of writers) {
+    if (total <= limit / 2) break;
+    total -= writer.bufferedRows;
+    writer.releaseBufferedRows();
+  }
+}
+
+async function putCuratedFile(
+  store: ObjectStore,
+  dataset: Dataset,
+  date: string,
+  writer: DatasetParquetWriter,
+  sink: DatasetSink,
+  sources: readonly string[],
+): Promise<CuratedFile> {
+  const units: Record<string, string> = {};
+  for (const variable of sink.schema.variables) {
+    const known = sink.units.get(variable);
+    if (known) units[variable] = known.unit;
+  }
+  const rows = writer.rowCount;
+  const body = writer.finish({ sources, units });
+  const key = curatedObjectKey(dataset, date);
+  await store.putObject(key, body, { contentType: PARQUET_CONTENT_TYPE });
+  return { dataset, key, rows, bytes: body.byteLength };
+}
+
+/** Reads and checks the request manifest stored beside a raw body. */
+async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise<RequestManifest> {
+  const key = requestManifestKey(bodyKey);
+  let bytes: Uint8Array;
+  try {
+    bytes = (await store.getObject(key)).body;
+  } catch (error) {
+    // Matched by name: importing ObjectNotFoundError would pull the S3 SDK into this module.
+    if (error instanceof Error && error.name === "ObjectNotFoundError") {
+      throw new TransformError(
+        `${bodyKey}: its request manifest ${key} does not exist; ingest writes one beside every body, so re-run ingest for that date`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new TransformError(
+      `${key}: not valid JSON (${error instanceof Error ? error.message : String(error)}); re-run ingest for that date`,
+      { cause: error },
+    );
+  }
+  const m = (manifest ?? {}) as Partial<Record<keyof RequestManifest, unknown>>;
+  const strings = (value: unknown): boolean => Array.isArray(value) && value.every((v) => typeof v === "string");
+  const problem =
+    m.version !== 1
+      ? `version is ${JSON.stringify(m.version)}; this transform reads version 1`
+      : typeof m.date !== "string"
+        ? `date is ${JSON.stringify(m.date)}; expected "YYYY-MM-DD"`
+        : !Array.isArray(m.locations) || !m.locations.every((l) => typeof (l as { name?: unknown })?.name === "string")
+          ? "locations must be a list of {name, latitude, longitude}"
+          : !strings(m.hourlyVariables) || !strings(m.dailyVariables)
+            ? "hourlyVariables and dailyVariables must be lists of variable names"
+            : undefined;
+  if (problem) throw new TransformError(`${key}: ${problem}; is it a request manifest written by ingest?`);
+  return manifest as RequestManifest;
+}

@@ -1,0 +1,239 @@
+/**
+ * The commands a user types, run as child processes the way npm runs them.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { parquetReadObjects } from "hyparquet";
+import { curatedObjectKey } from "../../pipeline/core/keys";
+import { openLocalCuratedBucket, LOCAL_BUCKETS } from "../../pipeline/local/local-buckets";
+import { queryLocalCuratedData } from "../../pipeline/local/duckdb";
+import { PROJECT_DIR } from "../../pipeline/local/plan";
+import { runLocalDay } from "../../pipeline/cli/run";
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../../pipeline/local/s3-server";
+import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
+
+const run = promisify(execFile);
+const FIXTURES = path.join(__dirname, "..", "fixtures", "open-meteo", "recorded");
+
+function pipeline(...args: string[]) {
+  return pipelineWithEnv({}, ...args);
+}
+
+function pipelineWithEnv(env: Record<string, string>, ...args: string[]) {
+  return run(process.execPath, ["-r", "ts-node/register", "pipeline/cli/main.ts", ...args], {
+    cwd: PROJECT_DIR,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, ...env },
+  });
+}
+
+/** The exit code and stderr of a command expected to fail. */
+function failureOf(command: Promise<unknown>): Promise<{ code: number; stderr: string } | undefined> {
+  return command.then(
+    () => undefined,
+    (e: { code: number; stderr: string }) => e,
+  );
+}
+
+/** A local run of one day into a fresh data folder, quietly (as `npm start` would leave it). */
+async function runQuietLocalDay(date: string): Promise<string> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "local-query-"));
+  const table = console.table;
+  console.table = () => undefined;
+  const log = console.log;
+  console.log = () => undefined;
+  try {
+    await runLocalDay({
+      settings: DEFAULT_PIPELINE_SETTINGS,
+      dataDir,
+      date,
+      live: false,
+      previewRows: 1,
+      print: () => undefined,
+    });
+  } finally {
+    console.table = table;
+    console.log = log;
+  }
+  return dataDir;
+}
+
+/** Adds a copy of a date's hourly file as a second file of its partition, as a backfill batch would. */
+async function addHourlyPartFile(dataDir: string, date: string): Promise<void> {
+  const bucket = await openLocalCuratedBucket(dataDir);
+  try {
+    const { body } = await bucket.store.getObject(curatedObjectKey("weather_hourly", date));
+    await bucket.store.putObject(`weather_hourly/date=${date}/part-0001.parquet`, body, {
+      contentType: "application/vnd.apache.parquet",
+    });
+  } finally {
+    await bucket.close();
+  }
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => path.relative(dir, path.join(f.parentPath, f.name)))
+    .sort();
+}
+
+describe("the pipeline command", function () {
+  this.timeout(60_000);
+
+  it("runs a local day offline, says the data is synthetic, and prints what it wrote", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "local-run-"));
+    const { stdout } = await pipeline("run", "--data-dir", dataDir, "--date", "2026-11-01");
+    expect(stdout).to.contain("SYNTHETIC values, NOT real weather");
+    expect(stdout).to.contain("Ingest 2026-11-01 (forecast): 1 request(s)");
+    expect(stdout).to.match(/weather_hourly_2026-11-01\.parquet: 48 rows, \d+ bytes/);
+    expect(stdout).to.match(/weather_daily_2026-11-01\.parquet: 2 rows, \d+ bytes/);
+    expect(stdout).to.contain("'amsterdam'").and.to.contain("temperature_2m");
+    // The buckets live in the data folder, so a second run finds the first run's objects.
+    expect(filesUnder(dataDir).some((f) => f.includes("weather_hourly_2026-11-01.parquet"))).to.equal(true);
+  });
+
+  it("transforms saved responses into the curated layout", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "transform-out-"));
+    const input = path.join(FIXTURES, "vinea_archive_hourly_6vars_3days_adelaide_ms.json");
+    const { stdout } = await pipeline("transform", input, "--out", out);
+    const files = filesUnder(out).filter((f) => f.endsWith(".parquet"));
+    expect(files).to.deep.equal([
+      "weather_hourly/date=2025-01-10/weather_hourly_2025-01-10.parquet",
+      "weather_hourly/date=2025-01-11/weather_hourly_2025-01-11.parquet",
+      "weather_hourly/date=2025-01-12/weather_hourly_2025-01-12.parquet",
+    ]);
+    expect(stdout.trim().split("\n")).to.have.length(3);
+    const body = readFileSync(path.join(out, files[0]!));
+    const rows = await parquetReadObjects({ file: body.buffer.slice(body.byteOffset, body.byteOffset + body.length) });
+    expect(rows).to.have.length(24);
+  });
+
+  it("fails a transform of a file that is not Open-Meteo JSON, naming the file", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "transform-bad-"));
+    const error = await pipeline("transform", path.join(PROJECT_DIR, "package.json"), "--out", out).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).to.equal(1);
+    expect(error?.stderr).to.contain("package.json");
+    expect(filesUnder(out)).to.deep.equal([]);
+  });
+
+  it("prints a readable plan of a stack", async () => {
+    const { stdout } = await pipeline("plan", "--stack", "staging");
+    expect(stdout).to.match(/^Stack staging: \d+ resources \(under Pulumi mocks; nothing was deployed\)/);
+    expect(stdout).to.contain('scheduleExpressionTimezone="Europe/Berlin"');
+    expect(stdout).to.contain("code=[__index.js (");
+  });
+
+  describe("query", () => {
+    it("runs SQL with DuckDB over the curated data of a local run and prints a table", async () => {
+      const dataDir = await runQuietLocalDay("2026-11-01");
+      const sql =
+        'SELECT location, count(*) AS hours, min("date") AS first_date, min("time") AS first_time ' +
+        "FROM weather_hourly GROUP BY location ORDER BY location";
+      const { stdout } = await pipeline("query", sql, "--data-dir", dataDir);
+      const lines = stdout.split("\n").filter((line) => line.includes("'"));
+      expect(lines).to.have.length(2);
+      expect(lines[0]).to.match(/'amsterdam'\s*│\s*24\s*│\s*'2026-11-01'\s*│\s*'2026-11-01T00:00:00.000Z'/);
+      expect(lines[1]).to.match(/'berlin'\s*│\s*24\s*│\s*'2026-11-01'/);
+      expect(stdout).to.contain("2 row(s)");
+    });
+
+    it("answers a table with no files yet with no rows, and names its columns", async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), "local-empty-"));
+      const s3 = await startLocalS3({ directory: path.join(dataDir, "s3"), buckets: [LOCAL_BUCKETS.curated] });
+      await s3.close();
+      const { stdout } = await pipeline("query", 'SELECT location, "date" FROM weather_daily', "--data-dir", dataDir);
+      expect(stdout.trim()).to.equal("(no rows; columns: location, date)");
+    });
+
+    it("fails on SQL DuckDB rejects, and on a folder without local data, saying what to do", async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), "local-none-"));
+      const missing = await failureOf(pipeline("query", "SELECT 1", "--data-dir", dataDir));
+      expect(missing?.code).to.equal(1);
+      expect(missing?.stderr).to.contain(`${dataDir} holds no local buckets`).and.to.contain("run `npm start` first");
+      await startLocalS3({ directory: path.join(dataDir, "s3"), buckets: [] }).then((s3) => s3.close());
+      const bad = await failureOf(pipeline("query", "SELECT * FROM weather_monthly", "--data-dir", dataDir));
+      expect(bad?.code).to.equal(1);
+      expect(bad?.stderr).to.contain("weather_monthly does not exist");
+    });
+  });
+
+  describe("compact", () => {
+    // In-process (the query command has its own tests): rows of weather_hourly, through the query path.
+    const count = async (dataDir: string) => {
+      const { rows } = await queryLocalCuratedData({
+        sql: "SELECT count(*) AS n FROM weather_hourly",
+        dataDir,
+        hourlyVariables: [],
+        dailyVariables: [],
+      });
+      return Number(rows[0]?.["n"]);
+    };
+
+    it("merges a month's extra files in the local curated bucket into one per date, rows kept", async () => {
+      const dataDir = await runQuietLocalDay("2026-10-05");
+      await addHourlyPartFile(dataDir, "2026-10-05");
+      expect(await count(dataDir)).to.equal(96);
+
+      const { stdout } = await pipeline("compact", "--month", "2026-10", "--data-dir", dataDir);
+      expect(stdout).to.contain(
+        "weather_hourly/date=2026-10-05: merged 2 file(s) into weather_hourly_2026-10-05.parquet (96 rows, 1 row group(s)",
+      );
+      expect(stdout).to.contain("; deleted part-0001.parquet");
+      expect(stdout).to.contain("1 of 2 partition(s) rewritten or finished, 1 already one file, 1 file(s) deleted");
+      expect(await count(dataDir)).to.equal(96);
+      const curated = filesUnder(path.join(dataDir, "curated")).filter((f) => f.startsWith("weather_hourly"));
+      expect(curated).to.deep.equal([
+        path.join("weather_hourly", "date=2026-10-05", "weather_hourly_2026-10-05.parquet"),
+      ]);
+
+      const again = await pipeline("compact", "--month", "2026-10", "--data-dir", dataDir);
+      expect(again.stdout).to.contain(
+        "0 of 2 partition(s) rewritten or finished, 2 already one file, 0 file(s) deleted",
+      );
+    });
+
+    it("compacts an S3 bucket named with --bucket, through the AWS SDK's endpoint settings", async () => {
+      const dataDir = await runQuietLocalDay("2026-10-06");
+      await addHourlyPartFile(dataDir, "2026-10-06");
+      const s3 = await startLocalS3({ directory: path.join(dataDir, "s3"), buckets: [LOCAL_BUCKETS.curated] });
+      try {
+        const env = {
+          AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+          AWS_REGION: "us-east-1",
+        };
+        const { stdout } = await pipelineWithEnv(
+          env,
+          "compact",
+          "--month",
+          "2026-10",
+          "--bucket",
+          LOCAL_BUCKETS.curated,
+        );
+        expect(stdout).to.contain(`Compacted 2026-10 in s3://${LOCAL_BUCKETS.curated}: 1 of 2 partition(s)`);
+      } finally {
+        await s3.close();
+      }
+      expect(await count(dataDir)).to.equal(96);
+      const curated = filesUnder(path.join(dataDir, "curated")).filter((f) => f.startsWith("weather_hourly"));
+      expect(curated).to.have.length(1);
+    });
+
+    it("refuses a month that is not over yet", async () => {
+      const dataDir = await runQuietLocalDay("2026-10-07");
+      const month = new Date().toISOString().slice(0, 7);
+      const error = await failureOf(pipeline("compact", "--month", month, "--data-dir", dataDir));
+      expect(error?.code).to.equal(1);
+      expect(error?.stderr).to.contain(`--month ${month} is not over for the daily run`);
+    });
+  });
+});

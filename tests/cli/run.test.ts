@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { expect } from "chai";
+import { startFakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
+import { apiUrlsFromBase, runLocalDay } from "../../pipeline/cli/run";
+import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
+
+describe("a local run (npm start)", function () {
+  this.timeout(60_000);
+
+  it("takes --api-url as the base of both endpoints", () => {
+    expect(apiUrlsFromBase("http://127.0.0.1:8080")).to.deep.equal({
+      forecastApiUrl: "http://127.0.0.1:8080/v1/forecast",
+      archiveApiUrl: "http://127.0.0.1:8080/v1/archive",
+    });
+    expect(apiUrlsFromBase("https://weather.example.org/open-meteo/")).to.deep.equal({
+      forecastApiUrl: "https://weather.example.org/open-meteo/v1/forecast",
+      archiveApiUrl: "https://weather.example.org/open-meteo/v1/archive",
+    });
+  });
+
+  it("refuses an --api-url that is not a server's base address, saying what to pass", () => {
+    const cases: [string, string][] = [
+      ["localhost:8080", `--api-url is "localhost:8080"; it must start with http:// or https://`],
+      ["not a url", `--api-url is "not a url"; it must be a URL such as http://127.0.0.1:8080`],
+      ["ftp://host", `--api-url is "ftp://host"; it must start with http:// or https://`],
+      [
+        "http://127.0.0.1:8080/v1/forecast",
+        `--api-url is "http://127.0.0.1:8080/v1/forecast"; pass the server's base (e.g. http://127.0.0.1:8080): /v1/forecast and /v1/archive are added to it`,
+      ],
+      ["http://h/?x=1", `--api-url is "http://h/?x=1"; it must have no query (?...) or fragment (#...)`],
+      [
+        "https://customer-api.open-meteo.com/?apikey=SECRET",
+        "--api-url holds an apikey parameter; pass the server's base address only (the key is a stack secret)",
+      ],
+      ["http://user:pw@h", "--api-url holds a user name or password; pass the server's address only"],
+    ];
+    for (const [value, message] of cases) expect(() => apiUrlsFromBase(value), value).to.throw(message);
+  });
+
+  it("runs a day against the server at --api-url instead of the embedded fake", async () => {
+    const server = await startFakeOpenMeteo();
+    const dataDir = await mkdtemp(path.join(tmpdir(), "run-test-"));
+    const lines: string[] = [];
+    const table = console.table;
+    console.table = () => undefined;
+    try {
+      const result = await runLocalDay({
+        settings: DEFAULT_PIPELINE_SETTINGS,
+        dataDir,
+        live: false,
+        apiUrl: server.url,
+        previewRows: 1,
+        print: (line) => lines.push(line),
+      });
+      expect(server.requests).to.have.lengthOf(1);
+      expect(server.requests[0]?.path).to.equal("/v1/forecast");
+      expect(result.synthetic).to.equal(false);
+      expect(result.transform.files).to.have.lengthOf(2);
+      expect(lines[0]).to.equal(
+        `Open-Meteo: server at ${server.url}/v1/forecast and ${server.url}/v1/archive (--api-url)`,
+      );
+    } finally {
+      console.table = table;
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses --live together with --api-url before starting anything", async () => {
+    let error: unknown;
+    await runLocalDay({
+      settings: DEFAULT_PIPELINE_SETTINGS,
+      dataDir: path.join(tmpdir(), "never-created"),
+      live: true,
+      apiUrl: "http://127.0.0.1:9",
+      previewRows: 1,
+      print: () => undefined,
+    }).catch((e: unknown) => (error = e));
+    expect(String(error)).to.equal("RangeError: --live and --api-url both choose the API; use one");
+  });
+});

@@ -1,0 +1,103 @@
+import { expect } from "chai";
+import {
+  addDays,
+  chooseEndpoint,
+  daysBetween,
+  todayIn,
+  utcOffsetSecondsAt,
+  yesterdayIn,
+} from "../../pipeline/core/dates";
+
+const at = (iso: string): Date => new Date(iso);
+
+describe("dates", () => {
+  describe("yesterdayIn", () => {
+    it("gives the previous calendar day in UTC", () => {
+      expect(yesterdayIn("UTC", at("2024-05-02T00:00:00Z"))).to.equal("2024-05-01");
+      expect(yesterdayIn("UTC", at("2024-05-02T23:59:59.999Z"))).to.equal("2024-05-01");
+    });
+
+    it("depends on the zone: one instant is a different date in Auckland, UTC and Los Angeles", () => {
+      const instant = at("2024-03-10T03:30:00Z");
+      expect(yesterdayIn("Pacific/Auckland", instant)).to.equal("2024-03-09"); // 16:30 on the 10th
+      expect(yesterdayIn("UTC", instant)).to.equal("2024-03-09");
+      expect(yesterdayIn("America/Los_Angeles", instant)).to.equal("2024-03-08"); // 19:30 on the 9th
+    });
+
+    it("changes exactly at local midnight, not UTC midnight", () => {
+      expect(yesterdayIn("America/New_York", at("2024-01-01T04:59:59Z"))).to.equal("2023-12-30");
+      expect(yesterdayIn("America/New_York", at("2024-01-01T05:00:00Z"))).to.equal("2023-12-31");
+    });
+
+    it("is right just after a 23-hour day (spring forward), where now minus 24 h lands two days back", () => {
+      // 2024-04-01 00:30 CEST; 24 h earlier is 2024-03-30 23:30 CET.
+      expect(yesterdayIn("Europe/Berlin", at("2024-03-31T22:30:00Z"))).to.equal("2024-03-31");
+    });
+
+    it("is right late on a 25-hour day (fall back), where now minus 24 h is still today", () => {
+      // 2024-10-27 23:30 CET; 24 h earlier is 2024-10-27 00:30 CEST.
+      expect(yesterdayIn("Europe/Berlin", at("2024-10-27T22:30:00Z"))).to.equal("2024-10-26");
+    });
+
+    it("handles half-hour zones and the year boundary", () => {
+      expect(yesterdayIn("Asia/Kolkata", at("2024-12-31T18:30:00Z"))).to.equal("2024-12-31"); // 00:00 Jan 1
+      expect(yesterdayIn("Asia/Kolkata", at("2024-12-31T18:29:59Z"))).to.equal("2024-12-30");
+      expect(yesterdayIn("Australia/Adelaide", at("2025-01-09T13:30:00Z"))).to.equal("2025-01-09"); // 00:00 Jan 10 ACDT
+    });
+
+    it("rejects an unknown time zone, naming it", () => {
+      expect(() => yesterdayIn("Europe/Berlinn", new Date())).to.throw(/"Europe\/Berlinn".*IANA time zone/);
+      expect(() => todayIn("", new Date())).to.throw(/timezone is ""/);
+    });
+  });
+
+  describe("addDays and daysBetween", () => {
+    it("walks over month ends, leap days and years", () => {
+      expect(addDays("2024-02-28", 1)).to.equal("2024-02-29");
+      expect(addDays("2023-02-28", 1)).to.equal("2023-03-01");
+      expect(addDays("2024-12-31", 1)).to.equal("2025-01-01");
+      expect(addDays("2024-03-01", -1)).to.equal("2024-02-29");
+      expect(addDays("2024-05-01", -91)).to.equal("2024-01-31");
+      expect(daysBetween("2024-01-31", "2024-05-01")).to.equal(91);
+      expect(daysBetween("2024-05-01", "2024-01-31")).to.equal(-91);
+    });
+
+    it("rejects a date that is not a calendar date, and fractional days", () => {
+      expect(() => addDays("2024-02-30", 1)).to.throw(/"2024-02-30".*YYYY-MM-DD/);
+      expect(() => addDays("2024-02-01", 0.5)).to.throw(/days is 0.5/);
+    });
+  });
+
+  describe("utcOffsetSecondsAt", () => {
+    it("gives the offset in force at the instant, DST included", () => {
+      expect(utcOffsetSecondsAt("Australia/Adelaide", at("2025-01-10T00:00:00Z"))).to.equal(37800);
+      expect(utcOffsetSecondsAt("Australia/Adelaide", at("2025-07-10T00:00:00Z"))).to.equal(34200);
+      expect(utcOffsetSecondsAt("Asia/Kolkata", at("2025-07-10T00:00:00Z"))).to.equal(19800);
+      expect(utcOffsetSecondsAt("America/New_York", at("2025-01-10T00:00:00Z"))).to.equal(-18000);
+      expect(utcOffsetSecondsAt("UTC", at("2025-01-10T00:00:00.750Z"))).to.equal(0);
+    });
+  });
+
+  describe("chooseEndpoint", () => {
+    const today = "2024-06-30";
+
+    it("uses the forecast endpoint up to forecastPastDays days back, the archive before that", () => {
+      expect(chooseEndpoint(addDays(today, -90), today, 90)).to.equal("forecast");
+      expect(chooseEndpoint(addDays(today, -91), today, 90)).to.equal("archive");
+      expect(chooseEndpoint("1950-01-01", today, 90)).to.equal("archive");
+    });
+
+    it("uses the forecast endpoint for yesterday, today and future dates", () => {
+      expect(chooseEndpoint(addDays(today, -1), today, 90)).to.equal("forecast");
+      expect(chooseEndpoint(today, today, 0)).to.equal("forecast");
+      expect(chooseEndpoint(addDays(today, 3), today, 90)).to.equal("forecast");
+      expect(chooseEndpoint(addDays(today, -1), today, 0)).to.equal("archive");
+    });
+
+    it("rejects a negative or fractional forecastPastDays and a bad date", () => {
+      expect(() => chooseEndpoint(today, today, -1)).to.throw(/forecastPastDays is -1/);
+      expect(() => chooseEndpoint(today, today, 1.5)).to.throw(/forecastPastDays is 1.5/);
+      expect(() => chooseEndpoint("2024-6-30", today, 90)).to.throw(/date is "2024-6-30"/);
+    });
+  });
+});

@@ -1,0 +1,66 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { expect } from "chai";
+import { startLocalS3 } from "../../pipeline/local/s3-server";
+import {
+  DirectoryObjectStore,
+  ObjectNotFoundError,
+  S3ObjectStore,
+  type ObjectStore,
+} from "../../pipeline/core/storage";
+
+let tempDirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "storage-test-"));
+  tempDirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
+  tempDirs = [];
+});
+
+/** The deleteObject contract both stores keep. */
+async function expectDeletes(store: ObjectStore): Promise<void> {
+  await store.putObject("a/b/one.parquet", "1", { contentType: "x", metadata: { "compacted-from": "abc" } });
+  await store.putObject("a/b/two.parquet", "2", { contentType: "x" });
+  await store.deleteObject("a/b/one.parquet");
+  expect(await store.listKeys("a/")).to.deep.equal(["a/b/two.parquet"]);
+  const error = await store.getObject("a/b/one.parquet").then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).to.be.instanceOf(ObjectNotFoundError);
+  // As in S3, deleting a key that is not there is not an error (a re-run may repeat a delete).
+  await store.deleteObject("a/b/one.parquet");
+  // A new object of a deleted key does not inherit the old one's metadata.
+  await store.putObject("a/b/one.parquet", "3", { contentType: "x" });
+  expect((await store.getObject("a/b/one.parquet")).metadata).to.not.have.property("compacted-from");
+}
+
+describe("storage", () => {
+  describe("deleteObject", () => {
+    it("removes a folder store's object and its metadata sidecar, and accepts a missing key", async () => {
+      const root = await tempDir();
+      const store = new DirectoryObjectStore(root);
+      await expectDeletes(store);
+      await store.deleteObject("a/b/two.parquet");
+      expect(existsSync(path.join(root, "a", "b", "two.parquet"))).to.equal(false);
+      let message = "";
+      await store.deleteObject("../outside").catch((e: Error) => (message = e.message));
+      expect(message).to.contain("escapes");
+    });
+
+    it("removes an S3 object (s3rver on 127.0.0.1), and accepts a missing key", async () => {
+      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
+      try {
+        const client = s3.client();
+        await expectDeletes(new S3ObjectStore(client, "bucket"));
+      } finally {
+        await s3.close();
+      }
+    });
+  });
+});

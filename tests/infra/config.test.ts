@@ -1,0 +1,169 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { expect } from "chai";
+import { parse as parseYaml } from "yaml";
+import {
+  ConfigError,
+  SECRET_CONFIG_KEYS,
+  parseStackConfig,
+  parseStackConfigValues,
+  stackConfigSchema,
+} from "../../pipeline/infra/config";
+import { PROJECT_DIR, readStackConfigFile } from "../../pipeline/local/plan";
+
+const NS = "weather-pipeline";
+const STACKS = ["dev", "staging", "prod"] as const;
+
+function stackValues(stack: string): Record<string, string> {
+  return readStackConfigFile(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`));
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a ConfigError, but the config was accepted");
+}
+
+describe("stack configuration", () => {
+  for (const stack of STACKS) {
+    it(`accepts Pulumi.${stack}.yaml and keeps its values`, () => {
+      const values = stackValues(stack);
+      const config = parseStackConfigValues(values, NS, `Pulumi.${stack}.yaml`);
+      const file = parseYaml(readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: Record<string, unknown>;
+      };
+      expect(config.pipeline.locations).to.deep.equal(file.config[`${NS}:locations`]);
+      expect(config.pipeline.hourlyVariables).to.deep.equal(file.config[`${NS}:hourlyVariables`]);
+      expect(config.ingest.memoryMb).to.equal(file.config[`${NS}:ingestMemoryMb`]);
+      expect(config.logRetentionDays).to.equal(file.config[`${NS}:logRetentionDays`]);
+      expect(config.protectData).to.equal(file.config[`${NS}:protectData`]);
+    });
+  }
+
+  it("makes dev and staging scaled-down copies of prod", () => {
+    const [dev, staging, prod] = STACKS.map((s) => parseStackConfigValues(stackValues(s), NS, s));
+    for (const small of [dev!, staging!]) {
+      expect(small.pipeline.locations.length).to.be.lessThan(prod!.pipeline.locations.length);
+      expect(small.transform.memoryMb).to.be.lessThan(prod!.transform.memoryMb);
+      expect(small.logRetentionDays).to.be.lessThan(prod!.logRetentionDays);
+      expect(small.rawExpirationDays).to.be.greaterThan(0);
+      expect(small.protectData).to.equal(false);
+    }
+    expect(prod!.protectData).to.equal(true);
+    expect(prod!.rawExpirationDays).to.equal(0);
+    expect(dev!.schedule.enabled).to.equal(false);
+  });
+
+  it("gives a stack with no config file a scaled-down copy from the defaults", () => {
+    const config = parseStackConfigValues({}, NS, "Pulumi.new.yaml");
+    expect(config.pipeline.locations.length).to.be.within(1, 3);
+    expect(config.protectData).to.equal(false);
+    expect(config.schedule.enabled).to.equal(true);
+    expect(config.ingest.memoryMb).to.be.at.most(256);
+  });
+
+  it("declares every key in Pulumi.yaml with the same default as the schema", () => {
+    const project = parseYaml(readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { type: string; default: unknown; description: string; secret?: boolean }>;
+    };
+    const defaults = stackConfigSchema.parse({}) as Record<string, unknown>;
+    const declared = Object.keys(project.config)
+      .map((k) => k.slice(`${NS}:`.length))
+      .filter((k) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(k));
+    // locations is a list of objects, which Pulumi.yaml cannot declare.
+    expect(declared.sort()).to.deep.equal(
+      Object.keys(defaults)
+        .filter((k) => k !== "locations")
+        .sort(),
+    );
+    for (const key of SECRET_CONFIG_KEYS) {
+      expect(project.config[`${NS}:${key}`], key).to.deep.include({ secret: true });
+    }
+    for (const key of declared) {
+      const declaration = project.config[`${NS}:${key}`]!;
+      expect(declaration.description, key).to.be.a("string").and.not.empty;
+      expect(declaration.default, key).to.deep.equal(defaults[key]);
+    }
+  });
+
+  describe("rejects bad values with the key, the value and the fix", () => {
+    const base = () => ({ locations: [{ name: "a", latitude: 1, longitude: 2 }] });
+
+    it("a latitude out of range", () => {
+      const message = errorOf(() =>
+        parseStackConfig(
+          { locations: [base().locations[0], { name: "b", latitude: 123.4, longitude: 0 }] },
+          NS,
+          "Pulumi.dev.yaml",
+        ),
+      );
+      expect(message).to.contain(
+        "weather-pipeline:locations[1].latitude is 123.4; it must be between -90 and 90 (Pulumi.dev.yaml)",
+      );
+    });
+
+    it("a key that is not the project's (a typo or a mis-indented block)", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), schedule: { cron: "x" } }, NS, "Pulumi.dev.yaml"));
+      expect(message).to.contain("weather-pipeline:schedule is not a config key of this project");
+      expect(message).to.contain("scheduleCron");
+    });
+
+    it("a cron EventBridge Scheduler would refuse", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), scheduleCron: "0 6 * * *" }, NS, "x"));
+      expect(message).to.contain('weather-pipeline:scheduleCron is "0 6 * * *"');
+      expect(message).to.contain('e.g. "0 6 * * ? *"');
+    });
+
+    it("an unknown time zone", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), timezone: "Mars/Olympus" }, NS, "x"));
+      expect(message).to.contain('weather-pipeline:timezone is "Mars/Olympus"; it must be an IANA time zone');
+    });
+
+    it("a retention CloudWatch does not offer", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), logRetentionDays: 10 }, NS, "x"));
+      expect(message).to.contain("weather-pipeline:logRetentionDays is 10; it must be one of");
+    });
+
+    it("duplicate location names", () => {
+      const loc = base().locations[0]!;
+      const message = errorOf(() => parseStackConfig({ locations: [loc, { ...loc }] }, NS, "x"));
+      expect(message).to.contain("location names must be unique");
+    });
+
+    it("a variable name that is not snake_case", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), hourlyVariables: ["Temperature 2m"] }, NS, "x"));
+      expect(message).to.contain('weather-pipeline:hourlyVariables[0] is "Temperature 2m"');
+    });
+
+    it("no variables at all", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), hourlyVariables: [], dailyVariables: [] }, NS, "x"));
+      expect(message).to.contain("list at least one variable");
+    });
+
+    it("an infrequent-access transition S3 does not allow", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), rawInfrequentAccessDays: 7 }, NS, "x"));
+      expect(message).to.contain("weather-pipeline:rawInfrequentAccessDays is 7; it must be at least 30 days");
+    });
+
+    it("protected data that would still expire", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), protectData: true, rawExpirationDays: 7 }, NS, "x"));
+      expect(message).to.contain("protectData is true but an expiration deletes data");
+    });
+
+    it("a number given as text in a stack file", () => {
+      const message = errorOf(() =>
+        parseStackConfigValues({ [`${NS}:ingestMemoryMb`]: "lots" }, NS, "Pulumi.dev.yaml"),
+      );
+      expect(message).to.contain('weather-pipeline:ingestMemoryMb is "lots"; it must be a whole number of MB');
+    });
+
+    it("every problem at once, not only the first", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), timezone: "Nowhere", ingestMemoryMb: 64 }, NS, "x"));
+      expect(message).to.contain("timezone").and.to.contain("ingestMemoryMb");
+    });
+  });
+});
