@@ -172,6 +172,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           return createIngestHandler({
             settings,
             rawStore,
+            stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
           });
         },
