@@ -79,7 +79,7 @@ function metricsOf(widget: Widget): GraphedMetric[] {
   return ((widget.properties["metrics"] ?? []) as unknown[][]).map((entry) => {
     const rendering =
       typeof entry[entry.length - 1] === "object" ? (entry[entry.length - 1] as Record<string, unknown>) : {};
-    const parts = (typeof entry[entry.length - 1] === "object" ? entry.slice(0, -1) : entry);
+    const parts = typeof entry[entry.length - 1] === "object" ? entry.slice(0, -1) : entry;
     expect(
       parts.every((p) => typeof p === "string" && p !== ""),
       `${title}: ${JSON.stringify(entry)}`,

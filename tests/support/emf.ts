@@ -104,7 +104,8 @@ export function parseEmfLine(line: string): EmfDatapoint[] {
       const name = metric["Name"];
       if (typeof name !== "string" || name === "" || name.length > 1024) fail(line, "bad metric Name");
       const unit = metric["Unit"];
-      if (unit !== undefined && (typeof unit !== "string" || !UNITS.has(unit))) fail(line, `bad Unit ${JSON.stringify(unit)}`);
+      if (unit !== undefined && (typeof unit !== "string" || !UNITS.has(unit)))
+        fail(line, `bad Unit ${JSON.stringify(unit)}`);
       const raw = root[name];
       const values = Array.isArray(raw) ? raw : [raw];
       if (
