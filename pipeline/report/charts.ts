@@ -78,7 +78,7 @@ export function temperatureSpec(days: readonly DayValues[], dates: readonly stri
         },
       },
     ],
-  } as TopLevelSpec;
+  };
 }
 
 /** The precipitation of one location: a bar per day with data (a dry day is a bar of height 0). */
@@ -106,7 +106,7 @@ export function precipitationSpec(days: readonly DayValues[], dates: readonly st
         { field: "precipitation", type: "quantitative", title: `precipitation (${unit})`, format: ".1f" },
       ],
     },
-  } as TopLevelSpec;
+  };
 }
 
 /** The completeness grid: a cell per location and date, coloured complete, partial or missing. */
@@ -152,7 +152,7 @@ export function completenessSpec(
         { field: "run", type: "nominal" },
       ],
     },
-  } as TopLevelSpec;
+  };
 }
 
 /** Compiles a Vega-Lite spec and renders it to an SVG string, offline. */
