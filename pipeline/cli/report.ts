@@ -18,7 +18,6 @@ import {
   renderReportHtml,
   type ReportData,
   type RunRecord,
-  type RunStatus,
 } from "../report";
 import { readStackOutputs, regionOfArn, requireOutput, type PulumiCliOptions } from "./redrive-aws";
 
