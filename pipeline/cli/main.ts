@@ -34,9 +34,9 @@ function settingsOf(stack: string | undefined) {
   return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
 }
 
-function parseDate(value: string): string {
+function parseDate(value: string, option = "--date"): string {
   try {
-    assertIsoDate(value, "--date");
+    assertIsoDate(value, option);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -90,7 +90,7 @@ program
   .option(
     "--end <YYYY-MM-DD>",
     "the period's last day (default: local, the newest day with data; --stack, yesterday in the stack's time zone)",
-    parseDate,
+    (value: string) => parseDate(value, "--end"),
   )
   .option("--data-dir <dir>", "where the local buckets live (without --stack)", ".local-data")
   .option("--out <file>", "the HTML file to write", "report.html")

@@ -83,7 +83,7 @@ export async function writeLocalReport(dataDir: string, options: ReportCommandOp
 function runOfExecution(e: ExecutionListItem): RunRecord {
   return {
     id: e.name ?? "(unnamed)",
-    status: (e.status ?? "RUNNING"),
+    status: e.status ?? "RUNNING",
     startedAt: (e.startDate ?? new Date(0)).toISOString(),
     ...(e.stopDate ? { stoppedAt: e.stopDate.toISOString() } : {}),
   };
