@@ -1,7 +1,7 @@
 /**
  * Checks an EventBridge Scheduler cron expression (the six fields inside `cron(...)`) field by
- * field, as AWS documents the syntax ("Schedule types on EventBridge Scheduler"; the EventBridge
- * "Cron expressions reference" has the same table):
+ * field, as AWS documents the syntax (EventBridge user guide, "Cron expressions reference", the
+ * syntax the Scheduler guide's "Schedule types on EventBridge Scheduler" page uses too):
  *
  *   field  name          values            wildcards
  *   1      minutes       0-59              , - * /
@@ -22,11 +22,13 @@
  * start (`*`, a value or a range) and a step of at least 1 that fits the field; `L-3` (Quartz's
  * offset) is not documented by AWS and is refused, as are lower-case names (AWS writes JAN, MON).
  *
- * Why not a library: the npm packages that know AWS's dialect were tried on the cases in
- * tests/config-checks/scheduler-cron.test.ts. cron-validate 1.5.3 (preset aws-cloud-watch)
- * rejects AWS's documented `0/30 20-2 ? * MON-FRI *`, accepts `/` in day-of-week, and words its
- * errors by its own field names; aws-cron-parser 1.1.12 accepts 17 of the invalid cases, among
- * them both day fields set, `15W,20`, `3#1,6#3` and `cron(...)` around the fields.
+ * Why not a library: the npm packages that know AWS's dialect were run on the 41 valid and 57
+ * invalid cases of tests/config-checks/scheduler-cron.test.ts. cron-validate 1.5.3 (preset
+ * aws-cloud-watch, the closest) rejects AWS's own documented `0/30 20-2 ? * MON-FRI *` (and any
+ * wrapping numeric range, while it lets FRI-MON through), accepts `/` in day-of-week, `3#0` and
+ * `0x1`, and words errors by its own field names ("daysOfWeek field"), so it would need a patch
+ * and a rewrite of every message. aws-cron-parser 1.1.12 accepts 36 of the 57 invalid cases,
+ * among them both day fields set, `15W,20`, `3#1,6#3` and `cron(...)` around the fields.
  */
 
 /** One problem of a cron expression; `field` is 1-based, absent for the expression as a whole. */

@@ -10,7 +10,7 @@ const messages = (expression: string) => schedulerCronErrors(expression).map((e)
 
 /** Expressions AWS's documentation gives, each with where it comes from. */
 const AWS_EXAMPLES: [string, string][] = [
-  // EventBridge "Cron expressions reference", Examples table (the Scheduler guide points to the same syntax).
+  // EventBridge "Cron expressions reference", Examples table (EventBridge Scheduler takes the same syntax).
   ["0 10 * * ? *", "10:00 every day"],
   ["15 12 * * ? *", "12:15 every day"],
   ["0 18 ? * MON-FRI *", "18:00 Monday through Friday"],
@@ -19,7 +19,9 @@ const AWS_EXAMPLES: [string, string][] = [
   ["0/10 * ? * MON-FRI *", "every 10 minutes Monday through Friday"],
   ["0/5 8-17 ? * MON-FRI *", "every 5 minutes 08:00-17:55 Monday through Friday"],
   ["0/30 20-2 ? * MON-FRI *", "every 30 minutes 20:00-02:59: a range that wraps around midnight"],
-  // "Schedule types on EventBridge Scheduler", cron-based schedules.
+  // The same guide's put-rule examples.
+  ["0 12 * * ? *", "12:00 every day"],
+  ["5,35 14 * * ? *", "14:05 and 14:35 every day"],
   ["15 10 ? * 6L 2019-2022", "10:15 on the last Friday of each month, 2019-2022"],
   // The wildcard descriptions, each put into a whole expression.
   ["0 0 1 JAN,FEB,MAR ? *", "comma: JAN,FEB,MAR"],
