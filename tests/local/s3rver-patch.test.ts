@@ -31,8 +31,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { expect } from "chai";
 import S3rver from "s3rver";
-import { startLocalS3, type LocalS3Server } from "../pipeline/local/s3-server";
-import { rejectionOf } from "./support/rejection";
+import { startLocalS3, type LocalS3Server } from "../../pipeline/local/s3-server";
+import { rejectionOf } from "../support/rejection";
 
 /** An error as the SDK throws it for an S3 error answer: `Code` and the rest come from its XML. */
 type S3Failure = Error & {
