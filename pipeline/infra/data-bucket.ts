@@ -4,6 +4,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { denyInsecureTransport } from "./deny-insecure-transport";
+import { physicalName } from "./names";
 
 /** Arguments of a DataBucket. */
 export interface DataBucketArgs {
@@ -69,7 +70,7 @@ export class DataBucket extends pulumi.ComponentResource {
     super("weather-pipeline:storage:DataBucket", name, {}, opts);
     const protect = args.protectData ?? false;
     this.bucket = new aws.s3.Bucket(
-      name,
+      physicalName("s3-bucket", name, { autoNamed: true }),
       // Empty on destroy only where the stack says its data is disposable.
       { forceDestroy: !protect },
       { parent: this, protect },

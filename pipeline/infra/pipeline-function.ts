@@ -5,6 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "./names";
 import { createServiceRole, type PolicyStatement } from "./service-role";
 
 /** Clients of the AWS SDK v3 the Lambdas use, which the nodejs22.x runtime ships. */
@@ -18,7 +19,7 @@ const NEVER_SHIPPED = ["zod", ...RUNTIME_PROVIDED_PACKAGES];
 
 /** Arguments of a PipelineFunction. */
 export interface PipelineFunctionArgs<E, R> {
-  /** The deployed function's name; also names its log group. */
+  /** The deployed function's name (fitted to Lambda's rules by physicalName); also names its log group. */
   readonly functionName: string;
   readonly description: string;
   readonly memoryMb: number;
@@ -42,10 +43,11 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
 
   constructor(name: string, args: PipelineFunctionArgs<E, R>, opts?: pulumi.ComponentResourceOptions) {
     super("weather-pipeline:compute:PipelineFunction", name, {}, opts);
+    const functionName = physicalName("lambda-function", args.functionName);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { name: `/aws/lambda/${args.functionName}`, retentionInDays: args.logRetentionDays },
+      { name: physicalName("log-group", `/aws/lambda/${functionName}`), retentionInDays: args.logRetentionDays },
       { parent: this },
     );
     const { role, policy } = createServiceRole(
@@ -67,7 +69,7 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
     this.function = new aws.lambda.CallbackFunction<E, R>(
       name,
       {
-        name: args.functionName,
+        name: functionName,
         description: args.description,
         callbackFactory: args.callbackFactory,
         role: this.role,

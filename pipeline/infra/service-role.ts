@@ -4,6 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "./names";
 
 /** One IAM policy statement: named actions on named resources, never a wildcard action. */
 export interface PolicyStatement {
@@ -30,7 +31,7 @@ export function createServiceRole(
   opts: pulumi.CustomResourceOptions,
 ): ServiceRole {
   const role = new aws.iam.Role(
-    `${name}-role`,
+    physicalName("iam-role", `${name}-role`, { autoNamed: true }),
     {
       assumeRolePolicy: JSON.stringify({
         Version: "2012-10-17",
@@ -40,7 +41,7 @@ export function createServiceRole(
     opts,
   );
   const policy = new aws.iam.RolePolicy(
-    `${name}-policy`,
+    physicalName("iam-role-policy", `${name}-policy`, { autoNamed: true }),
     { role: role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: statements }) },
     opts,
   );

@@ -17,6 +17,7 @@ import { Alerting } from "./alerting";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
+import { physicalName } from "./names";
 import { glueDatabaseName, QueryCatalog } from "./query-catalog";
 import { createServiceRole } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
@@ -84,7 +85,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
 
     const apiKeySecret = context.apiKey
       ? new aws.secretsmanager.Secret(
-          `${name}-api-key`,
+          physicalName("secretsmanager-secret", `${name}-api-key`, { autoNamed: true }),
           {
             description: "Open-Meteo API key, read by the ingest Lambda at cold start",
             // A disposable stack's secret goes at once, so the stack can be created again.
@@ -237,7 +238,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
     this.stateMachine = new aws.sfn.StateMachine(
-      `${name}-run`,
+      physicalName("sfn-state-machine", `${name}-run`, { autoNamed: true }),
       {
         roleArn: runRole.role.arn,
         type: "STANDARD",
@@ -282,7 +283,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
     this.schedule = new aws.scheduler.Schedule(
-      `${name}-daily`,
+      physicalName("scheduler-schedule", `${name}-daily`, { autoNamed: true }),
       {
         description: `Starts the daily weather run (${config.schedule.cron}, ${settings.timezone})`,
         scheduleExpression: `cron(${config.schedule.cron})`,
