@@ -40,6 +40,8 @@ export interface WeatherPipelineContext {
 export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
+  /** Where S3 writes the raw and curated buckets' server access logs; undefined unless accessLogging. */
+  public readonly accessLogs: DataBucket | undefined;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
   public readonly ingest: PipelineFunction<unknown, IngestResult>;
   public readonly transform: PipelineFunction<unknown, TransformResult>;
@@ -77,6 +79,18 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { expirationDays: config.curatedExpirationDays, protectData: config.protectData },
       parent,
     );
+    this.accessLogs = config.accessLogs.enabled
+      ? createAccessLogs(
+          name,
+          { raw: this.rawBucket, curated: this.curatedBucket },
+          {
+            accountId,
+            expirationDays: config.accessLogs.expirationDays,
+            protectData: config.protectData,
+            parent: this,
+          },
+        )
+      : undefined;
     const rawBucketName = this.rawBucket.name;
     const curatedBucketName = this.curatedBucket.name;
     const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
@@ -346,4 +360,63 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       runDeadLetterQueueUrl: this.alerting.runDeadLetters.url,
     });
   }
+}
+
+/** Prefix of one data bucket's logs in the log bucket: "raw/" for `<name>-raw`. */
+function accessLogPrefix(zone: string): string {
+  return `${zone}/`;
+}
+
+/**
+ * The log bucket and the logging of each data bucket into it under its own prefix. S3 writes
+ * server access logs as the logging service, which the bucket policy lets write each prefix for
+ * its source bucket of this account only (AWS's recommended aws:SourceArn and aws:SourceAccount).
+ * Default encryption is SSE-S3: S3 cannot deliver access logs to a bucket whose default is SSE-KMS.
+ */
+function createAccessLogs(
+  name: string,
+  sources: Readonly<Record<string, DataBucket>>,
+  options: {
+    accountId: pulumi.Input<string>;
+    expirationDays: number;
+    protectData: boolean;
+    parent: pulumi.Resource;
+  },
+): DataBucket {
+  const zones = Object.entries(sources);
+  const logs = new DataBucket(
+    `${name}-access-logs`,
+    {
+      expirationDays: options.expirationDays,
+      protectData: options.protectData,
+      policyStatements: (logsArn) =>
+        zones.map(([zone, source]) => ({
+          Sid: `ServerAccessLogsOf${zone.charAt(0).toUpperCase()}${zone.slice(1)}`,
+          Effect: "Allow",
+          Principal: { Service: "logging.s3.amazonaws.com" },
+          Action: "s3:PutObject",
+          Resource: pulumi.interpolate`${logsArn}/${accessLogPrefix(zone)}*`,
+          Condition: {
+            ArnLike: { "aws:SourceArn": source.arn },
+            StringEquals: { "aws:SourceAccount": options.accountId },
+          },
+        })),
+    },
+    { parent: options.parent },
+  );
+  for (const [zone, source] of zones) {
+    new aws.s3.BucketLogging(
+      `${name}-${zone}-access-logging`,
+      {
+        bucket: source.bucket.id,
+        targetBucket: logs.bucket.id,
+        targetPrefix: accessLogPrefix(zone),
+        // Date-partitioned keys (<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...), which Athena can project.
+        targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } },
+      },
+      // Logs written before the policy lets the logging service in would be lost.
+      { parent: options.parent, dependsOn: [logs.policy] },
+    );
+  }
+  return logs;
 }

@@ -44,6 +44,7 @@ const T = {
   queue: "aws:sqs/queue:Queue",
   queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
   alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  logging: "aws:s3/bucketLogging:BucketLogging",
 } as const;
 
 interface Statement {
@@ -109,11 +110,14 @@ describe("infrastructure under Pulumi mocks", function () {
 
       it("declares the data buckets, emptied on destroy only where data is not protected", () => {
         const buckets = ofType(plan(), T.bucket);
-        expect(buckets.map((b) => b.name).sort()).to.deep.equal([
-          `${prefix}-curated`,
-          `${prefix}-query-results`,
-          `${prefix}-raw`,
-        ]);
+        expect(buckets.map((b) => b.name).sort()).to.deep.equal(
+          [
+            ...(config.accessLogs.enabled ? [`${prefix}-access-logs`] : []),
+            `${prefix}-curated`,
+            `${prefix}-query-results`,
+            `${prefix}-raw`,
+          ].sort(),
+        );
         for (const bucket of buckets) {
           // Query results are disposable in every stack.
           const keepsData = config.protectData && !bucket.name.endsWith("-query-results");
@@ -146,6 +150,61 @@ describe("infrastructure under Pulumi mocks", function () {
           expect(deny!.Resource).to.deep.equal([arnOfBucket(bucket), `${arnOfBucket(bucket)}/*`]);
         });
       }
+
+      it("logs every request to the raw and curated buckets where the stack says (prod)", () => {
+        const logging = ofType(plan(), T.logging);
+        if (!config.accessLogs.enabled) {
+          expect(logging).to.be.empty;
+          return;
+        }
+        const logs = `${prefix}-access-logs`;
+        for (const zone of ["raw", "curated"]) {
+          expect(find(plan(), T.logging, `${prefix}-${zone}-access-logging`).inputs).to.deep.equal({
+            // The mocks give a resource the id <logical name>-id.
+            bucket: `${prefix}-${zone}-id`,
+            targetBucket: `${logs}-id`,
+            targetPrefix: `${zone}/`,
+            targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } },
+          });
+        }
+        expect(logging).to.have.length(2);
+        // Server access logs can only be delivered to a bucket whose default encryption is SSE-S3.
+        expect(find(plan(), T.encryption, `${logs}-encryption`).inputs["rules"]).to.deep.equal([
+          { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
+        ]);
+        const pab = find(plan(), T.publicAccess, `${logs}-public-access`).inputs;
+        for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
+          expect(pab[flag], flag).to.equal(true);
+        }
+        expect(find(plan(), T.ownership, `${logs}-ownership`).inputs["rule"]).to.deep.equal({
+          objectOwnership: "BucketOwnerEnforced",
+        });
+        const statements = statementsOf(find(plan(), T.bucketPolicy, `${logs}-policy`).inputs["policy"]);
+        const logsArn = arnOfBucket(logs);
+        expect(statements.slice(0, 2)).to.deep.equal(
+          ["raw", "curated"].map((zone) => ({
+            Sid: `ServerAccessLogsOf${zone === "raw" ? "Raw" : "Curated"}`,
+            Effect: "Allow",
+            Principal: { Service: "logging.s3.amazonaws.com" },
+            Action: "s3:PutObject",
+            Resource: `${logsArn}/${zone}/*`,
+            Condition: {
+              ArnLike: { "aws:SourceArn": arnOfBucket(`${prefix}-${zone}`) },
+              StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT },
+            },
+          })),
+        );
+        expect(statements.slice(2).map((st) => st.Sid)).to.deep.equal(["DenyInsecureTransport"]);
+        type Rule = { id: string; expiration?: { days: number } };
+        const rules = find(plan(), T.lifecycle, `${logs}-lifecycle`).inputs["rules"] as Rule[];
+        expect(rules.find((r) => r.id === "expire")?.expiration?.days).to.equal(config.accessLogs.expirationDays);
+        const bucket = find(plan(), T.bucket, logs);
+        expect(bucket.protect).to.equal(config.protectData);
+        // Nothing but the logging service writes there: no role of the stack is granted the bucket.
+        for (const rp of ofType(plan(), T.rolePolicy)) {
+          expect(JSON.stringify(rp.inputs["policy"]), rp.name).to.not.contain(logsArn);
+        }
+      });
 
       it("catalogs both datasets in Glue with the stack's variables as columns and date projected", () => {
         const database = find(plan(), T.database, `${prefix}-query-database`).inputs;
