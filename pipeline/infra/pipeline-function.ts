@@ -52,6 +52,10 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
     );
     const { role, policy } = createServiceRole(
       name,
+      // No aws:SourceAccount/aws:SourceArn condition: AWS's Lambda guide gives the execution
+      // role's trust policy without one (Lambda documents aws:SourceArn for the function's
+      // resource policy, i.e. who may invoke it), and a key Lambda does not send would keep the
+      // function from ever assuming its role.
       "lambda.amazonaws.com",
       [
         ...args.statements,

@@ -19,11 +19,14 @@ import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
 import { physicalName } from "./names";
 import { glueDatabaseName, QueryCatalog } from "./query-catalog";
-import { createServiceRole } from "./service-role";
+import { createServiceRole, schedulerTrust, stateMachineTrust } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
 
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
+
+/** The schedule group the daily schedule is in: the account's default (the schedule names none). */
+const SCHEDULE_GROUP = "default";
 
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
@@ -226,7 +229,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
-      "states.amazonaws.com",
+      stateMachineTrust(accountId, region),
       [
         {
           Sid: "InvokePipelineFunctions",
@@ -284,7 +287,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
 
     const scheduleRole = createServiceRole(
       `${name}-schedule`,
-      "scheduler.amazonaws.com",
+      schedulerTrust(accountId, region, SCHEDULE_GROUP),
       [
         { Sid: "StartDailyRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] },
         {

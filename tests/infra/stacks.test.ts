@@ -466,6 +466,18 @@ describe("infrastructure under Pulumi mocks", function () {
           Catch?: { Next: string }[];
           ItemProcessor?: { StartAt: string; States: Record<string, State> };
         };
+        // Confused deputy: only a state machine of this account and region may assume the role.
+        expect(statementsOf(find(plan(), T.role, `${prefix}-run-role`).inputs["assumeRolePolicy"])).to.deep.equal([
+          {
+            Effect: "Allow",
+            Principal: { Service: "states.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: {
+              ArnLike: { "aws:SourceArn": `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:*` },
+              StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT },
+            },
+          },
+        ]);
         const definition = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
           StartAt: string;
           States: Record<string, State>;
@@ -521,8 +533,22 @@ describe("infrastructure under Pulumi mocks", function () {
         expect((schedule["target"] as { deadLetterConfig: unknown }).deadLetterConfig).to.deep.equal({
           arn: arnOf("queue", `${prefix}-alerts-schedule-dlq`),
         });
+        // Confused deputy: only a schedule of this account's default group may assume the role.
         const trust = statementsOf(find(plan(), T.role, `${prefix}-schedule-role`).inputs["assumeRolePolicy"]);
-        expect(trust[0]?.Principal).to.deep.equal({ Service: "scheduler.amazonaws.com" });
+        expect(trust).to.deep.equal([
+          {
+            Effect: "Allow",
+            Principal: { Service: "scheduler.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: {
+              StringEquals: {
+                "aws:SourceAccount": MOCK_ACCOUNT,
+                "aws:SourceArn": `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule-group/default`,
+              },
+            },
+          },
+        ]);
+        expect(schedule["groupName"] ?? "default").to.equal("default");
       });
     });
   }
