@@ -32,7 +32,7 @@ export interface PipelineFunctionArgs<E, R> {
   /** Dependencies this function does not use, left out of its package. Default none. */
   readonly excludePackages?: readonly string[];
   /** Reserved concurrent executions; undefined leaves the function unreserved. Default undefined. */
-  readonly reservedConcurrency?: number;
+  readonly reservedConcurrency?: pulumi.Input<number>;
 }
 
 /** A Lambda function built from an inline callback, with its least-privilege role and log group. */

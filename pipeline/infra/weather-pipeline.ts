@@ -19,6 +19,7 @@ import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
 import { physicalName } from "./names";
 import { glueDatabaseName, QueryCatalog } from "./query-catalog";
+import { checkedReservations } from "./reserved-concurrency";
 import { createServiceRole, schedulerTrust, stateMachineTrust } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
 
@@ -99,6 +100,17 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
     const curatedObjects = DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`);
     const common = { logRetentionDays: config.logRetentionDays };
+    const reserved = checkedReservations(
+      {
+        ingest: { key: `${context.project}:ingestReservedConcurrency`, executions: config.reservedConcurrency.ingest },
+        transform: {
+          key: `${context.project}:transformReservedConcurrency`,
+          executions: config.reservedConcurrency.transform,
+        },
+      },
+      region,
+      parent,
+    );
 
     const apiKeySecret = context.apiKey
       ? new aws.secretsmanager.Secret(
@@ -168,7 +180,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         description: "Fetches a day of Open-Meteo data and stores each response unchanged in the raw bucket",
         memoryMb: config.ingest.memoryMb,
         timeoutSeconds: config.ingest.timeoutSeconds,
-        reservedConcurrency: config.reservedConcurrency.ingest,
+        reservedConcurrency: reserved.ingest,
         statements: [
           { Sid: "PutRawObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: [rawObjects] },
           ...(apiKeySecret
@@ -205,7 +217,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         description: "Turns a day of raw Open-Meteo JSON into Parquet in the curated bucket",
         memoryMb: config.transform.memoryMb,
         timeoutSeconds: config.transform.timeoutSeconds,
-        reservedConcurrency: config.reservedConcurrency.transform,
+        reservedConcurrency: reserved.transform,
         statements: [
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },

@@ -30,6 +30,15 @@ export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "eu-west-1";
 
+/**
+ * What the plan answers for a Service Quotas lookup: AWS's default quota, since a plan cannot
+ * know the account's (a new account's Lambda concurrency is 10, not 1,000).
+ */
+export const MOCK_SERVICE_QUOTA_DEFAULTS: Readonly<Record<string, number>> = {
+  // Lambda: concurrent executions.
+  "L-B99A9384": 1000,
+};
+
 /** The project name from Pulumi.yaml. */
 export function readProjectName(projectDir = PROJECT_DIR): string {
   const project = parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name?: unknown };
@@ -212,6 +221,11 @@ export async function planStack(options: { stack: string; configFile?: string })
             return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`, userId: "plan" };
           case "aws:index/getRegion:getRegion":
             return { name: MOCK_REGION, region: MOCK_REGION, id: MOCK_REGION };
+          case "aws:servicequotas/getServiceQuota:getServiceQuota": {
+            // A plan cannot know the account's quota: it answers with AWS's default.
+            const inputs = args.inputs as Record<string, unknown>;
+            return { ...inputs, value: MOCK_SERVICE_QUOTA_DEFAULTS[String(inputs["quotaCode"])] ?? 0 };
+          }
           default:
             throw new Error(`the plan does not mock the provider function ${args.token}`);
         }

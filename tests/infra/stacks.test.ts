@@ -486,6 +486,8 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
         expect(definition.StartAt).to.equal("PlanRun");
         const each = definition.States["EachDate"]!;
+        // One date at a time, so one request in flight per run, with no reserved concurrency.
+        expect((each as { MaxConcurrency?: number }).MaxConcurrency).to.equal(1);
         const inner = each.ItemProcessor!.States;
         expect(definition.States["PlanRun"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-plan`));
         expect(inner["Ingest"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-ingest`));
@@ -565,6 +567,48 @@ describe("infrastructure under Pulumi mocks", function () {
         seen.set(physical, stack);
       }
     }
+  });
+
+  it("reserves no concurrency in any stack it ships: new accounts (quota 10) could not deploy it", () => {
+    for (const stack of STACKS) {
+      for (const fn of ofType(plans.get(stack)!, T.fn)) {
+        expect(fn.inputs["reservedConcurrentExecutions"], `${stack} ${fn.name}`).to.equal(-1);
+      }
+    }
+  });
+
+  describe("with reserved concurrency", () => {
+    const stackFile = (lines: string[]) => {
+      const dir = mkdtempSync(path.join(tmpdir(), "reserved-"));
+      const file = path.join(dir, "Pulumi.reserved.yaml");
+      writeFileSync(file, ["config:", ...lines.map((l) => `  ${l}`)].join("\n"));
+      return file;
+    };
+
+    it("reserves what the stack asks when the account's quota leaves Lambda's 100 unreserved", async () => {
+      const plan = await planOf("reserved", stackFile(["weather-pipeline:ingestReservedConcurrency: 1"]));
+      expect(find(plan, T.fn, "weather-pipeline-reserved-ingest").inputs["reservedConcurrentExecutions"]).to.equal(1);
+      expect(find(plan, T.fn, "weather-pipeline-reserved-transform").inputs["reservedConcurrentExecutions"]).to.equal(
+        -1,
+      );
+    });
+
+    it("fails the plan, naming the keys, the quota and the fix, when too few would stay unreserved", async () => {
+      // The plan answers Service Quotas with AWS's default quota, 1,000.
+      const { exitCode, stderr } = await failedPlanOf(
+        "reserved",
+        stackFile([
+          "weather-pipeline:ingestReservedConcurrency: 600",
+          "weather-pipeline:transformReservedConcurrency: 301",
+        ]),
+      );
+      expect(exitCode).to.not.equal(0);
+      expect(stderr).to.contain(
+        "weather-pipeline:ingestReservedConcurrency is 600 and weather-pipeline:transformReservedConcurrency is 301, " +
+          "but the account's Lambda quota of concurrent executions in eu-west-1 is 1000",
+      );
+      expect(stderr).to.contain("set them to 0");
+    });
   });
 
   it("plans a stack that has no config file, on the defaults", async () => {
