@@ -26,6 +26,9 @@ import { buildStateMachineDefinition } from "./state-machine-definition";
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
 
+/** The raw date prefixes (keys.rawDatePrefix): what the planner lists and the transform reads. */
+const RAW_DATE_PREFIXES = [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`];
+
 /** The schedule group the daily schedule is in: the account's default (the schedule names none). */
 const SCHEDULE_GROUP = "default";
 
@@ -147,7 +150,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Action: ["s3:ListBucket"],
             Resource: [this.rawBucket.arn],
             // Exactly the date prefixes catch-up.ts lists.
-            Condition: { StringLike: { "s3:prefix": [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`] } },
+            Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
           },
           {
             Sid: "ListCuratedDates",
@@ -220,6 +223,15 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         reservedConcurrency: reserved.transform,
         statements: [
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
+          {
+            // Without it S3 answers a missing manifest with 403 AccessDenied, not 404 NoSuchKey; S3
+            // checks s3:prefix against the key read, so the grant is exactly the prefixes read.
+            Sid: "TellMissingRawObjects",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.rawBucket.arn],
+            Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
+          },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
         excludePackages: ["ky"],

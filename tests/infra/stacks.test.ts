@@ -13,7 +13,7 @@ import {
   readStackConfigFile,
   type PlannedResource,
 } from "../../pipeline/local/plan";
-import { curatedPartitionPrefix } from "../../pipeline/core/keys";
+import { curatedPartitionPrefix, rawBodyKey, requestManifestKey } from "../../pipeline/core/keys";
 import { failedPlanOf, find, ofType, planOf } from "../support/plans";
 
 const PROJECT = "weather-pipeline";
@@ -332,6 +332,7 @@ describe("infrastructure under Pulumi mocks", function () {
         });
         expect(policy(`${prefix}-transform-policy`)).to.deep.equal({
           GetRawObjects: `s3:GetObject on ${raw}/open-meteo/*`,
+          TellMissingRawObjects: `s3:ListBucket on ${raw}`,
           PutCuratedObjects: `s3:PutObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("transform")}`,
         });
@@ -353,6 +354,20 @@ describe("infrastructure under Pulumi mocks", function () {
           { StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] } },
           undefined,
         ]);
+        // The transform may list exactly the prefixes it reads: S3 then answers a missing manifest
+        // with 404 (its clear "re-run ingest" error), as it does only to a reader allowed to list.
+        const transform = statementsOf(find(plan(), T.rolePolicy, `${prefix}-transform-policy`).inputs["policy"]);
+        expect(transform.find((st) => st.Sid === "TellMissingRawObjects")?.Condition).to.deep.equal({
+          StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] },
+        });
+        // Every key the transform reads falls under one of those prefixes.
+        const read = rawBodyKey("archive", "2026-11-20", "abc");
+        for (const key of [read, requestManifestKey(read)]) {
+          expect(
+            ["open-meteo/forecast/date=", "open-meteo/archive/date="].some((p) => key.startsWith(p)),
+            key,
+          ).to.equal(true);
+        }
       });
 
       it("encrypts the alert topic and both dead-letter queues, and lets only CloudWatch alarms publish", () => {
