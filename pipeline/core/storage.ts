@@ -34,7 +34,10 @@ export interface ObjectStore {
   /** A human-readable location, e.g. s3://bucket or a folder path, for messages. */
   readonly description: string;
   putObject(key: string, body: Uint8Array | string, options: PutOptions): Promise<void>;
-  /** Reads an object; throws ObjectNotFoundError when it does not exist. */
+  /**
+   * Reads an object; throws ObjectNotFoundError when it does not exist, or (S3) when S3 answers
+   * AccessDenied, which is what it answers for a missing key to a reader who may not list it.
+   */
   getObject(key: string): Promise<StoredObject>;
   /** Lists keys under a prefix, in lexicographic order. */
   listKeys(prefix: string): Promise<string[]>;
@@ -42,13 +45,24 @@ export interface ObjectStore {
   deleteObject(key: string): Promise<void>;
 }
 
-/** Thrown by getObject for a key that does not exist. */
+/**
+ * Thrown by getObject for a key that does not exist. `accessDenied` is set when S3 answered
+ * AccessDenied: S3 answers so for a missing key when the reader may not list the bucket, and
+ * for a key the reader may not get, and does not say which.
+ */
 export class ObjectNotFoundError extends PipelineError {
   constructor(
     readonly store: string,
     readonly key: string,
+    readonly accessDenied = false,
   ) {
-    super("ObjectNotFoundError", `${store}/${key} does not exist`);
+    super(
+      "ObjectNotFoundError",
+      accessDenied
+        ? `${store}/${key} does not exist or may not be read: S3 answered AccessDenied, as it does for a missing key ` +
+            `when the reader may not list the bucket`
+        : `${store}/${key} does not exist`,
+    );
   }
 }
 
@@ -88,6 +102,10 @@ export class S3ObjectStore implements ObjectStore {
       return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
+      // The SDK names a service error by its code.
+      if ((error as { name?: unknown }).name === "AccessDenied") {
+        throw new ObjectNotFoundError(this.description, key, true);
+      }
       throw error;
     }
   }

@@ -504,8 +504,15 @@ async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise
   } catch (error) {
     // Matched by name: importing ObjectNotFoundError would pull the S3 SDK into this module.
     if (error instanceof Error && error.name === "ObjectNotFoundError") {
+      // On AWS a missing key can answer AccessDenied (see ObjectNotFoundError): say both.
+      const denied = (error as { accessDenied?: unknown }).accessDenied === true;
       throw new TransformError(
-        `${bodyKey}: its request manifest ${key} does not exist; ingest writes one beside every body, so re-run ingest for that date`,
+        denied
+          ? `${bodyKey}: its request manifest ${key} does not exist or may not be read (S3 answered AccessDenied, ` +
+              `as it does for a missing key when the reader may not list the bucket); ingest writes one beside ` +
+              `every body, so re-run ingest for that date; if the manifest is there, give the transform role ` +
+              `s3:GetObject on it`
+          : `${bodyKey}: its request manifest ${key} does not exist; ingest writes one beside every body, so re-run ingest for that date`,
         { cause: error },
       );
     }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { startLocalS3 } from "../../pipeline/local/s3-server";
+import { startDenyListingProxy } from "../support/deny-listing-proxy";
 import {
   DirectoryObjectStore,
   ObjectNotFoundError,
@@ -59,6 +60,35 @@ describe("storage", () => {
         const client = s3.client();
         await expectDeletes(new S3ObjectStore(client, "bucket"));
       } finally {
+        await s3.close();
+      }
+    });
+  });
+
+  describe("getObject on S3 without s3:ListBucket", () => {
+    it("reports a missing key that S3 answers with 403 AccessDenied as missing or not permitted", async () => {
+      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
+      // AWS S3 answers a reader who may not list the bucket 403 for a missing key; s3rver, 404.
+      const proxy = await startDenyListingProxy(s3.endpoint);
+      const client = proxy.client();
+      try {
+        const store = new S3ObjectStore(client, "bucket");
+        await store.putObject("a/there.json", "{}", { contentType: "application/json" });
+        expect(new TextDecoder().decode((await store.getObject("a/there.json")).body)).to.equal("{}");
+        const error = await store.getObject("a/missing.json").then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(proxy.denied).to.deep.equal(["GET /bucket/a/missing.json?x-id=GetObject"]);
+        expect(error).to.be.instanceOf(ObjectNotFoundError);
+        expect((error as ObjectNotFoundError).accessDenied).to.equal(true);
+        expect((error as Error).message).to.equal(
+          "s3://bucket/a/missing.json does not exist or may not be read: S3 answered AccessDenied, " +
+            "as it does for a missing key when the reader may not list the bucket",
+        );
+      } finally {
+        client.destroy();
+        await proxy.close();
         await s3.close();
       }
     });

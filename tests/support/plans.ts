@@ -32,6 +32,20 @@ export function planOf(stack: string, configFile?: string): Promise<PlannedResou
   return plan;
 }
 
+/**
+ * The resources the program declares for each of `stacks` (all with `configFile`, else each
+ * with its own stack file), planned one after another in one child process.
+ */
+export async function plansOf(stacks: readonly string[], configFile?: string): Promise<Map<string, PlannedResource[]>> {
+  const { stdout } = await run(
+    process.execPath,
+    ["-r", "ts-node/register", "tests/support/plan-stacks.ts", JSON.stringify({ stacks, configFile })],
+    { cwd: PROJECT_DIR, maxBuffer: 512 * 1024 * 1024 },
+  );
+  const plans = JSON.parse(stdout) as Record<string, PlannedResource[]>;
+  return new Map(stacks.map((stack) => [stack, plans[stack]!]));
+}
+
 /** Runs a plan that should fail and returns its exit code and error output. */
 export async function failedPlanOf(stack: string, configFile: string): Promise<FailedPlan> {
   try {
