@@ -220,6 +220,40 @@ describe("hyparquet-writer patch", () => {
         "DuckDB",
       );
     });
+    it("chooses automatically without a Map lookup per value: a dictionary for API-rounded values, PLAIN for all-distinct ones", async () => {
+      const rows = 20_000;
+      const rounded = Float64Array.from({ length: rows }, (_, i) => Math.round(100 * Math.sin(i / 50)) / 10);
+      const distinct = Float64Array.from({ length: rows }, (_, i) => Math.sin(i) * 1e6 + i / 7);
+      const schema = schemaOf(
+        { name: "rounded", type: "DOUBLE", repetition_type: "REQUIRED" },
+        { name: "spread", type: "DOUBLE", repetition_type: "REQUIRED" },
+      );
+      const { result: file, calls } = countingCalls(Map.prototype, "get", () =>
+        parquetWriteBuffer({
+          schema,
+          columnData: [
+            { name: "rounded", data: rounded },
+            { name: "spread", data: distinct },
+          ],
+          rowGroupSize: rows,
+        }),
+      );
+      expect(calls, "Map.prototype.get calls while writing").to.be.below(rows / 10);
+      const [a, b] = parquetMetadata(file).row_groups[0]?.columns.map((c) => c.meta_data?.encodings) ?? [];
+      expect(a, "rounded").to.deep.equal(["PLAIN", "RLE_DICTIONARY"]);
+      expect(b, "spread").to.deep.equal(["PLAIN"]);
+      const duckdb = await readWithDuckDb(file, "rounded, spread");
+      expectSameValues(
+        duckdb.map((r) => r["rounded"]),
+        Array.from(rounded),
+        "DuckDB rounded",
+      );
+      expectSameValues(
+        duckdb.map((r) => r["spread"]),
+        Array.from(distinct),
+        "DuckDB distinct",
+      );
+    });
   });
 
   describe("INT64 timestamps from a Float64Array", () => {
