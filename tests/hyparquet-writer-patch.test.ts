@@ -330,6 +330,47 @@ describe("hyparquet-writer patch", () => {
     });
   });
 
+  describe("DATA_PAGE (v1) pages on request", () => {
+    it("writes every page as DATA_PAGE with dataPageVersion 1, nulls and several pages included", async () => {
+      const rows = 3000;
+      const data = Float64Array.from({ length: rows }, (_, i) => Math.round(Math.sin(i / 30) * 100) / 10);
+      const isValue = (i: number): boolean => i % 7 !== 0;
+      const names = Array.from({ length: rows }, (_, i) => `loc-${i % 50}`);
+      const file = parquetWriteBuffer({
+        schema: schemaOf(
+          { name: "x", type: "DOUBLE", repetition_type: "OPTIONAL" },
+          { name: "s", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
+        ),
+        columnData: [
+          { name: "x", data, validity: bitmap(rows, isValue) },
+          { name: "s", data: names, encoding: "PLAIN" },
+        ],
+        pageSize: 2000,
+        rowGroupSize: 1000,
+        dataPageVersion: 1,
+      });
+      const pageTypes = parquetMetadata(file).row_groups.flatMap((g) =>
+        g.columns.flatMap((c) => (c.meta_data?.encoding_stats ?? []).map((e) => e.page_type)),
+      );
+      expect(new Set(pageTypes)).to.deep.equal(new Set(["DICTIONARY_PAGE", "DATA_PAGE"]));
+      const expected = Array.from(data, (v, i) => (isValue(i) ? v : null));
+      const hyparquet = await readWithHyparquet(file);
+      expectSameValues(
+        hyparquet.map((r) => r["x"]),
+        expected,
+        "hyparquet x",
+      );
+      expect(hyparquet.map((r) => r["s"])).to.deep.equal(names);
+      const duckdb = await readWithDuckDb(file, "x, s");
+      expectSameValues(
+        duckdb.map((r) => r["x"]),
+        expected,
+        "DuckDB x",
+      );
+      expect(duckdb.map((r) => r["s"])).to.deep.equal(names);
+    });
+  });
+
   describe("buffers sized from the value count", () => {
     it("writes a page of 100,000 doubles without growing a buffer, and the same bytes as an array of them", () => {
       const rows = 100_000;
