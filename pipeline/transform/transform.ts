@@ -104,9 +104,11 @@ export interface ResponseFileOptions extends Omit<ParquetFileOptions, "spill"> {
   /**
    * A folder for a temporary file (deleted at the end) where rows wait for their row group when
    * the rows buffered across all open files pass rowGroupRows. A body of many days has one file
-   * per day open at once: with a spill each file still gets row groups of rowGroupRows rows
-   * (a day of a thousand locations is one), and memory holds only the budget. Without one, the
-   * fullest files write their rows early, as smaller row groups (memory holds their bytes).
+   * per day open at once: with the spill each file still gets row groups of rowGroupRows rows
+   * (a day of a thousand locations is one), and memory holds only the budget. Default: the
+   * system's temporary folder. (Without a spill the fullest files had to write their rows early:
+   * a year of 100 locations became 6 to 9 row groups per day, each with its own dictionaries,
+   * files twice as large, and a conversion six times as slow.)
    */
   readonly spillDirectory?: string;
 }
@@ -241,9 +243,9 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
  * within one response. Rows are in file order, then body order, then time. Files are returned
  * hourly first, then daily, each by date.
  *
- * A body given as a stream is read a location at a time; with `spillDirectory`, rows wait on
- * disk for their row group, so memory stays bounded however many locations and days the body
- * holds (`npm run bench` measures it).
+ * A body given as a stream is read a location at a time, and rows wait on disk (in
+ * `spillDirectory`) for their row group, so memory stays bounded however many locations and days
+ * the body holds while each day is still one row group (`npm run bench` measures it).
  */
 export async function transformResponseFiles(
   files: readonly ResponseFile[],
@@ -253,11 +255,11 @@ export async function transformResponseFiles(
   if (files.length === 0)
     throw new TransformError("no response files to transform; pass one or more saved Open-Meteo responses");
   const { spillDirectory, ...parquet } = options;
-  const spill = spillDirectory === undefined ? undefined : new RowGroupSpill(spillDirectory);
+  const spill = new RowGroupSpill(spillDirectory);
   try {
     return await convertResponseFiles(files, curatedStore, startRun({ ...parquet, spill }));
   } finally {
-    spill?.close();
+    spill.close();
   }
 }
 

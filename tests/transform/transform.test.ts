@@ -291,9 +291,10 @@ describe("transform", () => {
       );
       expect(written).to.have.lengthOf(40);
       expect(written.every((f) => f.rows === 48)).to.equal(true);
-      // Without the shared budget each day's 48 rows would sit in memory until the end (one row group).
+      // The budget moves rows to the spill (in the system's temporary folder), not into early row
+      // groups: each day is still one row group.
       const metadata = await readMetadata(store, curatedObjectKey("weather_hourly", "2024-01-02"));
-      expect(metadata.row_groups.map((g) => Number(g.num_rows))).to.deep.equal([24, 24]);
+      expect(metadata.row_groups.map((g) => Number(g.num_rows))).to.deep.equal([48]);
       const day = await readRows(store, curatedObjectKey("weather_hourly", "2024-01-02"));
       expect(day.map((r) => [r["latitude"], r["x"]])).to.deep.equal([
         ...Array.from({ length: 24 }, (_, h) => [1, 24 + h]),
