@@ -2,7 +2,7 @@
  * Where the pipeline keeps objects: an S3 bucket in AWS and in local runs (s3rver),
  * or a plain folder for `pipeline transform --out`. The data logic only sees ObjectStore.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import {
   DeleteObjectCommand,
@@ -36,6 +36,11 @@ export interface ObjectStore {
   putObject(key: string, body: Uint8Array | string, options: PutOptions): Promise<void>;
   /** Reads an object; throws ObjectNotFoundError when it does not exist. */
   getObject(key: string): Promise<StoredObject>;
+  /**
+   * Reads an object's body as a stream of chunks, so memory never holds all of it; throws
+   * ObjectNotFoundError (before the first chunk) when it does not exist.
+   */
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>>;
   /** Lists keys under a prefix, in lexicographic order. */
   listKeys(prefix: string): Promise<string[]>;
   /** Deletes an object; deleting a key that does not exist succeeds (as in S3). */
@@ -86,6 +91,21 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!out.Body) throw new Error(`${this.description}/${key} has no body`);
       return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
+      throw error;
+    }
+  }
+
+  async getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      // In Node the SDK's body is an http.IncomingMessage: a Readable, so an async iterable of Buffers.
+      const body = out.Body as Partial<AsyncIterable<Uint8Array>> | undefined;
+      if (!body || typeof body[Symbol.asyncIterator] !== "function") {
+        throw new Error(`${this.description}/${key} has no readable body stream`);
+      }
+      return body as AsyncIterable<Uint8Array>;
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
       throw error;
@@ -148,6 +168,17 @@ export class DirectoryObjectStore implements ObjectStore {
       // An object written without metadata has no sidecar.
     }
     return { key, body, metadata };
+  }
+
+  async getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      // Opened first, so a missing file fails here rather than at the first read.
+      const handle = await open(this.pathOf(key), "r");
+      return handle.createReadStream({ highWaterMark: 1 << 20 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectNotFoundError(this.description, key);
+      throw error;
+    }
   }
 
   async listKeys(prefix: string): Promise<string[]> {
