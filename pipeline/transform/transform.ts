@@ -22,7 +22,6 @@ import type { RequestManifest } from "../core/manifest";
 import {
   dayOfIsoDate,
   isoDateOfDay,
-  scanOpenMeteoResponse,
   scanOpenMeteoStream,
   type ScannedBlock,
   type ScannedLocation,
@@ -83,8 +82,8 @@ export interface ResponseFile {
   /** File name, used in error messages and the files' source metadata. */
   readonly name: string;
   /**
-   * The body, whole or as a stream of chunks (e.g. fs.createReadStream): a stream is converted
-   * a location at a time, so memory never holds the body, however large.
+   * The body, whole or as a stream of chunks (e.g. fs.createReadStream); either way it is read a
+   * location at a time, and a stream never has to be in memory whole, however large.
    */
   readonly body: Uint8Array | string | AsyncIterable<Uint8Array>;
 }
@@ -164,13 +163,13 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
         );
       }
     }
-    const { body } = await rawStore.getObject(key);
-    const locations = scanOpenMeteoResponse(body, key, {
+    const expect = {
       hourly: manifest.hourlyVariables,
       daily: manifest.dailyVariables,
       locations: manifest.locations.length,
-    });
-    for (const location of locations) {
+    };
+    // Streamed: memory holds one location of the body, however many the request had.
+    await scanOpenMeteoStream(await rawStore.getObjectStream(key), key, expect, (location) => {
       const name = (manifest.locations[location.index] as { name: string }).name;
       if (names.has(name)) {
         throw new TransformError(
@@ -189,7 +188,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
           (day) => day === targetDay,
         );
       }
-    }
+    });
   }
 
   // Everything parsed: only now is anything written.
@@ -227,9 +226,9 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
  * within one response. Rows are in file order, then body order, then time. Files are returned
  * hourly first, then daily, each by date.
  *
- * A body given as a stream is read a location at a time; with `spillDirectory`, rows wait on
- * disk for their row group, so memory stays bounded however many locations and days the body
- * holds (`npm run bench` measures it).
+ * Bodies are read a location at a time; given as streams and with `spillDirectory`, where rows
+ * wait on disk for their row group, memory stays bounded however many locations and days they
+ * hold (`npm run bench` measures it).
  */
 export async function transformResponseFiles(
   files: readonly ResponseFile[],
@@ -252,6 +251,7 @@ async function convertResponseFiles(
   curatedStore: ObjectStore,
   run: Run,
 ): Promise<CuratedFile[]> {
+  const expect = { hourly: "all", daily: "all" } as const;
   for (const file of files) {
     const addLocation = (location: ScannedLocation): void => {
       const name = fallbackLocationName(location);
@@ -270,12 +270,8 @@ async function convertResponseFiles(
         appendLocation(run, dataset, variables, location, name, file.name, () => true);
       }
     };
-    const expect = { hourly: "all", daily: "all" } as const;
-    if (typeof file.body === "string" || file.body instanceof Uint8Array) {
-      scanOpenMeteoResponse(file.body, file.name, expect).forEach(addLocation);
-    } else {
-      await scanOpenMeteoStream(file.body, file.name, expect, addLocation);
-    }
+    const body = typeof file.body === "string" ? [new TextEncoder().encode(file.body)] : file.body;
+    await scanOpenMeteoStream(body instanceof Uint8Array ? [body] : body, file.name, expect, addLocation);
   }
   const outputs = DATASETS.flatMap((dataset) => {
     const sink = run.sinks.get(dataset);
