@@ -15,6 +15,7 @@ import { PROJECT_DIR } from "../../pipeline/local/plan";
 import { runLocalDay } from "../../pipeline/cli/run";
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../../pipeline/local/s3-server";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
+import { pipelineArgs } from "../support/cli";
 
 const run = promisify(execFile);
 const FIXTURES = path.join(__dirname, "..", "fixtures", "open-meteo", "recorded");
@@ -24,7 +25,7 @@ function pipeline(...args: string[]) {
 }
 
 function pipelineWithEnv(env: Record<string, string>, ...args: string[]) {
-  return run(process.execPath, ["-r", "ts-node/register", "pipeline/cli/main.ts", ...args], {
+  return run(process.execPath, pipelineArgs(...args), {
     cwd: PROJECT_DIR,
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, ...env },
