@@ -87,25 +87,21 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getObject(key: string): Promise<StoredObject> {
+    const out = await this.get(key);
+    return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
+  }
+
+  /** In Node the SDK's body is an http.IncomingMessage: a Readable, so an async iterable of Buffers. */
+  async getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return (await this.get(key)).Body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  /** GetObject, with its body; a missing key as ObjectNotFoundError. */
+  private async get(key: string) {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!out.Body) throw new Error(`${this.description}/${key} has no body`);
-      return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
-    } catch (error) {
-      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
-      throw error;
-    }
-  }
-
-  async getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      // In Node the SDK's body is an http.IncomingMessage: a Readable, so an async iterable of Buffers.
-      const body = out.Body as Partial<AsyncIterable<Uint8Array>> | undefined;
-      if (!body || typeof body[Symbol.asyncIterator] !== "function") {
-        throw new Error(`${this.description}/${key} has no readable body stream`);
-      }
-      return body as AsyncIterable<Uint8Array>;
+      return out as typeof out & { Body: NonNullable<typeof out.Body> };
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
       throw error;

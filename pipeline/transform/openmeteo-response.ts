@@ -93,8 +93,8 @@ const MAX_DEPTH = 64;
  * Errors are reported as JSON.parse would rank them: a body that is not JSON (or not UTF-8) is
  * reported as such, whatever else is wrong with it; then an Open-Meteo error body; then a
  * location count other than `expect.locations`; then the first location that is not what was
- * requested, as "location i of n" (so the whole body is read first). onLocation may have been
- * called for the locations before a bad one.
+ * requested, as "location i of n" (so the whole body is read first, every element to its end).
+ * onLocation may have been called for the locations before a bad one.
  */
 export async function scanOpenMeteoStream(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -107,7 +107,6 @@ export async function scanOpenMeteoStream(
   let errorReason: string | undefined;
   let problem: LocationProblem | undefined;
   const take = (bytes: Uint8Array, index: number, offset: number, cut: boolean): void => {
-    // Every element is read to the end, even after a problem: a later one may not be JSON.
     const element = reader.read(bytes, index, offset, splitter.isArray, cut);
     if (isRecord(element) && element["error"] === true) {
       const reason = element["reason"] ?? "(no reason given)";
@@ -158,9 +157,8 @@ export function daysFromCivil(year: number, month: number, day: number): number 
   return era * 146_097 + dayOfEra - 719_468;
 }
 
-/** The `YYYY-MM-DD` date of a day number (days since 1970-01-01). */
+/** The `YYYY-MM-DD` date of a day number (days since 1970-01-01); one Date per day, not per value. */
 export function isoDateOfDay(days: number): string {
-  // One Date per distinct day (not per value), so plain Date arithmetic is fine here.
   return new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
@@ -294,7 +292,7 @@ function checkBlock(
     if (typeof unit !== "string") {
       return fail((p) => `${block}_units.${variable} is ${describe(unit)}${p.at}; every variable comes with its unit`);
     }
-    if (!(raw instanceof ScannedArray) && !Array.isArray(raw)) {
+    if (!isScanned(raw) && !Array.isArray(raw)) {
       return fail((p) => `${block}.${variable} is ${describe(raw)}${p.at}; expected an array of ${n} values`);
     }
     if (raw.length !== n) {
@@ -310,7 +308,11 @@ function checkBlock(
   return { timeFormat, variables: [...variables], units, utcMillis, localDays, values };
 }
 
-/** The UTC instants and local days of a block's `time`, checked to be labels of the format and ascending. */
+/**
+ * The UTC instants and local days of a block's `time`, checked to be labels of the format and
+ * ascending: straight from the typed array in the common case, else value by value (for the
+ * message). The days take half of a pooled array's bytes.
+ */
 function checkTimes(
   times: unknown,
   block: BlockName,
@@ -319,19 +321,18 @@ function checkTimes(
   pool: ArrayPool,
   fail: Fail,
 ): { utcMillis: Float64Array; localDays: Int32Array } {
-  if (!(times instanceof ScannedArray) && !Array.isArray(times)) {
+  if (!isScanned(times) && !Array.isArray(times)) {
     return fail((p) => `${block}.time is ${describe(times)}${p.at}; expected an array of time labels`);
   }
   const n = times.length;
   const utcMillis = pool.doubles(n).subarray(0, n);
-  const localDays = pool.ints(n).subarray(0, n);
+  const localDays = new Int32Array(pool.doubles(n).buffer, 0, n);
   const labelLength = format === "unixtime" ? 0 : block === "hourly" ? 16 : 10;
-  // The common case straight from the typed array; anything else value by value, for the message.
   const typed =
-    times instanceof ScannedArray &&
+    isScanned(times) &&
     times.nulls === 0 &&
     (labelLength === 0 ? times.kind === "numbers" : times.kind === "labels" && times.labelLength === labelLength)
-      ? times.data
+      ? times
       : undefined;
   for (let i = 0; i < n; i++) {
     let t = typed ? (typed[i] as number) : timeValue(valueAt(times, i), labelLength);
@@ -361,8 +362,10 @@ function checkTimes(
 }
 
 /**
- * One variable's values as doubles (NaN for null), checked against its unit; time-valued ones
- * ("iso8601", "unixtime") converted to epoch milliseconds.
+ * One variable's values as doubles (NaN for null), checked against its unit. Measurements are
+ * the scanned array itself (no copy of the largest arrays); time-valued ones ("iso8601",
+ * "unixtime") are converted to epoch milliseconds in a pooled copy, the scanned array being its
+ * name's alone.
  */
 function checkValues(
   raw: ScannedArray | readonly unknown[],
@@ -373,12 +376,12 @@ function checkValues(
   fail: Fail,
 ): Float64Array {
   const n = raw.length;
-  const scanned = raw instanceof ScannedArray ? raw : undefined;
+  const scanned = isScanned(raw) ? raw : undefined;
   const allNull = scanned !== undefined && scanned.nulls === n;
   if (unit !== "iso8601" && unit !== "unixtime") {
-    // Measurements are used in place: no copy of the largest arrays.
-    if (scanned && (scanned.kind === "numbers" || allNull)) return scanned.data;
-    const i = firstIndex(raw, (v) => v !== null && typeof v !== "number");
+    if (scanned && (scanned.kind === "numbers" || allNull)) return scanned;
+    let i = 0;
+    while (i < n && (valueAt(raw, i) === null || typeof valueAt(raw, i) === "number")) i++;
     const value = describe(valueAt(raw, i));
     return fail(
       (p) =>
@@ -390,9 +393,8 @@ function checkValues(
   const typed =
     scanned &&
     (allNull || (labels ? scanned.kind === "labels" && scanned.labelLength === 16 : scanned.kind === "numbers"))
-      ? scanned.data
+      ? scanned
       : undefined;
-  // Converted into a pooled copy: the scanned array belongs to its name alone.
   const out = pool.doubles(n).subarray(0, n);
   for (let i = 0; i < n; i++) {
     const v = typed ? (typed[i] as number) : valueAt(raw, i);
@@ -417,12 +419,12 @@ function checkValues(
 
 /**
  * A time value given as plain data: epoch seconds (labelLength 0), or a label of that length as
- * epoch milliseconds read as if UTC; NaN for anything else.
+ * epoch milliseconds read as if UTC; NaN for anything else. Labels go through the scanner's own
+ * label reader, as JSON bytes: one definition of a label.
  */
 function timeValue(value: unknown, labelLength: number): number {
   if (labelLength === 0) return typeof value === "number" ? value : NaN;
   if (typeof value !== "string" || value.length !== labelLength) return NaN;
-  // The scanner's own label reader, on the label as JSON bytes: one definition of a label.
   const reader = new ElementReader("", undefined);
   reader.bytes = new TextEncoder().encode(JSON.stringify(value));
   reader.end = reader.bytes.length;
@@ -431,24 +433,19 @@ function timeValue(value: unknown, labelLength: number): number {
 
 /** The value at `i` as JSON gives it: a number, null, or the label text. */
 function valueAt(array: ScannedArray | readonly unknown[], i: number): unknown {
-  if (!(array instanceof ScannedArray)) return array[i];
-  const v = array.data[i] as number;
+  if (!isScanned(array)) return array[i];
+  const v = array[i] as number;
   if (Number.isNaN(v)) return null;
   return array.kind === "numbers" ? v : new Date(v).toISOString().slice(0, array.labelLength);
 }
 
-function firstIndex(array: ScannedArray | readonly unknown[], bad: (value: unknown) => boolean): number {
-  for (let i = 0; i < array.length; i++) if (bad(valueAt(array, i))) return i;
-  return -1;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof ScannedArray);
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !isScanned(value);
 }
 
 function describe(value: unknown): string {
   if (value === undefined) return "missing";
-  if (Array.isArray(value) || value instanceof ScannedArray) return `an array of ${value.length}`;
+  if (Array.isArray(value) || isScanned(value)) return `an array of ${value.length}`;
   if (typeof value === "object" && value !== null) return "an object";
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
@@ -459,19 +456,19 @@ function describe(value: unknown): string {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * An array of a block read straight from the bytes: numbers, or `YYYY-MM-DD[THH:MM]` labels as
- * epoch milliseconds of the label read as UTC; NaN for each null. Arrays holding anything else
- * are read as plain arrays (they are reported if the request uses them).
+ * An array of a block read straight from the bytes, as the (pooled) doubles themselves:
+ * numbers, or `YYYY-MM-DD[THH:MM]` labels as epoch milliseconds of the label read as UTC; NaN
+ * for each null. `labelLength` is the length every label has (10 or 16). Arrays holding anything
+ * else are read as plain arrays (they are reported if the request uses them).
  */
-class ScannedArray {
-  constructor(
-    readonly kind: "numbers" | "labels",
-    readonly data: Float64Array,
-    readonly length: number,
-    readonly nulls: number,
-    /** For labels: the length every label has (10 or 16). */
-    readonly labelLength: number,
-  ) {}
+type ScannedArray = Float64Array & {
+  readonly kind: "numbers" | "labels";
+  readonly nulls: number;
+  readonly labelLength: number;
+};
+
+function isScanned(value: unknown): value is ScannedArray {
+  return value instanceof Float64Array;
 }
 
 /**
@@ -480,42 +477,24 @@ class ScannedArray {
  * ~1 MB of garbage per location (a year of hourly data) for the collector.
  */
 class ArrayPool {
-  private readonly doubleArrays: Float64Array[] = [];
-  private readonly intArrays: Int32Array[] = [];
-  private nextDouble = 0;
-  private nextInt = 0;
-
-  /** Starts handing out the arrays from the first again. */
-  reset(): void {
-    this.nextDouble = 0;
-    this.nextInt = 0;
-  }
+  private readonly arrays: Float64Array[] = [];
+  /** The next array to hand out; 0 starts over with the first. */
+  next = 0;
 
   /** The next pooled Float64Array with room for at least `n` values (its contents are stale). */
   doubles(n: number): Float64Array {
-    const i = this.nextDouble++;
-    let array = this.doubleArrays[i];
+    let array = this.arrays[this.next];
     if (!array || array.length < n) {
       array = new Float64Array(Math.max(n, 1024));
-      this.doubleArrays[i] = array;
+      this.arrays[this.next] = array;
     }
+    this.next++;
     return array;
   }
 
-  /** Replaces the Float64Array handed out last, which turned out too small. */
-  replaceLastDoubles(array: Float64Array): void {
-    this.doubleArrays[this.nextDouble - 1] = array;
-  }
-
-  /** The next pooled Int32Array with room for at least `n` values. */
-  ints(n: number): Int32Array {
-    const i = this.nextInt++;
-    let array = this.intArrays[i];
-    if (!array || array.length < n) {
-      array = new Int32Array(Math.max(n, 1024));
-      this.intArrays[i] = array;
-    }
-    return array;
+  /** Replaces the array handed out last, which turned out too small. */
+  replaceLast(array: Float64Array): void {
+    this.arrays[this.next - 1] = array;
   }
 }
 
@@ -586,16 +565,12 @@ class ElementReader {
     this.cut = cut;
     this.path.length = 0;
     this.head = {};
-    this.pool.reset();
+    this.pool.next = 0;
     this.skipSpace();
-    const value = this.peek() === 0x7b ? this.object(1, 0) : this.value(0);
+    const value = this.bytes[this.pos] === 0x7b ? this.container(1, 0) : this.value(0);
     this.skipSpace();
     if (this.pos < this.end) this.unexpected(this.pos);
     return value;
-  }
-
-  private peek(): number {
-    return this.pos < this.end ? (this.bytes[this.pos] as number) : -1;
   }
 
   private skipSpace(): void {
@@ -611,95 +586,72 @@ class ElementReader {
 
   /** Any JSON value at pos. */
   private value(depth: number): unknown {
-    const c = this.peek();
-    if (c === 0x7b /* { */) return this.object(0, depth);
-    if (c === 0x5b /* [ */) return this.array(depth);
+    const c = this.bytes[this.pos];
+    if (c === 0x7b || c === 0x5b) return this.container(0, depth);
     if (c === 0x22 /* " */) return this.string();
-    if (c === 0x74 /* t */) return this.literal("true", true);
-    if (c === 0x66 /* f */) return this.literal("false", false);
-    if (c === 0x6e /* n */) return this.literal("null", null);
+    const word = c === 0x74 ? "true" : c === 0x66 ? "false" : c === 0x6e ? "null" : "";
+    if (word !== "") {
+      for (let i = 0; i < word.length; i++) {
+        if (this.bytes[this.pos + i] !== word.charCodeAt(i)) this.unexpected(this.pos);
+      }
+      this.pos += word.length;
+      return word === "null" ? null : word === "true";
+    }
     const value = this.number();
     if (Number.isNaN(value)) this.unexpected(this.pos);
     return value;
   }
 
   /**
-   * An object at pos. Mode 1 is the element itself: its `hourly`/`daily` objects are read in
-   * mode 2, whose arrays become ScannedArrays. Mode 0 is any other object.
+   * An object (a record) or array at pos. Mode 1 is the element itself: its `hourly`/`daily`
+   * objects are read in mode 2, whose arrays become ScannedArrays. Mode 0 is anything else.
+   * As JSON.parse, "__proto__" becomes an own member, not the prototype.
    */
-  private object(mode: 0 | 1 | 2, depth: number): Record<string, unknown> {
-    if (depth >= MAX_DEPTH) this.fail(`objects and arrays nested deeper than ${MAX_DEPTH} levels`, this.pos);
-    const out: Record<string, unknown> = mode === 1 ? this.head : {};
+  private container(mode: 0 | 1 | 2, depth: number): Record<string, unknown> | unknown[] {
+    if (depth >= MAX_DEPTH) this.fail(this.pos, `objects and arrays nested deeper than ${MAX_DEPTH} levels`);
+    const array = this.bytes[this.pos] === 0x5b;
+    const close = array ? 0x5d : 0x7d;
+    const out: Record<string, unknown> | unknown[] = array ? [] : mode === 1 ? this.head : {};
     this.pos++;
     this.skipSpace();
-    if (this.peek() === 0x7d /* } */) {
+    if (this.bytes[this.pos] === close) {
       this.pos++;
       return out;
     }
-    for (;;) {
-      if (this.peek() !== 0x22) this.unexpected(this.pos, "a member name in quotes");
-      const key = this.string();
-      this.skipSpace();
-      if (this.peek() !== 0x3a /* : */) this.unexpected(this.pos, '":"');
-      this.pos++;
-      this.skipSpace();
+    for (let i = 0; ; i++) {
+      let key = `[${i}]`;
+      if (!array) {
+        if (this.bytes[this.pos] !== 0x22) this.unexpected(this.pos, "a member name in quotes");
+        key = this.string();
+        this.skipSpace();
+        if (this.bytes[this.pos] !== 0x3a) this.unexpected(this.pos, '":"');
+        this.pos++;
+        this.skipSpace();
+      }
       this.path.push(key);
-      const c = this.peek();
+      const c = this.bytes[this.pos];
       const value =
         mode === 1 && c === 0x7b && (key === "hourly" || key === "daily")
-          ? this.object(2, depth + 1)
+          ? this.container(2, depth + 1)
           : mode === 2 && c === 0x5b
             ? this.scannedArray(depth + 1)
             : this.value(depth + 1);
       this.path.pop();
-      // As JSON.parse: "__proto__" is an own member, not the prototype.
-      if (key === "__proto__") {
-        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      } else {
-        out[key] = value;
-      }
+      if (Array.isArray(out)) out.push(value);
+      else if (key !== "__proto__") out[key] = value;
+      else Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       this.skipSpace();
-      const next = this.peek();
-      if (next === 0x7d /* } */) {
-        this.pos++;
-        return out;
-      }
-      if (next !== 0x2c /* , */) this.unexpected(this.pos, '"," or "}"');
-      this.pos++;
-      this.skipSpace();
-    }
-  }
-
-  /** An array at pos, as plain values. */
-  private array(depth: number): unknown[] {
-    if (depth >= MAX_DEPTH) this.fail(`objects and arrays nested deeper than ${MAX_DEPTH} levels`, this.pos);
-    const out: unknown[] = [];
-    this.pos++;
-    this.skipSpace();
-    if (this.peek() === 0x5d /* ] */) {
-      this.pos++;
-      return out;
-    }
-    this.path.push("[0]");
-    for (;;) {
-      this.path[this.path.length - 1] = `[${out.length}]`;
-      out.push(this.value(depth + 1));
-      this.skipSpace();
-      const next = this.peek();
-      if (next === 0x5d /* ] */) {
-        this.pos++;
-        this.path.pop();
-        return out;
-      }
-      if (next !== 0x2c /* , */) this.unexpected(this.pos, '"," or "]"');
-      this.pos++;
+      const next = this.bytes[this.pos++];
+      if (next === close) return out;
+      if (next !== 0x2c) this.unexpected(this.pos - 1, array ? '"," or "]"' : '"," or "}"');
       this.skipSpace();
     }
   }
 
   /**
    * An array of a block at pos: numbers and nulls, or labels and nulls, into a pooled
-   * Float64Array; any other array is read again as plain values.
+   * Float64Array; any other array (other values, or not JSON) is read again as plain values, by
+   * the reader that says what is wrong. Spaces are skipped inline: separators mostly follow at once.
    */
   private scannedArray(depth: number): ScannedArray | unknown[] {
     const b = this.bytes;
@@ -713,7 +665,7 @@ class ElementReader {
     let labelLength = 0;
     const previous = { key: -1, day: 0, length: 0 };
     let plain = false;
-    if (this.peek() === 0x5d) {
+    if (this.bytes[this.pos] === 0x5d) {
       this.pos++;
     } else {
       for (;;) {
@@ -746,10 +698,9 @@ class ElementReader {
           const grown = new Float64Array(out.length * 2);
           grown.set(out);
           out = grown;
-          this.pool.replaceLastDoubles(grown);
+          this.pool.replaceLast(grown);
         }
         out[n++] = value;
-        // Inline skipSpace: the separator usually follows at once.
         let s = b[this.pos] as number;
         if (s === 0x20 || s === 0x0a || s === 0x0d || s === 0x09) {
           this.skipSpace();
@@ -766,21 +717,25 @@ class ElementReader {
       }
     }
     if (plain || this.pos > this.end) {
-      // Something else than numbers or labels, or not JSON: the plain reader says which.
       this.pos = start;
-      return this.array(depth);
+      return this.container(0, depth) as unknown[];
     }
-    return new ScannedArray(kind ?? "numbers", out.subarray(0, n), n, nulls, labelLength);
+    return Object.assign(out.subarray(0, n), { kind: kind ?? "numbers", nulls, labelLength });
   }
 
   /**
    * A `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM"` label at pos as epoch milliseconds read as UTC,
    * with its length in `previous.length`; NaN if it is anything else (or not a real date).
-   * `previous` caches the day of the last date seen: consecutive labels mostly share it.
+   * `previous` caches the day of the last date seen: consecutive labels mostly share it (NaN
+   * digits make its key NaN, which the date check rejects).
    */
   label(previous: { key: number; day: number; length: number }): number {
     const b = this.bytes;
     const p = this.pos + 1;
+    const digitAt = (_: Uint8Array, i: number): number => {
+      const digit = (b[i] as number) - 0x30;
+      return digit >= 0 && digit <= 9 ? digit : NaN;
+    };
     if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d) return NaN;
     const y = digitAt(b, p) * 1000 + digitAt(b, p + 1) * 100 + digitAt(b, p + 2) * 10 + digitAt(b, p + 3);
     const m = digitAt(b, p + 5) * 10 + digitAt(b, p + 6);
@@ -801,7 +756,6 @@ class ElementReader {
     if (p + length >= this.end) return NaN;
     const key = y * 10_000 + m * 100 + day;
     if (key !== previous.key) {
-      // NaN digits make the key NaN, which fails here.
       if (!(m >= 1 && m <= 12 && day >= 1 && day <= daysInMonth(y, m))) return NaN;
       previous.key = key;
       previous.day = daysFromCivil(y, m, day);
@@ -882,7 +836,7 @@ class ElementReader {
       if (p >= this.end) this.unexpected(this.end);
       const c = b[p] as number;
       if (c === 0x22) break;
-      if (c < 0x20) this.fail(`a control character (byte 0x${c.toString(16).padStart(2, "0")}) in a string`, p);
+      if (c < 0x20) this.fail(p, `a control character (byte 0x${c.toString(16).padStart(2, "0")}) in a string`);
       if (c === 0x5c /* \ */) {
         escaped = true;
         if (p + 1 >= this.end) this.unexpected(this.end);
@@ -891,13 +845,13 @@ class ElementReader {
           if (p + 6 > this.end) this.unexpected(this.end);
           for (let i = p + 2; i < p + 6; i++) {
             if (!/[0-9a-fA-F]/.test(String.fromCharCode(b[i] as number)))
-              this.fail("a \\u escape without 4 hex digits", p);
+              this.fail(p, "a \\u escape without 4 hex digits");
           }
           p += 6;
         } else if (e in ESCAPES) {
           p += 2;
         } else {
-          this.fail(`"\\${e}", which is not a JSON escape`, p);
+          this.fail(p, `"\\${e}", which is not a JSON escape`);
         }
         continue;
       }
@@ -913,7 +867,7 @@ class ElementReader {
       try {
         text = this.decoder.decode(b.subarray(start, p));
       } catch {
-        this.failUtf8(start - 1);
+        this.fail(start - 1, "UTF-8");
       }
     }
     return escaped
@@ -923,88 +877,67 @@ class ElementReader {
       : text;
   }
 
-  private literal<T>(word: string, value: T): T {
-    for (let i = 0; i < word.length; i++) {
-      if (this.bytes[this.pos + i] !== word.charCodeAt(i)) this.unexpected(this.pos);
-    }
-    this.pos += word.length;
-    return value;
-  }
-
-  /** Fails on the byte at `at`: the end of the body, bad UTF-8, or a token JSON does not have. */
+  /**
+   * Throws for the byte at `at`: the body's end, or a token running to the end of an element the
+   * body ended in (both cut off), bad UTF-8, or a token JSON does not have.
+   */
   private unexpected(at: number, wanted?: string): never {
     const b = this.bytes;
-    // In an element the body ended inside of, a token running to the end was cut.
     let cutToken = this.cut;
     for (let i = at; i < this.end && cutToken; i++) cutToken = !/[\s,:\]}"]/.test(String.fromCharCode(b[i] as number));
-    if (at >= this.end || cutToken) {
-      const where = this.where();
-      throw new OpenMeteoResponseError(
-        this.source,
-        `not valid JSON: the body ends at byte ${this.offset + this.end}${where ? `, inside ${where}` : ""}; ` +
-          "it was cut off: fetch it again",
-      );
+    if (at >= this.end || cutToken) this.fail(this.end, "");
+    if ((b[at] as number) >= 0x80 && !validUtf8At(b, at, this.end)) this.fail(at, "UTF-8");
+    const token = /^-?[A-Za-z]+/.exec(String.fromCharCode(...b.subarray(at, at + 12)))?.[0] ?? "";
+    if (!/^-?(nan|NaN|Infinity|inf)$/.test(token)) {
+      this.fail(at, `unexpected ${JSON.stringify(token || charAt(b, at))}${wanted ? ` (expected ${wanted})` : ""}`);
     }
-    const c = b[at] as number;
-    if (c >= 0x80 && !validUtf8At(b, at, this.end)) this.failUtf8(at);
-    let token = "";
-    for (let i = at; i < this.end && i < at + 12 && /[A-Za-z-]/.test(String.fromCharCode(b[i] as number)); i++) {
-      token += String.fromCharCode(b[i] as number);
-    }
-    const nan = /^-?(nan|NaN|Infinity|inf)$/.test(token);
-    const shown = token !== "" ? token : charAt(b, at);
-    this.fail(
-      nan
-        ? `${token}, which JSON has no word for`
-        : `unexpected ${JSON.stringify(shown)}` + (wanted ? ` (expected ${wanted})` : ""),
-      at,
-      nan ? this.nanAdvice(token) : undefined,
-    );
-  }
-
-  private nanAdvice(token: string): string {
     const { latitude, longitude } = this.head;
     const coordinates =
       typeof latitude === "number" && typeof longitude === "number" ? ` (${latitude}, ${longitude})` : "";
-    return (
+    this.fail(
+      at,
+      `${token}, which JSON has no word for`,
       `Open-Meteo has been seen to write ${token} for a coordinate outside a model's domain: check ` +
-      `${this.isArray ? `location ${this.index + 1}'s` : "the location's"} coordinates${coordinates} against the endpoint's models`
+        `${this.isArray ? `location ${this.index + 1}'s` : "the location's"} coordinates${coordinates} against the endpoint's models`,
     );
   }
 
-  private failUtf8(at: number): never {
-    const where = this.where();
-    throw new OpenMeteoResponseError(
-      this.source,
-      `not valid UTF-8 at byte ${this.offset + at}${where ? ` (${where})` : ""}; ` +
-        "Open-Meteo sends UTF-8 JSON (was the body re-encoded?)",
-    );
-  }
-
-  private fail(what: string, at: number, advice?: string): never {
-    const where = this.where();
-    throw new OpenMeteoResponseError(
-      this.source,
-      `not valid JSON at byte ${this.offset + at}${where ? ` (${where})` : ""}: ${what}, near "${near(this.bytes, at)}"; ` +
-        (advice ??
-          "the body is not an Open-Meteo answer: inspect it (raw objects are kept as received) and fetch it again"),
-    );
-  }
-
-  /** "location 2 of 3, hourly.temperature_2m[5]", as far as it is known. */
-  private where(): string {
+  /**
+   * Throws the error of byte `at`, with the location and path ("location 2 of 3,
+   * hourly.temperature_2m[5]") as far as they are known: `what` is wrong there, "UTF-8" for bad
+   * UTF-8, "" for the end of a body that was cut off.
+   */
+  private fail(at: number, what: string, advice?: string): never {
     const location = this.isArray
       ? `location ${this.index + 1}${this.expected === undefined ? "" : ` of ${this.expected}`}`
       : "";
     const path = this.path.map((part, i) => (i === 0 || part.startsWith("[") ? part : `.${part}`)).join("");
-    return [location, path].filter((s) => s !== "").join(", ");
+    const where = [location, path].filter((s) => s !== "").join(", ");
+    throw bodyError(this.source, this.bytes, at, this.offset + at, where, what, advice);
   }
 }
 
-/** The decimal digit at `i`, or NaN. */
-function digitAt(bytes: Uint8Array, i: number): number {
-  const digit = (bytes[i] as number) - 0x30;
-  return digit >= 0 && digit <= 9 ? digit : NaN;
+/**
+ * The error of a body that is not JSON at byte `at` of `bytes` (`byte` of the body, `where` in
+ * it): `what` is wrong there, "UTF-8" for bad UTF-8, "" for the end of a body that was cut off.
+ */
+function bodyError(
+  source: string,
+  bytes: Uint8Array,
+  at: number,
+  byte: number,
+  where: string,
+  what: string,
+  advice = "the body is not an Open-Meteo answer: inspect it (raw objects are kept as received) and fetch it again",
+): OpenMeteoResponseError {
+  return new OpenMeteoResponseError(
+    source,
+    what === ""
+      ? `not valid JSON: the body ends at byte ${byte}${where ? `, inside ${where}` : ""}; it was cut off: fetch it again`
+      : what === "UTF-8"
+        ? `not valid UTF-8 at byte ${byte}${where ? ` (${where})` : ""}; Open-Meteo sends UTF-8 JSON (was the body re-encoded?)`
+        : `not valid JSON at byte ${byte}${where ? ` (${where})` : ""}: ${what}, near "${near(bytes, at)}"; ${advice}`,
+  );
 }
 
 /** Whether a valid UTF-8 sequence starts at `at` (or may: it runs past `end`). */
@@ -1041,120 +974,84 @@ type Take = (element: Uint8Array, index: number, offset: number, cut: boolean) =
 /**
  * Cuts a byte stream of one JSON value, or of an array of them, into its elements, without
  * reading them: it follows only strings and bracket depth (ElementReader checks the rest).
+ * A value starts with { [ " - a digit, or t/f/n (true, false, null); a scalar element ends
+ * before the byte after it (a space, a comma, the array's bracket), which is read again as part
+ * of the array. The inner loop sees every byte of the body: it keeps its state in locals and
+ * skips numbers, commas and spaces inside objects through a table.
  */
 class ElementSplitter {
   /** Whether the body is an array (else one value). */
-  isArray: boolean;
-  private state: "start" | "before-element" | "element" | "after-element" | "done";
-  private depth: number;
-  private inString: boolean;
-  private escaped: boolean;
-  private buffer: Uint8Array;
-  private length: number;
-  private count: number;
-  /** Bytes of the body before the current chunk, and where the element being cut started. */
-  private consumed: number;
-  private elementStart: number;
-  /** 1 for the bytes that matter inside an element: quotes and brackets. */
-  private readonly special: Uint8Array;
+  isArray = false;
+  /** 0 before the body, 1 before an element, 2 in one, 3 after one, 4 after the body. */
+  private state = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private buffer = new Uint8Array(1 << 16);
+  private length = 0;
+  private count = 0;
+  /** Bytes of the body before the current chunk. */
+  private consumed = 0;
+  /** Where the element being cut starts in the body. */
+  private elementStart = 0;
+  /** 1 for each byte but quotes and brackets. */
+  private readonly plain = new Uint8Array(256).fill(1);
 
   constructor(readonly source: string) {
-    this.isArray = false;
-    this.state = "start";
-    this.depth = 0;
-    this.inString = false;
-    this.escaped = false;
-    this.buffer = new Uint8Array(1 << 16);
-    this.length = 0;
-    this.count = 0;
-    this.consumed = 0;
-    this.elementStart = 0;
-    this.special = new Uint8Array(256);
-    for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) this.special[c] = 1;
+    for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) this.plain[c] = 0;
   }
 
-  /** Feeds a chunk; calls `take` with each element completed in it (a view valid during the call). */
+  /** Feeds a chunk; calls `take` with each element completed in it. */
   push(chunk: Uint8Array, take: Take): void {
     const n = chunk.length;
-    let i = 0;
-    while (i < n) {
-      if (this.state === "element") {
-        const start = i;
-        let depth = this.depth;
-        let inString = this.inString;
-        let escaped = this.escaped;
-        let closed = false;
-        const special = this.special;
-        for (; i < n; i++) {
-          if (inString) {
-            // Jump to the next quote; it ends the string unless an odd run of backslashes precedes it.
-            if (escaped) {
-              escaped = false;
-              continue;
-            }
-            const quote = chunk.indexOf(0x22, i);
-            const run = backslashesBefore(chunk, i, quote < 0 ? n : quote);
-            if (quote < 0) {
-              escaped = run % 2 === 1;
-              i = n;
-              break;
-            }
-            i = quote;
-            if (run % 2 === 0) inString = false;
-            continue;
-          }
-          if (depth > 0) {
-            while (i < n && special[chunk[i] as number] === 0) i++;
-            if (i === n) break;
-          }
-          const c = chunk[i] as number;
-          if (c === 0x22) {
-            inString = true;
-          } else if (c === 0x7b || c === 0x5b) {
-            depth++;
-          } else if (c === 0x7d || c === 0x5d) {
-            if (depth === 0) {
-              closed = true; // a scalar element ends at the array's bracket
-              break;
-            }
-            depth--;
-            if (depth === 0) {
-              i++;
-              closed = true;
-              break;
-            }
-          } else if (depth === 0 && (c === 0x2c || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) {
-            closed = true;
-            break;
-          }
-        }
-        this.depth = depth;
-        this.inString = inString;
-        this.escaped = escaped;
-        this.append(chunk, start, i);
-        if (closed) this.hand(take, false);
-        continue;
-      }
+    for (let i = 0, from = 0; i < n; i++) {
       const c = chunk[i] as number;
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-        i++;
+      if (this.state === 2) {
+        let { depth, inString, escaped } = this;
+        const plain = this.plain;
+        let end = -1;
+        for (; i < n; i++) {
+          if (depth > 0 && !inString) while (i < n && plain[chunk[i] as number] === 1) i++;
+          if (i === n) break;
+          const b = chunk[i] as number;
+          if (inString) {
+            if (escaped) escaped = false;
+            else if (b === 0x5c) escaped = true;
+            else if (b === 0x22) inString = false;
+          } else if (b === 0x22) {
+            inString = true;
+          } else if (b === 0x7b || b === 0x5b) {
+            depth++;
+          } else if (depth > 0) {
+            if ((b === 0x7d || b === 0x5d) && --depth === 0) end = i + 1;
+          } else if (b <= 0x20 || b === 0x2c || b === 0x5d || b === 0x7d) {
+            end = i--;
+          }
+          if (end >= 0) break;
+        }
+        Object.assign(this, { depth, inString, escaped });
+        const to = end < 0 ? n : end;
+        if (this.length + to - from > this.buffer.length) {
+          const grown = new Uint8Array(Math.max(this.length + to - from, this.buffer.length * 2));
+          grown.set(this.buffer.subarray(0, this.length));
+          this.buffer = grown;
+        }
+        this.buffer.set(chunk.subarray(from, to), this.length);
+        this.length += to - from;
+        if (end >= 0) this.hand(take, false);
+      } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
         continue;
-      }
-      if (this.state === "start" && c === 0x5b) {
+      } else if (this.state === 0 && c === 0x5b) {
         this.isArray = true;
-        this.state = "before-element";
-        i++;
-      } else if (this.state === "before-element" && c === 0x5d && this.count === 0) {
-        this.state = "done";
-        i++;
-      } else if (this.state === "start" || (this.state === "before-element" && c !== 0x5d && c !== 0x2c)) {
-        // What can start a JSON value: { [ " - digits, and true/false/null.
-        if (!/[{["\-0-9tfn]/.test(String.fromCharCode(c))) this.fail(chunk, i);
-        this.state = "element";
+        this.state = 1;
+      } else if (this.state === 1 && c === 0x5d && this.count === 0) {
+        this.state = 4;
+      } else if (this.state < 2 && /[{["\-0-9tfn]/.test(String.fromCharCode(c))) {
+        this.state = 2;
         this.elementStart = this.consumed + i;
-      } else if (this.state === "after-element" && (c === 0x2c || c === 0x5d)) {
-        this.state = c === 0x2c ? "before-element" : "done";
-        i++;
+        from = i--;
+      } else if (this.state === 3 && (c === 0x2c || c === 0x5d)) {
+        this.state = c === 0x2c ? 1 : 4;
       } else {
         this.fail(chunk, i);
       }
@@ -1162,15 +1059,16 @@ class ElementSplitter {
     this.consumed += n;
   }
 
-  /** Ends the stream: an unfinished last element is handed over too (its reader reports the cut). */
+  /**
+   * Ends the stream: an unfinished last element is handed over too (a top-level scalar ends with
+   * the body; in anything else the reader reports the cut).
+   */
   finish(take: Take): number {
-    // A top-level scalar ends with the body; in anything else open here the reader finds the cut.
-    if (this.state === "element") this.hand(take, true);
-    const state: string = this.state;
-    if (state !== "done") {
+    if (this.state === 2) this.hand(take, true);
+    if (this.state !== 4) {
       throw new OpenMeteoResponseError(
         this.source,
-        state === "start"
+        this.state === 0
           ? "not valid JSON: the body is empty; an Open-Meteo answer is a JSON object or array"
           : `not valid JSON: the body ends at byte ${this.consumed} after location ${this.count}, before the ` +
               "array's closing ]; it was cut off: fetch it again",
@@ -1181,43 +1079,14 @@ class ElementSplitter {
 
   private hand(take: Take, cut: boolean): void {
     take(this.buffer.subarray(0, this.length), this.count++, this.elementStart, cut);
-    this.length = 0;
-    this.depth = 0;
-    this.state = this.isArray ? "after-element" : "done";
-  }
-
-  private append(chunk: Uint8Array, start: number, end: number): void {
-    const needed = this.length + (end - start);
-    if (needed > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
-      grown.set(this.buffer.subarray(0, this.length));
-      this.buffer = grown;
-    }
-    this.buffer.set(chunk.subarray(start, end), this.length);
-    this.length = needed;
+    this.length = this.depth = 0;
+    this.state = this.isArray ? 3 : 4;
   }
 
   private fail(chunk: Uint8Array, at: number): never {
-    const c = chunk[at] as number;
-    if (c >= 0x80 && !validUtf8At(chunk, at, chunk.length)) {
-      throw new OpenMeteoResponseError(
-        this.source,
-        `not valid UTF-8 at byte ${this.consumed + at}; Open-Meteo sends UTF-8 JSON (was the body re-encoded?)`,
-      );
-    }
-    const after = this.count === 0 ? "" : ` (after location ${this.count})`;
-    throw new OpenMeteoResponseError(
-      this.source,
-      `not valid JSON at byte ${this.consumed + at}${after}: unexpected ${JSON.stringify(charAt(chunk, at))}, ` +
-        `near "${near(chunk, at)}"; the body is not an Open-Meteo answer: inspect it (raw objects are kept as ` +
-        "received) and fetch it again",
-    );
+    const utf8 = (chunk[at] as number) >= 0x80 && !validUtf8At(chunk, at, chunk.length);
+    const what = utf8 ? "UTF-8" : `unexpected ${JSON.stringify(charAt(chunk, at))}`;
+    const where = this.count === 0 ? "" : `after location ${this.count}`;
+    throw bodyError(this.source, chunk, at, this.consumed + at, where, what);
   }
-}
-
-/** How many backslashes directly precede position `end` of a chunk, counting none before `from`. */
-function backslashesBefore(chunk: Uint8Array, from: number, end: number): number {
-  let count = 0;
-  while (end - count - 1 >= from && chunk[end - count - 1] === 0x5c) count++;
-  return count;
 }

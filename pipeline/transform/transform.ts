@@ -120,7 +120,8 @@ const BLOCK_OF: Readonly<Record<Dataset, "hourly" | "daily">> = {
  * are the variables in `settings` (the same list the Glue table is declared from); each body's
  * manifest must show that they were requested, and the body must hold everything the manifest
  * asked for. A dataset without variables in settings is skipped. Only rows whose local date (in
- * the requested time zone) is `input.date` are kept.
+ * the requested time zone) is `input.date` are kept. Bodies are streamed from the store: memory
+ * holds one location of a body, however many the request had.
  */
 export async function transformRawObjects(input: TransformInput, deps: TransformDeps): Promise<TransformResult> {
   const { settings, rawStore, curatedStore } = deps;
@@ -168,7 +169,6 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       daily: manifest.dailyVariables,
       locations: manifest.locations.length,
     };
-    // Streamed: memory holds one location of the body, however many the request had.
     await scanOpenMeteoStream(await rawStore.getObjectStream(key), key, expect, (location) => {
       const name = (manifest.locations[location.index] as { name: string }).name;
       if (names.has(name)) {
