@@ -57,6 +57,10 @@ class FolderStore implements ObjectStore {
     return Promise.resolve({ key, body: readFileSync(path.join(this.root, key)), metadata: {} });
   }
 
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return Promise.resolve(createReadStream(path.join(this.root, key)));
+  }
+
   listKeys(): Promise<string[]> {
     return Promise.reject(new Error("not used by the benchmark"));
   }

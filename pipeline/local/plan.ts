@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parse as parseYaml } from "yaml";
+import { CODE_DIR, PROJECT_DIR } from "./build";
 
 /** A declared resource with its inputs, as the engine would receive them. */
 export interface PlannedResource {
@@ -24,8 +25,8 @@ export interface PlannedResource {
 /** An asset of a Lambda code archive, as recorded by the plan. */
 export type PlannedAsset = { readonly text: string } | { readonly path: string };
 
-/** Where the plan looks for the program and its stack files. */
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+/** Where the plan looks for the stack files (the program is the one in CODE_DIR). */
+export { PROJECT_DIR };
 
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "eu-west-1";
@@ -241,7 +242,7 @@ export async function planStack(options: { stack: string; configFile?: string })
   );
   // The program registers its resources when loaded, as under `pulumi up`; an earlier run in
   // this process loaded it already, so it is loaded again (the modules it imports hold no state).
-  const program = require.resolve(path.join(PROJECT_DIR, "index"));
+  const program = require.resolve(path.join(CODE_DIR, "index"));
   delete require.cache[program];
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded as the Pulumi CLI loads it: require() of index.ts
   require(program);

@@ -41,7 +41,39 @@ async function expectDeletes(store: ObjectStore): Promise<void> {
   expect((await store.getObject("a/b/one.parquet")).metadata).to.not.have.property("compacted-from");
 }
 
+/** The getObjectStream contract both stores keep: the bytes in chunks, a missing key before the first. */
+async function expectStreams(store: ObjectStore): Promise<void> {
+  // Larger than one chunk of either store, with every byte value, so nothing is decoded or re-encoded.
+  const body = Uint8Array.from({ length: 3 * (1 << 20) + 17 }, (_, i) => (i * 7919) % 256);
+  await store.putObject("raw/body.json", body, { contentType: "application/json" });
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of await store.getObjectStream("raw/body.json")) chunks.push(chunk);
+  expect(chunks.length).to.be.greaterThan(1);
+  expect(Buffer.concat(chunks).equals(Buffer.from(body))).to.equal(true);
+  const error = await store.getObjectStream("raw/missing.json").then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).to.be.instanceOf(ObjectNotFoundError);
+  expect((error as ObjectNotFoundError).key).to.equal("raw/missing.json");
+}
+
 describe("storage", () => {
+  describe("getObjectStream", () => {
+    it("streams a folder store's object, and names a missing key", async () => {
+      await expectStreams(new DirectoryObjectStore(await tempDir()));
+    });
+
+    it("streams an S3 object (s3rver on 127.0.0.1), and names a missing key", async () => {
+      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
+      try {
+        await expectStreams(new S3ObjectStore(s3.client(), "bucket"));
+      } finally {
+        await s3.close();
+      }
+    });
+  });
+
   describe("deleteObject", () => {
     it("removes a folder store's object and its metadata sidecar, and accepts a missing key", async () => {
       const root = await tempDir();

@@ -93,7 +93,7 @@ const urlOfQueue = (logical: string) =>
 const arnOfLogGroup = (name: string) => `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${name}`;
 
 describe("infrastructure under Pulumi mocks", function () {
-  // Each stack's program runs in its own process (ts-node and @pulumi/aws take a few seconds).
+  // Each stack's program runs in its own process (@pulumi/aws takes a few seconds to load).
   this.timeout(120_000);
   const plans = new Map<string, PlannedResource[]>();
 

@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { type PlannedResource, PROJECT_DIR } from "../../pipeline/local/plan";
+import { pipelineArgs } from "./cli";
 
 const run = promisify(execFile);
 const cache = new Map<string, Promise<PlannedResource[]>>();
@@ -16,7 +17,7 @@ export interface FailedPlan {
 }
 
 function spawnPlan(stack: string, configFile?: string) {
-  const args = ["-r", "ts-node/register", "pipeline/cli/main.ts", "plan", "--stack", stack, "--json"];
+  const args = pipelineArgs("plan", "--stack", stack, "--json");
   if (configFile) args.push("--config-file", configFile);
   return run(process.execPath, args, { cwd: PROJECT_DIR, maxBuffer: 256 * 1024 * 1024 });
 }

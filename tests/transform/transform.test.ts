@@ -561,6 +561,7 @@ describe("transform", () => {
       const curatedStore = {
         description: "recording",
         getObject: deps.curatedStore.getObject.bind(deps.curatedStore),
+        getObjectStream: deps.curatedStore.getObjectStream.bind(deps.curatedStore),
         listKeys: deps.curatedStore.listKeys.bind(deps.curatedStore),
         deleteObject: deps.curatedStore.deleteObject.bind(deps.curatedStore),
         putObject: async (key: string, body: Uint8Array | string, options: { contentType: string }) => {
