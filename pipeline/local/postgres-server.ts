@@ -174,7 +174,7 @@ export async function startPostgresServer(
     // What rds.force_ssl = 1 does: TLS connections only.
     writeFileSync(
       path.join(dataDir, "pg_hba.conf"),
-      "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n",
+      "local all all trust\nhostssl all all 127.0.0.0/8 scram-sha-256\nhostnossl all all 127.0.0.0/8 reject\n",
     );
     giveToOwner(path.join(dataDir, "pg_hba.conf"));
   }

@@ -3,10 +3,13 @@
  * one schema, a date replaced atomically per dataset, with a ledger of what was loaded.
  * (Values as plain constants: see ingest/index.ts.)
  */
+import * as connection from "./connection";
 import * as curatedFile from "./curated-file";
 import * as database from "./database";
+import * as handler from "./handler";
 import * as load from "./load";
 import * as migrate from "./migrate";
+import * as planLoads from "./plan-loads";
 import * as tables from "./tables";
 
 export const {
@@ -31,3 +34,9 @@ export const { migrateWarehouse, warehouseTables } = migrate;
 export type { Migration } from "./migrate";
 export const { LOAD_LEDGER_TABLE, createTableStatements, postgresType, quoteIdentifier, warehouseTable } = tables;
 export type { WarehouseColumn, WarehouseTable } from "./tables";
+export const { LAMBDA_RUNTIME_CA_BUNDLE, deployedDatabaseConnector } = connection;
+export type { DeployedDatabase, SecretValueClient } from "./connection";
+export const { createLoadHandler, parseLoadEvent } = handler;
+export type { LoadHandlerDeps } from "./handler";
+export const { parseLoadPlanEvent, planLoads: planWarehouseLoads } = planLoads;
+export type { LoadPlanDeps, LoadPlanEvent, RunDate } from "./plan-loads";
