@@ -20,6 +20,7 @@ import { PipelineFunction } from "./pipeline-function";
 import { glueDatabaseName, QueryCatalog } from "./query-catalog";
 import { createServiceRole } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
+import { Warehouse } from "./warehouse";
 
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
@@ -46,6 +47,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
+  /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
+  public readonly warehouse: Warehouse | undefined;
 
   /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
   constructor(
@@ -206,9 +209,27 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
 
+    this.warehouse = config.warehouse
+      ? new Warehouse(
+          name,
+          {
+            config: config.warehouse,
+            protectData: config.protectData,
+            settings,
+            catchUp,
+            logRetentionDays: config.logRetentionDays,
+            curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+            accountId,
+            region,
+          },
+          parent,
+        )
+      : undefined;
+    const load = this.warehouse?.load;
+
     this.alerting = new Alerting(`${name}-alerts`, { accountId, region, email: config.alerts.email }, parent);
 
-    const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
+    const functionArns = [this.plan, this.ingest, this.transform, ...(load ? [load] : [])].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
       "states.amazonaws.com",
@@ -248,20 +269,23 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             this.transform.function.arn,
             this.alerting.topic.arn,
             this.alerting.runDeadLetters.url,
+            load ? load.function.arn : pulumi.output(""),
           ])
-          .apply(([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl]) =>
-            JSON.stringify(
-              buildStateMachineDefinition({
-                stack: name,
-                planFunctionArn,
-                ingestFunctionArn,
-                transformFunctionArn,
-                alertTopicArn,
-                deadLetterQueueUrl,
-              }),
-              null,
-              2,
-            ),
+          .apply(
+            ([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl, loadArn]) =>
+              JSON.stringify(
+                buildStateMachineDefinition({
+                  stack: name,
+                  planFunctionArn,
+                  ingestFunctionArn,
+                  transformFunctionArn,
+                  alertTopicArn,
+                  deadLetterQueueUrl,
+                  ...(loadArn ? { loadFunctionArn: loadArn } : {}),
+                }),
+                null,
+                2,
+              ),
           ),
       },
       { parent: this, dependsOn: [runRole.policy] },
@@ -312,6 +336,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             plan: this.plan.function.name,
             ingest: this.ingest.function.name,
             transform: this.transform.function.name,
+            ...(load ? { load: load.function.name } : {}),
           },
           deadLetterQueueNames: {
             "run-dlq": this.alerting.runDeadLetters.name,

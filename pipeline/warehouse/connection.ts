@@ -113,3 +113,39 @@ export function deployedDatabaseConnector(
     }
   };
 }
+
+/** The environment variables the load Lambda finds its database in (set by the stack from the cluster). */
+export const WAREHOUSE_ENVIRONMENT = {
+  host: "WAREHOUSE_HOST",
+  port: "WAREHOUSE_PORT",
+  database: "WAREHOUSE_DATABASE",
+  secretId: "WAREHOUSE_SECRET_ARN",
+  caFile: "WAREHOUSE_CA_FILE",
+} as const;
+
+/** Reads DeployedDatabase from the function's environment; names a missing or bad variable. */
+export function deployedDatabaseFromEnvironment(env: Readonly<Record<string, string | undefined>>): DeployedDatabase {
+  const read = (name: string): string => {
+    const value = env[name];
+    if (value === undefined || value === "") {
+      throw new WarehouseError(
+        `the load function's environment has no ${name}; the stack sets it from the database cluster: run pulumi up`,
+      );
+    }
+    return value;
+  };
+  const port = Number(read(WAREHOUSE_ENVIRONMENT.port));
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new WarehouseError(
+      `${WAREHOUSE_ENVIRONMENT.port} is ${JSON.stringify(env[WAREHOUSE_ENVIRONMENT.port])}; it must be a TCP port`,
+    );
+  }
+  const caFile = env[WAREHOUSE_ENVIRONMENT.caFile];
+  return {
+    host: read(WAREHOUSE_ENVIRONMENT.host),
+    port,
+    database: read(WAREHOUSE_ENVIRONMENT.database),
+    secretId: read(WAREHOUSE_ENVIRONMENT.secretId),
+    ...(caFile ? { caFile } : {}),
+  };
+}

@@ -34,7 +34,12 @@ export const { migrateWarehouse, warehouseTables } = migrate;
 export type { Migration } from "./migrate";
 export const { LOAD_LEDGER_TABLE, createTableStatements, postgresType, quoteIdentifier, warehouseTable } = tables;
 export type { WarehouseColumn, WarehouseTable } from "./tables";
-export const { LAMBDA_RUNTIME_CA_BUNDLE, deployedDatabaseConnector } = connection;
+export const {
+  LAMBDA_RUNTIME_CA_BUNDLE,
+  WAREHOUSE_ENVIRONMENT,
+  deployedDatabaseConnector,
+  deployedDatabaseFromEnvironment,
+} = connection;
 export type { DeployedDatabase, SecretValueClient } from "./connection";
 export const { createLoadHandler, parseLoadEvent } = handler;
 export type { LoadHandlerDeps } from "./handler";
