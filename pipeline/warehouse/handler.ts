@@ -8,9 +8,9 @@
 import { assertIsoDate } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
-import type { WarehouseDatabase } from "./database";
+import { WarehouseUnavailableError, type WarehouseDatabase } from "./database";
 import { loadDate, type LoadResult } from "./load";
-import { parseLoadPlanEvent, planLoads, type RunDate } from "./plan-loads";
+import { explicitRunDates, parseLoadPlanEvent, planLoads, type LoadPlanEvent, type RunDate } from "./plan-loads";
 
 /** What the load Lambda is built from. */
 export interface LoadHandlerDeps {
@@ -43,12 +43,32 @@ export function createLoadHandler(
   deps: LoadHandlerDeps,
 ): (event: unknown) => Promise<LoadResult | { dates: RunDate[] }> {
   const log = deps.log ?? ((line: string) => console.log(line));
+  /**
+   * The warehouse's catch-up must not keep a run from ingesting: with the database unreachable,
+   * the run goes on with its own dates (their Load steps retry, then alert), and the next run
+   * catches up what this one could not.
+   */
+  const plan = async (request: LoadPlanEvent): Promise<{ dates: RunDate[] }> => {
+    const explicit = explicitRunDates(request);
+    if (explicit) return { dates: explicit };
+    let database: WarehouseDatabase | undefined;
+    try {
+      database = await deps.connect();
+      return await planLoads(request, { ...deps, database, log });
+    } catch (error) {
+      if (!(error instanceof WarehouseUnavailableError)) throw error;
+      log(`load catch-up skipped this run, the warehouse is unreachable: ${error.message}`);
+      return { dates: [...request.plan.dates] };
+    } finally {
+      await database?.close();
+    }
+  };
   return async (event: unknown) => {
     const isPlan = event !== null && typeof event === "object" && "plan" in event;
-    const request = isPlan ? parseLoadPlanEvent(event) : parseLoadEvent(event);
+    if (isPlan) return plan(parseLoadPlanEvent(event));
+    const request = parseLoadEvent(event);
     const database = await deps.connect();
     try {
-      if ("plan" in request) return await planLoads(request, { ...deps, database, log });
       const result = await loadDate(request.date, { ...deps, database });
       for (const m of result.migrations) log(`migration: ${m}`);
       log(

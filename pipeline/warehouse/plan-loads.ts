@@ -58,16 +58,23 @@ export function parseLoadPlanEvent(event: unknown): LoadPlanEvent {
   return { plan: { dates: e.plan.dates as RunDate[] }, input: e.input ?? {} };
 }
 
+/**
+ * The dates of a run that names its date, which need no database: the plan as it is, or, for
+ * the redrive of a failed load, the date to load alone. Undefined for a scheduled run.
+ */
+export function explicitRunDates(event: LoadPlanEvent): RunDate[] | undefined {
+  const input = (event.input ?? {}) as { date?: unknown; loadOnly?: unknown };
+  if (typeof input.date !== "string") return undefined;
+  assertIsoDate(input.date, "the run's date");
+  // A redrive of a failed load loads the date again, without ingesting it again.
+  return input.loadOnly === true ? [{ date: input.date, loadOnly: true }] : [...event.plan.dates];
+}
+
 /** The run's dates with the warehouse's catch-up added (see the module comment). */
 export async function planLoads(event: LoadPlanEvent, deps: LoadPlanDeps): Promise<{ dates: RunDate[] }> {
   const log = deps.log ?? ((line: string) => console.log(line));
-  const input = (event.input ?? {}) as { date?: unknown; loadOnly?: unknown };
-  if (typeof input.date === "string") {
-    assertIsoDate(input.date, "the run's date");
-    // A redrive of a failed load loads the date again, without ingesting it again.
-    if (input.loadOnly === true) return { dates: [{ date: input.date, loadOnly: true }] };
-    return { dates: [...event.plan.dates] };
-  }
+  const explicit = explicitRunDates(event);
+  if (explicit) return { dates: explicit };
   const planned = new Set(event.plan.dates.map((d) => d.date));
   const yesterday = addDays(todayIn(deps.settings.timezone, (deps.now ?? (() => new Date()))()), -1);
   const window = Array.from({ length: Math.max(0, deps.catchUpDays - 1) }, (_, i) =>
