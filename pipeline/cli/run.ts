@@ -2,7 +2,8 @@
  * One daily run on this machine: an S3-protocol server (s3rver) on 127.0.0.1 keeps the raw and
  * curated buckets in a local folder, and Open-Meteo is the embedded fake (synthetic values, no
  * internet), the real API, or any Open-Meteo-compatible server (`--api-url`, e.g. a self-hosted
- * one). Ingest and transform are the same handler functions the Lambdas call.
+ * one). Ingest and transform are the same handler functions the Lambdas call; with `--warehouse`
+ * the day is then loaded as the load Lambda does it, into embedded PGlite or a PostgreSQL server.
  */
 import * as path from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -13,6 +14,8 @@ import { S3ObjectStore } from "../core/storage";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
+import { openLocalWarehouse } from "../local/local-warehouse";
+import { loadDate, type LoadResult } from "../warehouse";
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -32,6 +35,8 @@ export interface LocalRunOptions {
   readonly previewRows: number;
   /** Where progress and the summary go. */
   readonly print: (line: string) => void;
+  /** Also load the day into a warehouse: true for the embedded PGlite in `<dataDir>/warehouse`, or a postgres:// URL. */
+  readonly warehouse?: string | true;
 }
 
 /** What a local run did. */
@@ -39,6 +44,8 @@ export interface LocalRunResult {
   readonly ingest: IngestResult;
   readonly transform: TransformResult;
   readonly synthetic: boolean;
+  /** What the load wrote, when the run loaded a warehouse. */
+  readonly load?: LoadResult;
 }
 
 /**
@@ -123,7 +130,23 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       print(`${file.dataset}, first ${rows.length} of ${file.rows} rows:`);
       console.table(rows.map(formatPreviewRow));
     }
-    return { ingest, transform, synthetic: fake !== undefined };
+    let load: LoadResult | undefined;
+    if (options.warehouse !== undefined) {
+      const database = await openLocalWarehouse(options.warehouse, options.dataDir);
+      try {
+        load = await loadDate(transform.date, { settings, curatedStore, database });
+        print("");
+        print(`Load ${load.date} into ${database.description}:`);
+        for (const migration of load.migrations) print(`  ${migration}`);
+        for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+        print(
+          `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
+        );
+      } finally {
+        await database.close();
+      }
+    }
+    return { ingest, transform, synthetic: fake !== undefined, ...(load ? { load } : {}) };
   } finally {
     await fake?.close();
     await s3.close();
