@@ -11,6 +11,8 @@
  *    process and invoked once against s3rver and the fake Open-Meteo.
  * 3. Daily run: ingest + transform of 100 and 1,000 locations against the fake Open-Meteo with
  *    200 ms of latency per request, and one request per location for comparison.
+ * 4. Warehouse: a year of prod-size data loaded into PostgreSQL as the load Lambda does it, and
+ *    the same rows with psql \copy (bench-warehouse.ts).
  *
  * Outputs go to bench-out/ (git-ignored); generated inputs are kept there between runs.
  */
@@ -29,6 +31,7 @@ import { S3ObjectStore } from "../core/storage";
 import { transformRawObjects } from "../transform";
 import { BENCH_HOURLY_VARIABLES, benchLocations, writeBenchBody } from "./bench-input";
 import type { BenchTransformResult } from "./bench-transform";
+import { benchWarehouse } from "./bench-warehouse";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import {
   buildLambdaPackage,
@@ -488,6 +491,17 @@ async function main(): Promise<void> {
     ["transform", benchTransform],
     ["cold-start", benchColdStart],
     ["daily-run", benchDailyRun],
+    [
+      "warehouse",
+      () =>
+        benchWarehouse({
+          out: OUT,
+          buildChildScripts: () => path.dirname(buildChildScripts()),
+          runNode,
+          addRow,
+          log,
+        }),
+    ],
   ];
   // `npm run bench -- transform` runs only the sections named.
   const wanted = process.argv.slice(2);
