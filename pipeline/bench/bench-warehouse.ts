@@ -173,7 +173,7 @@ export async function benchWarehouse(context: WarehouseBenchContext): Promise<vo
         `psql \\copy ${seconds(psqlMs)} (${(csvBytes / 1e6).toFixed(1)} MB CSV); re-load ${sortedReload.map((ms) => ms.toFixed(0)).join(", ")} ms`,
     );
     addRow({
-      metric: `warehouse: load a year of prod-size data (${ours.dates} dates x 2 tables, ${ours.rows.toLocaleString("en-US")} rows) into PostgreSQL ${await serverVersion(server.psql)}`,
+      metric: `warehouse: load a year of prod-size data (${ours.dates} dates x 2 tables, ${ours.rows.toLocaleString("en-US")} rows) into PostgreSQL ${await serverVersion((args) => server.psql(args))}`,
       // CPU beside wall: a per-date load waits mostly on its two durable commits.
       ours: `${seconds(ours.wallMs)} (CPU ${seconds(ours.cpuMs)}), ${perSecond(ours.rows, ours.wallMs)}`,
       reference: `psql \\copy CSV, one per table: ${seconds(psqlMs)}, ${perSecond(ours.rows, psqlMs)}`,
