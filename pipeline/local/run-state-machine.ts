@@ -351,7 +351,8 @@ export class LocalStateMachine {
       throw new Error(`state ${state} invokes ${String(FunctionName)}, which is not deployed here`);
     // The code deployed when the invocation starts is the code it runs to its end.
     const run = this.functions[role];
-    if (run === undefined) throw new Error(`state ${state} invokes the ${role} function, which this stack does not have`);
+    if (run === undefined)
+      throw new Error(`state ${state} invokes the ${role} function, which this stack does not have`);
     const event = toJson(Payload);
     try {
       const result = toJson(await run(event));

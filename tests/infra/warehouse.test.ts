@@ -273,7 +273,9 @@ describe("the warehouse under Pulumi mocks", function () {
         ).assets["__index.js"]!.text!;
         expect(code).to.contain("WAREHOUSE_SECRET_ARN");
         // No password literal: the only quoted value next to a password is the SQLSTATE of a wrong one.
-        expect(code.match(/\w*password\w*\s*[:=]\s*["'][^"']*["']/gi) ?? []).to.deep.equal(['INVALID_PASSWORD: "28P01"']);
+        expect(code.match(/\w*password\w*\s*[:=]\s*["'][^"']*["']/gi) ?? []).to.deep.equal([
+          'INVALID_PASSWORD: "28P01"',
+        ]);
       });
 
       it("runs Load after Transform and for load-only dates, with Retry, and Catch -> alert -> dead letter; valid ASL", () => {

@@ -89,6 +89,6 @@ describe("the local warehouse commands", function () {
     );
     expect(queried.stdout).to.match(/│\s*2\s*│/);
     const bad = await pipeline("query", "--warehouse", "mysql://x", "SELECT 1").catch((e: { stderr: string }) => e);
-    expect((bad).stderr).to.contain('--warehouse is "mysql://x"; give a PostgreSQL URL');
+    expect(bad.stderr).to.contain('--warehouse is "mysql://x"; give a PostgreSQL URL');
   });
 });
