@@ -25,6 +25,9 @@ import { Warehouse } from "./warehouse";
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
 
+/** What only the warehouse's load function uses: the PostgreSQL driver, its COPY streams, the Parquet reader. */
+const WAREHOUSE_PACKAGES = ["pg", "pg-copy-streams", "hyparquet"];
+
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
 
@@ -130,7 +133,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
         ],
-        excludePackages: ["ky", "hyparquet-writer"],
+        excludePackages: ["ky", "hyparquet-writer", ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           return createPlanHandler({
@@ -167,7 +170,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               ]
             : []),
         ],
-        excludePackages: ["hyparquet-writer"],
+        excludePackages: ["hyparquet-writer", ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
           // The ARN, never the key, is in the code; the key is read once per cold start.
@@ -195,7 +198,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
-        excludePackages: ["ky"],
+        // hyparquet stays: the writer depends on it.
+        excludePackages: ["ky", ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet")],
         callbackFactory: () => {
           const client = createS3Client();
           return createTransformHandler({
