@@ -6,13 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { PGlite, types, type Transaction } from "@electric-sql/pglite";
-import {
-  WarehouseError,
-  classifyDatabaseError,
-  copyStatement,
-  type WarehouseDatabase,
-  type WarehouseSession,
-} from "../warehouse";
+import { classifyDatabaseError, copyStatement, type WarehouseDatabase, type WarehouseSession } from "../warehouse";
 
 /** Where local runs keep the embedded warehouse: .local-data/warehouse. */
 export const LOCAL_WAREHOUSE_DIR = "warehouse";
@@ -75,9 +69,9 @@ export class PgliteWarehouse implements WarehouseDatabase {
     try {
       return await this.db.transaction((tx) => work(new PgliteSession(tx, this.description)));
     } catch (error) {
-      throw error instanceof Error && error.name !== "error"
-        ? error
-        : new WarehouseError(String(error), { cause: error });
+      // The database's own errors (BEGIN, COMMIT) carry a SQLSTATE; the work's are already ours.
+      const sqlState = (error as { code?: unknown } | null)?.code;
+      throw typeof sqlState === "string" ? classifyDatabaseError(error, `${this.description}: transaction`) : error;
     }
   }
 
