@@ -13,6 +13,8 @@ const pipeline = new WeatherPipeline(`${project}-${stack}`, config, { project, s
 
 export const rawBucketName = pipeline.rawBucket.name;
 export const curatedBucketName = pipeline.curatedBucket.name;
+/** Server access logs of both data buckets (who read or wrote what); undefined unless accessLogging. */
+export const accessLogBucketName = pipeline.accessLogs?.name;
 export const stateMachineArn = pipeline.stateMachine.arn;
 export const planFunctionName = pipeline.plan.function.name;
 export const ingestFunctionName = pipeline.ingest.function.name;
@@ -36,3 +38,5 @@ export const warehouseSecretArn = pipeline.warehouse?.secretArn;
 export const warehouseLoadFunctionName = pipeline.warehouse?.load.function.name;
 export const warehouseLoadSecurityGroupId = pipeline.warehouse?.loadSecurityGroup.id;
 export const warehouseSubnetIds = pipeline.warehouse?.subnetIds;
+/** The stack's CloudWatch dashboard in the console: runs, Lambdas, dead letters, freshness, Open-Meteo usage, alarms. */
+export const dashboardUrl = pipeline.dashboard.url;

@@ -35,7 +35,7 @@ export interface WarehouseBenchRow {
 /** What the section needs from bench.ts. */
 export interface WarehouseBenchContext {
   readonly out: string;
-  /** Transpiles the data modules and returns the folder of the JavaScript (bench-out/js/pipeline/bench). */
+  /** The folder of the compiled bench scripts (dist/pipeline/bench). */
   readonly buildChildScripts: () => string;
   readonly runNode: (args: readonly string[]) => Promise<string>;
   readonly addRow: (row: WarehouseBenchRow) => void;

@@ -1,22 +1,39 @@
 /**
- * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
+ * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine, run from the
+ * compiled program in dist/ (pipeline/local/build.ts).
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { compactMonth, type CompactionResult } from "../catalog";
+import type * as Catalog from "../catalog";
+import type * as Config from "../infra/config";
+import type * as Storage from "../core/storage";
+import type * as Transform from "../transform";
+import type * as LocalBuckets from "../local/local-buckets";
+import type * as DuckDb from "../local/duckdb";
+import type * as LocalWarehouse from "../local/local-warehouse";
+import type * as Plan from "../local/plan";
+import type * as PlanReport from "./plan-report";
+import type * as RedriveAws from "./redrive-aws";
+import type * as Run from "./run";
 import { todayIn } from "../core/dates";
-import { parseStackConfigValues } from "../infra/config";
 import { assertIsoDate } from "../core/keys";
-import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
-import { transformResponseFiles } from "../transform";
-import { openLocalCuratedBucket } from "../local/local-buckets";
-import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
-import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
-import { formatPlan } from "./plan-report";
-import { redriveStack } from "./redrive-aws";
-import { runLocalDay } from "./run";
-import { formatWarehouseRows, openLocalWarehouse } from "../local/local-warehouse";
+import type * as Report from "./report";
+import type * as ReportData from "../report";
+import { PROJECT_DIR, rebuildIfStale } from "../local/build";
+
+/**
+ * A command's modules, loaded when it runs: loading them all up front (Pulumi, the AWS SDK,
+ * DuckDB, s3rver) took seconds before even `--help` could answer.
+ */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+  return require(id) as T;
+}
+
+/** Days of the report `npm start` writes, and of `report` without --days. */
+const DEFAULT_REPORT_DAYS = 30;
 
 const program = new Command()
   .name("pipeline")
@@ -25,14 +42,16 @@ const program = new Command()
 
 /** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
 function settingsOf(stack: string | undefined) {
+  const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
+  const { parseStackConfigValues } = load<typeof Config>("../infra/config");
   const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
   const values = file ? readStackConfigFile(file) : {};
   return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
 }
 
-function parseDate(value: string): string {
+function parseDate(value: string, option = "--date"): string {
   try {
-    assertIsoDate(value, "--date");
+    assertIsoDate(value, option);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -62,9 +81,10 @@ program
       previewRows: number;
       warehouse?: string | true;
     }) => {
-      await runLocalDay({
+      const dataDir = path.resolve(options.dataDir);
+      await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
-        dataDir: path.resolve(options.dataDir),
+        dataDir,
         date: options.date,
         live: options.live ?? false,
         apiUrl: options.apiUrl,
@@ -72,8 +92,40 @@ program
         print: (line) => console.log(line),
         ...(options.warehouse !== undefined ? { warehouse: options.warehouse } : {}),
       });
+      const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
+        days: DEFAULT_REPORT_DAYS,
+        out: path.join(dataDir, "report.html"),
+      });
+      console.log("");
+      console.log(`Weather report (last ${DEFAULT_REPORT_DAYS} days of local data): ${report.path}`);
     },
   );
+
+program
+  .command("report")
+  .description(
+    "Write the weather report, one self-contained HTML file: local runs' curated data, or a deployed stack's with --stack",
+  )
+  .option("--stack <name>", "a deployed stack: its curated bucket and runs (needs the Pulumi CLI and AWS credentials)")
+  .option("--days <n>", "days in the period", parseReportDays, DEFAULT_REPORT_DAYS)
+  .option(
+    "--end <YYYY-MM-DD>",
+    "the period's last day (default: local, the newest day with data; --stack, yesterday in the stack's time zone)",
+    (value: string) => parseDate(value, "--end"),
+  )
+  .option("--data-dir <dir>", "where the local buckets live (without --stack)", ".local-data")
+  .option("--out <file>", "the HTML file to write", "report.html")
+  .action(async (options: { stack?: string; days: number; end?: string; dataDir: string; out: string }) => {
+    const common = { days: options.days, end: options.end, out: options.out };
+    const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
+    const report = options.stack
+      ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
+      : await writeLocalReport(path.resolve(options.dataDir), common);
+    const { data } = report;
+    const period =
+      data.dates.length > 0 ? `${data.start} to ${data.end}, ${data.locations.length} location(s)` : "no data yet";
+    console.log(`${report.path}: ${report.bytes} bytes (${period})`);
+  });
 
 program
   .command("redrive")
@@ -85,7 +137,7 @@ program
   .option("--max <n>", "most messages to read", parsePositiveInteger, 100)
   .option("--dry-run", "say what would be started; start and delete nothing")
   .action(async (options: { stack: string; schedule?: boolean; max: number; dryRun?: boolean }) => {
-    const result = await redriveStack(options.stack, {
+    const result = await load<typeof RedriveAws>("./redrive-aws").redriveStack(options.stack, {
       maxMessages: options.max,
       dryRun: options.dryRun ?? false,
       queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
@@ -101,8 +153,16 @@ program
   .argument("<response.json...>", "saved response bodies")
   .requiredOption("--out <dir>", "folder to write <dir>/weather_hourly/date=.../*.parquet and weather_daily")
   .action(async (files: string[], options: { out: string }) => {
-    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(name) })));
-    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)));
+    const { transformResponseFiles } = load<typeof Transform>("../transform");
+    const { DirectoryObjectStore } = load<typeof Storage>("../core/storage");
+    // Streamed, with rows waiting on disk for their row group (a year is 365 files open at
+    // once): memory stays bounded however large the files are, as in the Lambda and the bench.
+    const inputs = await Promise.all(
+      files.map(async (name) => ({ name, body: (await open(name, "r")).createReadStream({ highWaterMark: 1 << 20 }) })),
+    );
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)), {
+      spillDirectory: tmpdir(),
+    });
     for (const file of written)
       console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
   });
@@ -114,7 +174,8 @@ program
   .option("--config-file <path>", "read config from this file instead of Pulumi.<stack>.yaml")
   .option("--json", "print an array of {type, name, inputs} for other tools")
   .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
-    const resources = await planStack(options);
+    const resources = await load<typeof Plan>("../local/plan").planStack(options);
+    const { formatPlan } = load<typeof PlanReport>("./plan-report");
     process.stdout.write(
       options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
     );
@@ -141,9 +202,11 @@ program
         sql = warehouse;
         warehouse = true;
       }
-      if (sql === undefined)
+      if (sql === undefined) {
         throw new InvalidArgumentError('give the SQL to run, e.g. query "SELECT count(*) FROM weather_hourly"');
+      }
       if (warehouse !== undefined) {
+        const { formatWarehouseRows, openLocalWarehouse } = load<typeof LocalWarehouse>("../local/local-warehouse");
         const database = await openLocalWarehouse(warehouse, path.resolve(options.dataDir));
         try {
           const rows = await database.query(sql);
@@ -156,6 +219,7 @@ program
         return;
       }
       const settings = settingsOf(options.stack);
+      const { formatResultRows, queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
       const result = await queryLocalCuratedData({
         sql,
         dataDir: path.resolve(options.dataDir),
@@ -180,10 +244,12 @@ program
   .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
   .action(async (options: { month: string; stack?: string; dataDir: string; bucket?: string }) => {
     const settings = settingsOf(options.stack);
+    const { createS3Client, S3ObjectStore } = load<typeof Storage>("../core/storage");
+    const { openLocalCuratedBucket } = load<typeof LocalBuckets>("../local/local-buckets");
     const local = options.bucket ? undefined : await openLocalCuratedBucket(path.resolve(options.dataDir));
-    const store: ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
+    const store: Storage.ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
     try {
-      const result = await compactMonth(store, {
+      const result = await load<typeof Catalog>("../catalog").compactMonth(store, {
         month: options.month,
         today: todayIn(settings.timezone, new Date()),
         hourlyVariables: settings.hourlyVariables,
@@ -196,7 +262,7 @@ program
   });
 
 /** Prints what compaction did, one line per partition it changed. */
-function printCompaction(where: string, result: CompactionResult): void {
+function printCompaction(where: string, result: Catalog.CompactionResult): void {
   let unchanged = 0;
   let deleted = 0;
   for (const p of result.partitions) {
@@ -219,6 +285,16 @@ function printCompaction(where: string, result: CompactionResult): void {
   );
 }
 
+/** Parses --days: a whole number of days from 1 to MAX_REPORT_DAYS. */
+function parseReportDays(value: string): number {
+  const { MAX_REPORT_DAYS } = load<typeof ReportData>("../report");
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPORT_DAYS) {
+    throw new InvalidArgumentError(`--days is ${value}; it must be a whole number from 1 to ${MAX_REPORT_DAYS}`);
+  }
+  return n;
+}
+
 /** Parses a positive integer option. */
 function parsePositiveInteger(value: string): number {
   const n = Number(value);
@@ -226,7 +302,12 @@ function parsePositiveInteger(value: string): number {
   return n;
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+const rerun = rebuildIfStale();
+if (rerun !== undefined) {
+  process.exitCode = rerun;
+} else {
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -2,18 +2,19 @@
  * One daily run on this machine: an S3-protocol server (s3rver) on 127.0.0.1 keeps the raw and
  * curated buckets in a local folder, and Open-Meteo is the embedded fake (synthetic values, no
  * internet), the real API, or any Open-Meteo-compatible server (`--api-url`, e.g. a self-hosted
- * one). Ingest and transform are the same handler functions the Lambdas call; with `--warehouse`
- * the day is then loaded as the load Lambda does it, into embedded PGlite or a PostgreSQL server.
+ * one). Ingest and transform are the same handler functions the Lambdas call.
  */
 import * as path from "node:path";
 import { parquetReadObjects } from "hyparquet";
 import { hasApiKeyParameter, handleIngestEvent, type IngestResult } from "../ingest";
 import { handleTransformEvent, type TransformResult } from "../transform";
 import type { PipelineSettings } from "../core/settings";
-import { S3ObjectStore } from "../core/storage";
+import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
+import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
+import { LOCAL_RUNS_FOLDER } from "./report";
 import { openLocalWarehouse } from "../local/local-warehouse";
 import { loadDate, type LoadResult } from "../warehouse";
 
@@ -112,12 +113,61 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
     const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
 
+    // The run's record, for the report's "latest run" and for the files it writes.
+    const runs = new DirectoryObjectStore(path.join(options.dataDir, LOCAL_RUNS_FOLDER));
+    const startedAt = new Date();
+    const run: RunRecord = {
+      id: newLocalRunId(startedAt),
+      status: "RUNNING",
+      startedAt: startedAt.toISOString(),
+      api: fake ? "fake" : custom ? settings.forecastApiUrl : "live",
+    };
+    await writeLocalRunRecord(runs, run);
+    try {
+      const result = await ingestAndTransform(options, settings, rawStore, curatedStore, `local run ${run.id}`);
+      const load =
+        options.warehouse === undefined
+          ? undefined
+          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date);
+      await writeLocalRunRecord(runs, {
+        ...run,
+        status: "SUCCEEDED",
+        stoppedAt: new Date().toISOString(),
+        dates: [result.ingest.date],
+      });
+      return { ...result, synthetic: fake !== undefined, ...(load ? { load } : {}) };
+    } catch (error) {
+      await writeLocalRunRecord(runs, {
+        ...run,
+        status: "FAILED",
+        stoppedAt: new Date().toISOString(),
+        ...(options.date ? { dates: [options.date] } : {}),
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+  } finally {
+    await fake?.close();
+    await s3.close();
+  }
+}
+
+/** Ingest then transform of one date, printing what each wrote and a preview of the rows. */
+async function ingestAndTransform(
+  options: LocalRunOptions,
+  settings: PipelineSettings,
+  rawStore: S3ObjectStore,
+  curatedStore: S3ObjectStore,
+  writtenBy: string,
+): Promise<Omit<LocalRunResult, "synthetic">> {
+  const { print } = options;
+  {
     const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
     print("");
     print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
     for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);
 
-    const transform = await handleTransformEvent(ingest, { settings, rawStore, curatedStore });
+    const transform = await handleTransformEvent(ingest, { settings, rawStore, curatedStore, writtenBy });
     print("");
     print(`Transform ${transform.date}: ${transform.rawObjects} raw object(s)`);
     for (const file of transform.files) {
@@ -130,26 +180,31 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       print(`${file.dataset}, first ${rows.length} of ${file.rows} rows:`);
       console.table(rows.map(formatPreviewRow));
     }
-    let load: LoadResult | undefined;
-    if (options.warehouse !== undefined) {
-      const database = await openLocalWarehouse(options.warehouse, options.dataDir);
-      try {
-        load = await loadDate(transform.date, { settings, curatedStore, database });
-        print("");
-        print(`Load ${load.date} into ${database.description}:`);
-        for (const migration of load.migrations) print(`  ${migration}`);
-        for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
-        print(
-          `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
-        );
-      } finally {
-        await database.close();
-      }
-    }
-    return { ingest, transform, synthetic: fake !== undefined, ...(load ? { load } : {}) };
+    return { ingest, transform };
+  }
+}
+
+/** Loads the date into the local warehouse as the load Lambda does it, and prints what it wrote. */
+async function loadIntoWarehouse(
+  options: LocalRunOptions,
+  settings: PipelineSettings,
+  curatedStore: S3ObjectStore,
+  date: string,
+): Promise<LoadResult> {
+  const { print } = options;
+  const database = await openLocalWarehouse(options.warehouse, options.dataDir);
+  try {
+    const load = await loadDate(date, { settings, curatedStore, database });
+    print("");
+    print(`Load ${load.date} into ${database.description}:`);
+    for (const migration of load.migrations) print(`  ${migration}`);
+    for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+    print(
+      `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
+    );
+    return load;
   } finally {
-    await fake?.close();
-    await s3.close();
+    await database.close();
   }
 }
 

@@ -237,6 +237,8 @@ export const stackConfigSchema = z
     warehouseLoadMemoryMb: integer(128, 10_240, "MB").default(256),
     // Long enough for a paused database to resume (about 15 s) and a large date to load.
     warehouseLoadTimeoutSeconds: integer(30, 900, "seconds").default(120),
+    accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
+    accessLogExpirationDays: integer(1, 36_500, "days").default(365),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
@@ -316,6 +318,8 @@ export interface StackConfig {
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
   /** The PostgreSQL warehouse; undefined where warehouseEnabled is false. */
   readonly warehouse: WarehouseConfig | undefined;
+  /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
+  readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -427,6 +431,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
           load: { memoryMb: c.warehouseLoadMemoryMb, timeoutSeconds: c.warehouseLoadTimeoutSeconds },
         }
       : undefined,
+    accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,

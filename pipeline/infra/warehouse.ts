@@ -31,6 +31,7 @@ import {
   type RunDate,
 } from "../warehouse";
 import type { WarehouseConfig } from "./config";
+import { physicalName } from "./names";
 import { PipelineFunction } from "./pipeline-function";
 import type { PolicyStatement } from "./service-role";
 
@@ -160,7 +161,11 @@ export class Warehouse extends pulumi.ComponentResource {
       s3PrefixListId = s3.prefixListId;
       endpointSecurityGroup = new aws.ec2.SecurityGroup(
         `${name}-secrets-endpoint-sg`,
-        { vpcId: vpc.id, description: "Secrets Manager endpoint: HTTPS from the load function only" },
+        {
+          name: physicalName("security-group", `${name}-secrets-endpoint-sg`),
+          vpcId: vpc.id,
+          description: "Secrets Manager endpoint: HTTPS from the load function only",
+        },
         parent,
       );
       new aws.ec2.VpcEndpoint(
@@ -183,12 +188,20 @@ export class Warehouse extends pulumi.ComponentResource {
 
     this.loadSecurityGroup = new aws.ec2.SecurityGroup(
       `${name}-load-sg`,
-      { vpcId: this.vpcId, description: "The load function: to the database, Secrets Manager and S3 only" },
+      {
+        name: physicalName("security-group", `${name}-load-sg`),
+        vpcId: this.vpcId,
+        description: "The load function: to the database, Secrets Manager and S3 only",
+      },
       parent,
     );
     this.databaseSecurityGroup = new aws.ec2.SecurityGroup(
       `${name}-db-sg`,
-      { vpcId: this.vpcId, description: "The warehouse database: PostgreSQL from the load function only" },
+      {
+        name: physicalName("security-group", `${name}-db-sg`),
+        vpcId: this.vpcId,
+        description: "The warehouse database: PostgreSQL from the load function only",
+      },
       parent,
     );
     const loadGroupId = this.loadSecurityGroup.id;
@@ -271,23 +284,29 @@ export class Warehouse extends pulumi.ComponentResource {
 
     const subnetGroup = new aws.rds.SubnetGroup(
       `${name}-db-subnets`,
-      { subnetIds: this.subnetIds, description: `Private subnets of the ${name} warehouse` },
+      {
+        name: physicalName("rds-subnet-group", `${name}-db-subnets`),
+        subnetIds: this.subnetIds,
+        description: `Private subnets of the ${name} warehouse`,
+      },
       parent,
     );
     const parameters = new aws.rds.ClusterParameterGroup(
       `${name}-db-params`,
       {
+        name: physicalName("rds-parameter-group", `${name}-db-params`),
         family: parameterGroupFamily(config.engineVersion),
         description: `${name} warehouse: TLS required`,
         parameters: [{ name: "rds.force_ssl", value: "1" }],
       },
       parent,
     );
-    // RDS identifiers are lower case; the snapshot must not collide with another stack's.
-    const finalSnapshot = `${name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-db-final`;
+    // A snapshot identifier follows the cluster identifier's rules, and is the stack's own.
+    const finalSnapshot = physicalName("rds-cluster", `${name}-db-final`);
     this.cluster = new aws.rds.Cluster(
       `${name}-db`,
       {
+        clusterIdentifier: physicalName("rds-cluster", `${name}-db`),
         engine: "aurora-postgresql",
         engineMode: "provisioned",
         engineVersion: config.engineVersion,
@@ -317,6 +336,7 @@ export class Warehouse extends pulumi.ComponentResource {
     this.instance = new aws.rds.ClusterInstance(
       `${name}-db-1`,
       {
+        identifier: physicalName("rds-instance", `${name}-db-1`),
         clusterIdentifier: this.cluster.id,
         instanceClass: "db.serverless",
         engine: "aurora-postgresql",

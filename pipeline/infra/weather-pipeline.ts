@@ -4,6 +4,7 @@
  * and dead-letter queues, alarms, and the Glue/Athena catalog over the curated data.
  */
 import * as aws from "@pulumi/aws";
+import type * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { loadApiKey, createIngestHandler, type IngestResult } from "../ingest";
@@ -13,12 +14,15 @@ import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
 import { createAlarms } from "./alarms";
-import { Alerting } from "./alerting";
+import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
+import { createDashboard } from "./dashboard";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
+import { physicalName } from "./names";
 import { glueDatabaseName, QueryCatalog } from "./query-catalog";
-import { createServiceRole } from "./service-role";
+import { checkedReservations } from "./reserved-concurrency";
+import { createServiceRole, schedulerTrust, stateMachineTrust } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
 import { Warehouse } from "./warehouse";
 
@@ -27,6 +31,15 @@ const RAW_PREFIX = "open-meteo/";
 
 /** What only the warehouse's load function uses: the PostgreSQL driver, its COPY streams, the Parquet reader. */
 const WAREHOUSE_PACKAGES = ["pg", "pg-copy-streams", "hyparquet"];
+
+/** The plan Lambda only lists prefixes: a minute is plenty. */
+const PLAN_TIMEOUT_SECONDS = 60;
+
+/** The raw date prefixes (keys.rawDatePrefix): what the planner lists and the transform reads. */
+const RAW_DATE_PREFIXES = [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`];
+
+/** The schedule group the daily schedule is in: the account's default (the schedule names none). */
+const SCHEDULE_GROUP = "default";
 
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
@@ -43,6 +56,8 @@ export interface WeatherPipelineContext {
 export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
+  /** Where S3 writes the raw and curated buckets' server access logs; undefined unless accessLogging. */
+  public readonly accessLogs: DataBucket | undefined;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
   public readonly ingest: PipelineFunction<unknown, IngestResult>;
   public readonly transform: PipelineFunction<unknown, TransformResult>;
@@ -52,6 +67,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly catalog: QueryCatalog;
   /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
   public readonly warehouse: Warehouse | undefined;
+  /** The CloudWatch dashboard; its `url` opens it in the console. */
+  public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
   /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
   constructor(
@@ -82,15 +99,38 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { expirationDays: config.curatedExpirationDays, protectData: config.protectData },
       parent,
     );
+    this.accessLogs = config.accessLogs.enabled
+      ? createAccessLogs(
+          name,
+          { raw: this.rawBucket, curated: this.curatedBucket },
+          {
+            accountId,
+            expirationDays: config.accessLogs.expirationDays,
+            protectData: config.protectData,
+            parent: this,
+          },
+        )
+      : undefined;
     const rawBucketName = this.rawBucket.name;
     const curatedBucketName = this.curatedBucket.name;
     const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
     const curatedObjects = DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`);
     const common = { logRetentionDays: config.logRetentionDays };
+    const reserved = checkedReservations(
+      {
+        ingest: { key: `${context.project}:ingestReservedConcurrency`, executions: config.reservedConcurrency.ingest },
+        transform: {
+          key: `${context.project}:transformReservedConcurrency`,
+          executions: config.reservedConcurrency.transform,
+        },
+      },
+      region,
+      parent,
+    );
 
     const apiKeySecret = context.apiKey
       ? new aws.secretsmanager.Secret(
-          `${name}-api-key`,
+          physicalName("secretsmanager-secret", `${name}-api-key`, { autoNamed: true }),
           {
             description: "Open-Meteo API key, read by the ingest Lambda at cold start",
             // A disposable stack's secret goes at once, so the stack can be created again.
@@ -115,7 +155,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         functionName: `${name}-plan`,
         description: "Decides which dates a run fetches: the one asked for, or yesterday and missing recent dates",
         memoryMb: 128,
-        timeoutSeconds: 60,
+        timeoutSeconds: PLAN_TIMEOUT_SECONDS,
         statements: [
           {
             Sid: "ListRawDates",
@@ -123,7 +163,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Action: ["s3:ListBucket"],
             Resource: [this.rawBucket.arn],
             // Exactly the date prefixes catch-up.ts lists.
-            Condition: { StringLike: { "s3:prefix": [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`] } },
+            Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
           },
           {
             Sid: "ListCuratedDates",
@@ -156,7 +196,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         description: "Fetches a day of Open-Meteo data and stores each response unchanged in the raw bucket",
         memoryMb: config.ingest.memoryMb,
         timeoutSeconds: config.ingest.timeoutSeconds,
-        reservedConcurrency: config.reservedConcurrency.ingest,
+        reservedConcurrency: reserved.ingest,
         statements: [
           { Sid: "PutRawObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: [rawObjects] },
           ...(apiKeySecret
@@ -178,6 +218,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           return createIngestHandler({
             settings,
             rawStore,
+            stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
           });
         },
@@ -193,9 +234,18 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         description: "Turns a day of raw Open-Meteo JSON into Parquet in the curated bucket",
         memoryMb: config.transform.memoryMb,
         timeoutSeconds: config.transform.timeoutSeconds,
-        reservedConcurrency: config.reservedConcurrency.transform,
+        reservedConcurrency: reserved.transform,
         statements: [
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
+          {
+            // Without it S3 answers a missing manifest with 403 AccessDenied, not 404 NoSuchKey; S3
+            // checks s3:prefix against the key read, so the grant is exactly the prefixes read.
+            Sid: "TellMissingRawObjects",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.rawBucket.arn],
+            Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
+          },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
         // hyparquet stays: the writer depends on it.
@@ -207,6 +257,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             rawStore: new S3ObjectStore(client, rawBucketName.get()),
             curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
             stack: name,
+            writtenBy: `${name}-transform`,
           });
         },
       },
@@ -236,7 +287,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const functionArns = [this.plan, this.ingest, this.transform, ...(load ? [load] : [])].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
-      "states.amazonaws.com",
+      stateMachineTrust(accountId, region),
       [
         {
           Sid: "InvokePipelineFunctions",
@@ -262,7 +313,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
     this.stateMachine = new aws.sfn.StateMachine(
-      `${name}-run`,
+      physicalName("sfn-state-machine", `${name}-run`, { autoNamed: true }),
       {
         roleArn: runRole.role.arn,
         type: "STANDARD",
@@ -297,7 +348,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
 
     const scheduleRole = createServiceRole(
       `${name}-schedule`,
-      "scheduler.amazonaws.com",
+      schedulerTrust(accountId, region, SCHEDULE_GROUP),
       [
         { Sid: "StartDailyRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] },
         {
@@ -310,7 +361,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
     this.schedule = new aws.scheduler.Schedule(
-      `${name}-daily`,
+      physicalName("scheduler-schedule", `${name}-daily`, { autoNamed: true }),
       {
         description: `Starts the daily weather run (${config.schedule.cron}, ${settings.timezone})`,
         scheduleExpression: `cron(${config.schedule.cron})`,
@@ -329,28 +380,55 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
-    if (config.alerts.alarmsEnabled) {
-      createAlarms(
-        `${name}-alarm`,
-        {
-          stack: name,
-          topicArn: this.alerting.topic.arn,
-          stateMachineArn: this.stateMachine.arn,
-          functionNames: {
-            plan: this.plan.function.name,
-            ingest: this.ingest.function.name,
-            transform: this.transform.function.name,
-            ...(load ? { load: load.function.name } : {}),
+    const alarms = !config.alerts.alarmsEnabled
+      ? []
+      : createAlarms(
+          `${name}-alarm`,
+          {
+            stack: name,
+            topicArn: this.alerting.topic.arn,
+            stateMachineArn: this.stateMachine.arn,
+            functionNames: {
+              plan: this.plan.function.name,
+              ingest: this.ingest.function.name,
+              transform: this.transform.function.name,
+              ...(load ? { load: load.function.name } : {}),
+            },
+            deadLetterQueueNames: {
+              "run-dlq": this.alerting.runDeadLetters.name,
+              "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+            },
+            freshnessHours: config.alerts.freshnessHours,
           },
-          deadLetterQueueNames: {
-            "run-dlq": this.alerting.runDeadLetters.name,
-            "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+          parent,
+        );
+
+    this.dashboard = createDashboard(
+      `${name}-dashboard`,
+      {
+        stack: name,
+        region,
+        stateMachineArn: this.stateMachine.arn,
+        functions: {
+          plan: { function: this.plan.function, timeoutSeconds: PLAN_TIMEOUT_SECONDS },
+          ingest: {
+            function: this.ingest.function,
+            timeoutSeconds: config.ingest.timeoutSeconds,
+            reservedConcurrency: config.reservedConcurrency.ingest,
           },
-          freshnessHours: config.alerts.freshnessHours,
+          transform: {
+            function: this.transform.function,
+            timeoutSeconds: config.transform.timeoutSeconds,
+            reservedConcurrency: config.reservedConcurrency.transform,
+          },
         },
-        parent,
-      );
-    }
+        deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
+        deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
+        alarms,
+        freshnessHours: config.alerts.freshnessHours,
+      },
+      parent,
+    );
 
     this.catalog = new QueryCatalog(
       `${name}-query`,
@@ -374,4 +452,63 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       runDeadLetterQueueUrl: this.alerting.runDeadLetters.url,
     });
   }
+}
+
+/** Prefix of one data bucket's logs in the log bucket: "raw/" for `<name>-raw`. */
+function accessLogPrefix(zone: string): string {
+  return `${zone}/`;
+}
+
+/**
+ * The log bucket and the logging of each data bucket into it under its own prefix. S3 writes
+ * server access logs as the logging service, which the bucket policy lets write each prefix for
+ * its source bucket of this account only (AWS's recommended aws:SourceArn and aws:SourceAccount).
+ * Default encryption is SSE-S3: S3 cannot deliver access logs to a bucket whose default is SSE-KMS.
+ */
+function createAccessLogs(
+  name: string,
+  sources: Readonly<Record<string, DataBucket>>,
+  options: {
+    accountId: pulumi.Input<string>;
+    expirationDays: number;
+    protectData: boolean;
+    parent: pulumi.Resource;
+  },
+): DataBucket {
+  const zones = Object.entries(sources);
+  const logs = new DataBucket(
+    `${name}-access-logs`,
+    {
+      expirationDays: options.expirationDays,
+      protectData: options.protectData,
+      policyStatements: (logsArn) =>
+        zones.map(([zone, source]) => ({
+          Sid: `ServerAccessLogsOf${zone.charAt(0).toUpperCase()}${zone.slice(1)}`,
+          Effect: "Allow",
+          Principal: { Service: "logging.s3.amazonaws.com" },
+          Action: "s3:PutObject",
+          Resource: pulumi.interpolate`${logsArn}/${accessLogPrefix(zone)}*`,
+          Condition: {
+            ArnLike: { "aws:SourceArn": source.arn },
+            StringEquals: { "aws:SourceAccount": options.accountId },
+          },
+        })),
+    },
+    { parent: options.parent },
+  );
+  for (const [zone, source] of zones) {
+    new aws.s3.BucketLogging(
+      `${name}-${zone}-access-logging`,
+      {
+        bucket: source.bucket.id,
+        targetBucket: logs.bucket.id,
+        targetPrefix: accessLogPrefix(zone),
+        // Date-partitioned keys (<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...), which Athena can project.
+        targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } },
+      },
+      // Logs written before the policy lets the logging service in would be lost.
+      { parent: options.parent, dependsOn: [logs.policy] },
+    );
+  }
+  return logs;
 }

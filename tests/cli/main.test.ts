@@ -2,7 +2,7 @@
  * The commands a user types, run as child processes the way npm runs them.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +15,8 @@ import { PROJECT_DIR } from "../../pipeline/local/plan";
 import { runLocalDay } from "../../pipeline/cli/run";
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../../pipeline/local/s3-server";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
+import { pipelineArgs } from "../support/cli";
+import { CLI_ENTRY, DIST_DIR, staleSources } from "../../pipeline/local/build";
 
 const run = promisify(execFile);
 const FIXTURES = path.join(__dirname, "..", "fixtures", "open-meteo", "recorded");
@@ -24,7 +26,7 @@ function pipeline(...args: string[]) {
 }
 
 function pipelineWithEnv(env: Record<string, string>, ...args: string[]) {
-  return run(process.execPath, ["-r", "ts-node/register", "pipeline/cli/main.ts", ...args], {
+  return run(process.execPath, pipelineArgs(...args), {
     cwd: PROJECT_DIR,
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, ...env },
@@ -85,6 +87,20 @@ function filesUnder(dir: string): string[] {
 describe("the pipeline command", function () {
   this.timeout(60_000);
 
+  it("starts from dist/, and compiles a source newer than its output before it runs", async () => {
+    pipelineArgs(); // a fresh build to start from
+    const output = path.join(DIST_DIR, "pipeline", "core", "dates.js");
+    const before = readFileSync(output);
+    // An output older than its source, as after an edit of pipeline/core/dates.ts.
+    utimesSync(output, new Date(0), new Date(0));
+    expect(staleSources()).to.deep.equal([path.join("pipeline", "core", "dates.ts")]);
+    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, "--help"], { cwd: PROJECT_DIR });
+    expect(stderr).to.equal("dist/ was older than 1 source(s) (pipeline/core/dates.ts, …): compiled them again\n");
+    expect(stdout).to.match(/^Usage: pipeline /);
+    expect(staleSources()).to.deep.equal([]);
+    expect(readFileSync(output).equals(before)).to.equal(true);
+  });
+
   it("runs a local day offline, says the data is synthetic, and prints what it wrote", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "local-run-"));
     const { stdout } = await pipeline("run", "--data-dir", dataDir, "--date", "2026-11-01");
@@ -95,6 +111,28 @@ describe("the pipeline command", function () {
     expect(stdout).to.contain("'amsterdam'").and.to.contain("temperature_2m");
     // The buckets live in the data folder, so a second run finds the first run's objects.
     expect(filesUnder(dataDir).some((f) => f.includes("weather_hourly_2026-11-01.parquet"))).to.equal(true);
+    // It ends with the report, and says where it is.
+    const report = path.join(dataDir, "report.html");
+    expect(stdout.trim().split("\n").at(-1)).to.equal(`Weather report (last 30 days of local data): ${report}`);
+    const html = readFileSync(report, "utf8");
+    expect(html).to.contain("2026-11-01").and.to.contain('data-field="latest-run-status">SUCCEEDED<');
+    expect(filesUnder(path.join(dataDir, "runs"))).to.have.length(1);
+  });
+
+  it("writes a report that says there is no data yet, and how to get some, for a folder with none", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "empty-report-"));
+    const out = path.join(dataDir, "out", "report.html");
+    const { stdout } = await pipeline("report", "--data-dir", path.join(dataDir, "never-run"), "--out", out);
+    expect(stdout.trim()).to.match(new RegExp(`^${out.replace(/[.]/g, "\\.")}: \\d+ bytes \\(no data yet\\)$`));
+    const html = readFileSync(out, "utf8");
+    expect(html).to.contain("No data yet").and.to.contain("npm start");
+  });
+
+  it("refuses report --days outside 1 to 366 and a malformed --end, naming the value", async () => {
+    const days = await failureOf(pipeline("report", "--days", "0", "--out", "/dev/null"));
+    expect(days?.stderr).to.contain("--days is 0; it must be a whole number from 1 to 366");
+    const end = await failureOf(pipeline("report", "--end", "2026-02-30", "--out", "/dev/null"));
+    expect(end?.stderr).to.contain('--end is "2026-02-30"');
   });
 
   it("transforms saved responses into the curated layout", async () => {
