@@ -421,6 +421,9 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             timeoutSeconds: config.transform.timeoutSeconds,
             reservedConcurrency: config.reservedConcurrency.transform,
           },
+          ...(load && config.warehouse
+            ? { load: { function: load.function, timeoutSeconds: config.warehouse.load.timeoutSeconds } }
+            : {}),
         },
         deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
