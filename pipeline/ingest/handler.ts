@@ -8,7 +8,7 @@ import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { ApiKeyError, hasApiKeyParameter, withApiKey } from "./api-key";
 import { redactUrl, type RetryTuning } from "./http";
-import { ingestDate, type IngestResult } from "./ingest";
+import { ingestDate, ingestWindow, type IngestResult, type WindowIngestInput, type WindowIngestResult } from "./ingest";
 
 /** Input of the ingest function: a date to fetch, or nothing for yesterday. */
 export interface IngestEvent {
@@ -34,12 +34,39 @@ export function parseIngestEvent(event: unknown): IngestEvent {
   return { date };
 }
 
-/** Runs one ingest invocation. */
+/**
+ * Reads a backfill window event, `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", ...}` (what the
+ * backfill's state machine passes; extra fields such as an earlier `resumeAt` are ignored), or
+ * undefined for an event without `from`.
+ */
+export function parseWindowEvent(event: unknown): WindowIngestInput | undefined {
+  if (event === null || typeof event !== "object" || Array.isArray(event)) return undefined;
+  const { from, to, date } = event as { from?: unknown; to?: unknown; date?: unknown };
+  if (from === undefined) return undefined;
+  if (date !== undefined) {
+    throw new TypeError(`the ingest event ${describe(event)} has both "date" and "from"; send one date or one window`);
+  }
+  if (typeof from !== "string" || typeof to !== "string") {
+    throw new TypeError(
+      `the ingest event is ${describe(event)}; a window needs "from" and "to" as strings "YYYY-MM-DD"`,
+    );
+  }
+  assertIsoDate(from, "the window's from");
+  assertIsoDate(to, "the window's to");
+  if (to < from) throw new RangeError(`the window's to (${to}) is before its from (${from}); swap them`);
+  return { from, to };
+}
+
+/** What one ingest invocation returns: a date's result, or a window's. */
+export type IngestOutcome = IngestResult | WindowIngestResult;
+
+/** Runs one ingest invocation: a date, or a backfill window. */
 export async function handleIngestEvent(
   event: unknown,
-  deps: { settings: PipelineSettings; rawStore: ObjectStore },
-): Promise<IngestResult> {
-  return ingestDate(parseIngestEvent(event), deps);
+  deps: { settings: PipelineSettings; rawStore: ObjectStore; now?: () => Date; log?: (line: string) => void },
+): Promise<IngestOutcome> {
+  const window = parseWindowEvent(event);
+  return window ? ingestWindow(window, deps) : ingestDate(parseIngestEvent(event), deps);
 }
 
 /** What the ingest Lambda is built from. */
@@ -77,7 +104,7 @@ function checkUrlsHoldNoKey(settings: PipelineSettings): void {
  * promise kept for the container's life; a failed read is not kept, so the next invocation
  * tries again.
  */
-export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) => Promise<IngestResult> {
+export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) => Promise<IngestOutcome> {
   checkUrlsHoldNoKey(deps.settings);
   const { loadApiKey } = deps;
   let apiKey: Promise<string | undefined> | undefined;
@@ -90,15 +117,17 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
     return apiKey;
   };
   return async (event: unknown) => {
-    const input = parseIngestEvent(event);
+    const window = parseWindowEvent(event);
+    const input = window ? undefined : parseIngestEvent(event);
     const key = await readKey();
-    return ingestDate(input, {
+    const ingestDeps = {
       settings: deps.settings,
       rawStore: deps.rawStore,
       now: deps.now,
       retryTuning: deps.retryTuning,
       log: deps.log,
       fetch: withApiKey(deps.fetch ?? fetch, key),
-    });
+    };
+    return window ? ingestWindow(window, ingestDeps) : ingestDate(input ?? {}, ingestDeps);
   };
 }

@@ -16,6 +16,7 @@ export const {
   ATTRIBUTION_METADATA_KEY,
 } = parquet;
 export type DatasetParquetWriter = parquet.DatasetParquetWriter;
-export const { PARQUET_CONTENT_TYPE, TransformError, transformRawObjects, transformResponseFiles } = transform;
+export const { PARQUET_CONTENT_TYPE, TransformError, sourceDescription, transformRawObjects, transformResponseFiles } =
+  transform;
 export type TransformError = transform.TransformError;
 export type { CuratedFile, TransformResult } from "./transform";
