@@ -29,3 +29,7 @@ export const athenaWorkgroup = pipeline.catalog.workgroup.name;
 export const exampleQueryCommand = pulumi.interpolate`aws athena start-query-execution --work-group ${pipeline.catalog.workgroup.name} --query-execution-context Database=${pipeline.catalog.database.name} --query-string 'SELECT "date", count(*) AS row_count FROM weather_hourly WHERE "date" >= current_date - INTERVAL '"'"'7'"'"' DAY GROUP BY 1 ORDER BY 1'`;
 /** Starts a run by hand; drop --input for yesterday. */
 export const startRunCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.stateMachine.arn} --input '{"date":"YYYY-MM-DD"}'`;
+/** The backfill's state machine; `npm run pipeline -- backfill --stack <name> --from ... --to ...` starts and follows it. */
+export const backfillStateMachineArn = pipeline.backfill.stateMachine.arn;
+/** Starts a backfill by hand (add "spread": true when it weighs more than backfillMaxWeightPerDay). */
+export const startBackfillCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.backfill.stateMachine.arn} --input '{"from":"YYYY-MM-DD","to":"YYYY-MM-DD"}'`;

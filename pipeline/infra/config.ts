@@ -129,6 +129,9 @@ export const stackConfigSchema = z
     // whose whole limit is 10.
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    // Of the free API's 10,000 a day; the rest is left for the daily runs.
+    backfillMaxWeightPerDay: integer(1, 100_000_000, "API calls (Open-Meteo weight)").default(8_000),
+    backfillMaxConcurrency: integer(1, 100, "windows at once").default(1),
   })
   .superRefine((c, ctx) => {
     if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {
@@ -177,6 +180,8 @@ export interface StackConfig {
   readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
+  /** How backfills are paced: Open-Meteo weight per UTC day, and windows fetched at once. */
+  readonly backfill: { readonly maxWeightPerDay: number; readonly maxConcurrency: number };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -260,6 +265,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
     },
+    backfill: { maxWeightPerDay: c.backfillMaxWeightPerDay, maxConcurrency: c.backfillMaxConcurrency },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,

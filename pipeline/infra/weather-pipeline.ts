@@ -14,6 +14,7 @@ import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
 import { createAlarms } from "./alarms";
 import { Alerting } from "./alerting";
+import { Backfill } from "./backfill";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
@@ -46,6 +47,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
+  public readonly backfill: Backfill;
 
   /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
   constructor(
@@ -153,6 +155,16 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         reservedConcurrency: config.reservedConcurrency.ingest,
         statements: [
           { Sid: "PutRawObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: [rawObjects] },
+          {
+            // A backfill window lists its own prefix to keep bodies stored before a rate limit.
+            Sid: "ListBackfillWindows",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.rawBucket.arn],
+            Condition: {
+              StringLike: { "s3:prefix": [`${RAW_PREFIX}forecast/backfill/*`, `${RAW_PREFIX}archive/backfill/*`] },
+            },
+          },
           ...(apiKeySecret
             ? [
                 {
@@ -322,6 +334,27 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         parent,
       );
     }
+
+    this.backfill = new Backfill(
+      name,
+      {
+        settings,
+        maxWeightPerDay: config.backfill.maxWeightPerDay,
+        maxConcurrency: config.backfill.maxConcurrency,
+        logRetentionDays: config.logRetentionDays,
+        source: `Pulumi.${context.stack}.yaml`,
+        curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+        ingestFunctionArn: this.ingest.function.arn,
+        transformFunctionArn: this.transform.function.arn,
+        alertTopicArn: this.alerting.topic.arn,
+        alertKeyArn: this.alerting.key.arn,
+        deadLetterQueueArn: this.alerting.runDeadLetters.arn,
+        deadLetterQueueUrl: this.alerting.runDeadLetters.url,
+        accountId,
+        region,
+      },
+      parent,
+    );
 
     this.catalog = new QueryCatalog(
       `${name}-query`,

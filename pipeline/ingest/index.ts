@@ -18,5 +18,12 @@ export const { DEFAULT_RETRY_TUNING } = http;
 export type { RetryTuning } from "./http";
 export const { ingestDate, ingestWindow, limitResetAt } = ingest;
 export type { IngestResult, WindowIngestInput, WindowIngestResult } from "./ingest";
-export const { planRequests, planSegmentRequests, requestIdentity, requestWeight, segmentDates } = request;
+export const {
+  MAX_LOCATIONS_PER_REQUEST,
+  planRequests,
+  planSegmentRequests,
+  requestIdentity,
+  requestWeight,
+  segmentDates,
+} = request;
 export type { DateSegment, PlannedRequest } from "./openmeteo-request";
