@@ -13,6 +13,7 @@ import { transformResponseFiles } from "../transform";
 import { openLocalCuratedBucket } from "../local/local-buckets";
 import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
 import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
+import { dryRunBackfill, formatDryRun, runDeployedBackfill, runLocalBackfill } from "./backfill";
 import { formatPlan } from "./plan-report";
 import { redriveStack } from "./redrive-aws";
 import { runLocalDay } from "./run";
@@ -22,11 +23,29 @@ const program = new Command()
   .description("Run the weather pipeline locally, convert saved responses, or plan a stack under Pulumi mocks.")
   .showHelpAfterError();
 
-/** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
-function settingsOf(stack: string | undefined) {
+/** The config of a stack file, or the embedded defaults (what a new stack gets), and where it came from. */
+function configOf(stack: string | undefined) {
   const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
   const values = file ? readStackConfigFile(file) : {};
-  return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
+  const source = file ? path.basename(file) : "embedded defaults";
+  return { config: parseStackConfigValues(values, readProjectName(), source), source };
+}
+
+/** The pipeline settings of a stack file, or the embedded defaults. */
+function settingsOf(stack: string | undefined) {
+  return configOf(stack).config.pipeline;
+}
+
+/** Parses a --from or --to date. */
+function parseRangeDate(name: string): (value: string) => string {
+  return (value) => {
+    try {
+      assertIsoDate(value, name);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+    return value;
+  };
 }
 
 function parseDate(value: string): string {
@@ -47,6 +66,13 @@ program
   .option("--stack <name>", "use the locations and variables of Pulumi.<name>.yaml (default: embedded defaults)")
   .option("--data-dir <dir>", "where the local buckets live", ".local-data")
   .option("--preview-rows <n>", "rows to preview per dataset", parsePositiveInteger, 5)
+  .option(
+    "--from <YYYY-MM-DD>",
+    "backfill from this date (with --to): the backfill state machine, run locally",
+    parseRangeDate("--from"),
+  )
+  .option("--to <YYYY-MM-DD>", "the backfill's last date (yesterday at the latest)", parseRangeDate("--to"))
+  .option("--spread", "allow a backfill heavier than backfillMaxWeightPerDay, spread over days")
   .action(
     async (options: {
       live?: boolean;
@@ -55,7 +81,31 @@ program
       stack?: string;
       dataDir: string;
       previewRows: number;
+      from?: string;
+      to?: string;
+      spread?: boolean;
     }) => {
+      if (options.from !== undefined || options.to !== undefined) {
+        if (options.from === undefined || options.to === undefined) {
+          throw new InvalidArgumentError("a backfill needs both --from and --to");
+        }
+        if (options.date !== undefined)
+          throw new InvalidArgumentError("--date is for one day; use --from and --to alone");
+        const { config } = configOf(options.stack);
+        const result = await runLocalBackfill({
+          settings: config.pipeline,
+          maxWeightPerDay: config.backfill.maxWeightPerDay,
+          from: options.from,
+          to: options.to,
+          spread: options.spread ?? false,
+          dataDir: path.resolve(options.dataDir),
+          live: options.live ?? false,
+          apiUrl: options.apiUrl,
+          print: (line) => console.log(line),
+        });
+        if (result.status !== "SUCCEEDED") process.exitCode = 1;
+        return;
+      }
       await runLocalDay({
         settings: settingsOf(options.stack),
         dataDir: path.resolve(options.dataDir),
@@ -87,6 +137,49 @@ program
     console.log(`${result.received} message(s), ${result.runs.length} run(s) started, ${failed.length} failed`);
     if (failed.length > 0) process.exitCode = 1;
   });
+
+program
+  .command("backfill")
+  .description(
+    "Backfill a range of past dates on a deployed stack and follow it (needs the Pulumi CLI and AWS credentials); --dry-run plans it offline",
+  )
+  .requiredOption("--stack <name>", "the stack (its Pulumi.<name>.yaml for --dry-run, its outputs otherwise)")
+  .requiredOption("--from <YYYY-MM-DD>", "the first date (1940-01-01 at the earliest)", parseRangeDate("--from"))
+  .requiredOption("--to <YYYY-MM-DD>", "the last date (yesterday at the latest)", parseRangeDate("--to"))
+  .option("--spread", "allow a backfill heavier than backfillMaxWeightPerDay, spread over days")
+  .option("--dry-run", "print the windows, requests, weight and time at the free tier's limits; no AWS, no Pulumi CLI")
+  .option("--json", "with --dry-run: print one JSON object")
+  .action(
+    async (options: {
+      stack: string;
+      from: string;
+      to: string;
+      spread?: boolean;
+      dryRun?: boolean;
+      json?: boolean;
+    }) => {
+      const { config, source } = configOf(options.stack);
+      const request = { from: options.from, to: options.to, spread: options.spread ?? false };
+      if (options.dryRun) {
+        const report = dryRunBackfill(
+          config.pipeline,
+          request,
+          { maxWeightPerDay: config.backfill.maxWeightPerDay, source },
+          new Date(),
+        );
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatDryRun(report, source));
+        return;
+      }
+      if (options.json) throw new InvalidArgumentError("--json goes with --dry-run");
+      const status = await runDeployedBackfill({
+        ...request,
+        stack: options.stack,
+        settings: config.pipeline,
+        print: (line) => console.log(line),
+      });
+      if (status !== "SUCCEEDED" && status !== "RUNNING") process.exitCode = 1;
+    },
+  );
 
 program
   .command("transform")

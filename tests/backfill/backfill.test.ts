@@ -16,7 +16,12 @@ import { DirectoryObjectStore, type ObjectStore } from "../../pipeline/core/stor
 import { ingestDate } from "../../pipeline/ingest/ingest";
 import { transformRawObjects } from "../../pipeline/transform/transform";
 import { planWindows } from "../../pipeline/backfill/windows";
-import { rateLimitAnswer, startFakeOpenMeteo, type FakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
+import {
+  rateLimitAnswer,
+  startFakeOpenMeteo,
+  type FakeOpenMeteo,
+  type FakeOpenMeteoOptions,
+} from "../../pipeline/local/fake-open-meteo";
 import { createLocalFunctions, LocalStateMachine, type LocalFunctions } from "../../pipeline/local/run-state-machine";
 
 /** The API's and the pipeline's clock: a December morning, so July is fetched "in winter". */
@@ -66,7 +71,7 @@ describe("backfill, the real state machine run locally", function () {
     fake = undefined;
   });
 
-  async function setUp(respond?: Parameters<typeof startFakeOpenMeteo>[0]["respond"]) {
+  async function setUp(respond?: FakeOpenMeteoOptions["respond"]) {
     fake = await startFakeOpenMeteo({ now: () => NOW, respond });
     const settings = { ...SETTINGS, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
     const id = n++;
