@@ -11,6 +11,8 @@
  *    process and invoked once against s3rver and the fake Open-Meteo.
  * 3. Daily run: ingest + transform of 100 and 1,000 locations against the fake Open-Meteo with
  *    200 ms of latency per request, and one request per location for comparison.
+ * 4. Backfill: 10 years x 100 locations x 12 hourly variables through the backfill state
+ *    machine, against one request per date (bench-backfill.ts).
  *
  * Outputs go to bench-out/ (git-ignored); generated inputs are kept there between runs.
  */
@@ -27,6 +29,7 @@ import { ingestDate, planRequests, requestWeight } from "../ingest";
 import type { PipelineSettings } from "../core/settings";
 import { S3ObjectStore } from "../core/storage";
 import { transformRawObjects } from "../transform";
+import { benchBackfill } from "./bench-backfill";
 import { BENCH_HOURLY_VARIABLES, benchLocations, writeBenchBody } from "./bench-input";
 import type { BenchTransformResult } from "./bench-transform";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
@@ -488,6 +491,17 @@ async function main(): Promise<void> {
     ["transform", benchTransform],
     ["cold-start", benchColdStart],
     ["daily-run", benchDailyRun],
+    [
+      "backfill",
+      () =>
+        benchBackfill({
+          out: OUT,
+          childScript: path.join(buildChildScripts(), "..", "bench-backfill-window.js"),
+          projectDir: PROJECT_DIR,
+          addRow,
+          log,
+        }),
+    ],
   ];
   // `npm run bench -- transform` runs only the sections named.
   const wanted = process.argv.slice(2);
