@@ -5,6 +5,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import {
+  OPEN_METEO_SOURCE,
+  checkVariables,
+  describeVariableProblem,
+  schedulerCronErrors,
+  type VariableKind,
+  type VariableProblem,
+} from "../config";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../core/settings";
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -21,12 +29,6 @@ function isTimeZone(zone: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** EventBridge Scheduler cron: six fields, and one of day-of-month / day-of-week must be `?`. */
-function isSchedulerCron(cron: string): boolean {
-  const fields = cron.trim().split(/\s+/);
-  return fields.length === 6 && (fields[2] === "?") !== (fields[4] === "?");
 }
 
 const variables = (what: string) =>
@@ -48,6 +50,57 @@ const integer = (min: number, max: number, unit: string) =>
     .max(max, { error: `it must be at most ${max} ${unit}` });
 
 const url = z.url({ protocol: /^https?$/, error: "it must be an http(s) URL" });
+
+const VARIABLE_KEYS = ["hourlyVariables", "dailyVariables", "extraVariables"];
+const LISTS_FROM = `open-meteo@${OPEN_METEO_SOURCE.commit.slice(0, 8)} of ${OPEN_METEO_SOURCE.date.slice(0, 10)}`;
+
+/**
+ * Checks hourlyVariables and dailyVariables against the names Open-Meteo's server parses and has
+ * data for on both endpoints the pipeline calls (forecast for recent dates, archive for older
+ * ones); names listed in extraVariables skip the check, and must be needed there.
+ */
+function checkVariableNames(
+  c: { hourlyVariables: string[]; dailyVariables: string[]; extraVariables: string[] },
+  ctx: z.RefinementCtx,
+): void {
+  const extra = new Set(c.extraVariables);
+  const hatch: Record<VariableProblem["code"], string> = {
+    unknown: `if Open-Meteo added it after this project's lists (${LISTS_FROM}), add it to extraVariables`,
+    unavailable: `to request it anyway, add it to extraVariables (the lists are of ${LISTS_FROM})`,
+    deprecated: "or add it to extraVariables to keep the old column name",
+  };
+  const needed = new Set<string>();
+  for (const [key, kind] of [
+    ["hourlyVariables", "hourly"],
+    ["dailyVariables", "daily"],
+  ] as const satisfies readonly (readonly [string, VariableKind])[]) {
+    const names = c[key];
+    for (const problem of checkVariables(kind, names)) {
+      if (extra.has(problem.name)) {
+        needed.add(problem.name);
+        continue;
+      }
+      ctx.addIssue({
+        code: "custom",
+        path: [key, names.indexOf(problem.name)],
+        input: problem.name,
+        message: `${describeVariableProblem(problem)}; ${hatch[problem.code]}`,
+      });
+    }
+  }
+  c.extraVariables.forEach((name, index) => {
+    const used = c.hourlyVariables.includes(name) || c.dailyVariables.includes(name);
+    if (used && needed.has(name)) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["extraVariables", index],
+      input: name,
+      message: used
+        ? "it passes the check without extraVariables; remove it from extraVariables"
+        : "it is in neither hourlyVariables nor dailyVariables; remove it from extraVariables or add it to one of them",
+    });
+  });
+}
 
 const d = DEFAULT_PIPELINE_SETTINGS;
 
@@ -83,15 +136,26 @@ export const stackConfigSchema = z
       .default(d.locations.map((l) => ({ ...l }))),
     hourlyVariables: variables("hourly").default([...d.hourlyVariables]),
     dailyVariables: variables("daily").default([...d.dailyVariables]),
+    // Names passed to Open-Meteo without checking them against the known lists: for a variable
+    // newer than the lists, or an old spelling kept on purpose.
+    extraVariables: variables("extra").default([]),
     timezone: z
       .string()
       .refine(isTimeZone, { error: "it must be an IANA time zone such as UTC or Europe/Berlin" })
       .default(d.timezone),
     scheduleCron: z
       .string()
-      .refine(isSchedulerCron, {
-        error: 'it must be an EventBridge Scheduler cron with six fields and one "?", e.g. "0 6 * * ? *" (06:00 daily)',
+      .superRefine((cron, ctx) => {
+        for (const e of schedulerCronErrors(cron)) {
+          ctx.addIssue({
+            code: "custom",
+            input: cron,
+            message: e.field === undefined ? `it ${e.message}` : `field ${e.field} (${e.fieldName}) ${e.message}`,
+          });
+        }
       })
+      // AWS gets the fields as cron(<fields>): one space between them, whatever the stack file had.
+      .transform((cron) => cron.trim().split(/\s+/).join(" "))
       .default("0 6 * * ? *"),
     scheduleEnabled: z.boolean({ error: "it must be true or false" }).default(true),
     forecastApiUrl: url.default(d.forecastApiUrl),
@@ -132,6 +196,11 @@ export const stackConfigSchema = z
     // Of the free API's 10,000 a day; the rest is left for the daily runs.
     backfillMaxWeightPerDay: integer(1, 100_000_000, "API calls (Open-Meteo weight)").default(8_000),
     backfillMaxConcurrency: integer(1, 100, "windows at once").default(1),
+  })
+  // zod skips an object's refinements once any key has a type error; this one needs only the
+  // variable keys, so it runs whenever they parsed and every problem is listed at once.
+  .superRefine(checkVariableNames, {
+    when: (payload) => !payload.issues.some((i) => VARIABLE_KEYS.includes(String(i.path?.[0]))),
   })
   .superRefine((c, ctx) => {
     if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {

@@ -114,8 +114,109 @@ describe("stack configuration", () => {
 
     it("a cron EventBridge Scheduler would refuse", () => {
       const message = errorOf(() => parseStackConfig({ ...base(), scheduleCron: "0 6 * * *" }, NS, "x"));
-      expect(message).to.contain('weather-pipeline:scheduleCron is "0 6 * * *"');
+      expect(message).to.contain('weather-pipeline:scheduleCron is "0 6 * * *"; it has 5 fields');
       expect(message).to.contain('e.g. "0 6 * * ? *"');
+    });
+
+    it("a cron field out of range, naming the field and its range", () => {
+      const message = errorOf(() =>
+        parseStackConfig({ ...base(), scheduleCron: "0 24 * * ? *" }, NS, "Pulumi.dev.yaml"),
+      );
+      expect(message).to.equal(
+        "Invalid configuration:\n" +
+          '- weather-pipeline:scheduleCron is "0 24 * * ? *"; field 2 (hours) is 24; hours are 0-23 (Pulumi.dev.yaml)',
+      );
+    });
+
+    it("every bad cron field, and both day fields set", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), scheduleCron: "61 6 * 13 MON *" }, NS, "x"));
+      expect(message).to.contain("field 1 (minutes) is 61; minutes are 0-59");
+      expect(message).to.contain("field 4 (month) is 13; months are 1-12 or JAN-DEC");
+      expect(message).to.contain('sets both field 3 (day-of-month) "*" and field 5 (day-of-week) "MON"');
+    });
+
+    it("hands AWS the cron with single spaces between its fields", () => {
+      const config = parseStackConfig({ ...base(), scheduleCron: " 30  6 * * ? * " }, NS, "x");
+      expect(config.schedule.cron).to.equal("30 6 * * ? *");
+    });
+
+    it("a misspelt variable, with the closest name and the escape hatch", () => {
+      const message = errorOf(() =>
+        parseStackConfig({ ...base(), hourlyVariables: ["temperature_2m", "temperatur_2m"] }, NS, "Pulumi.dev.yaml"),
+      );
+      expect(message).to.contain(
+        'weather-pipeline:hourlyVariables[1] is "temperatur_2m"; Open-Meteo has no hourly variable of that name and would answer HTTP 400; the closest known name is "temperature_2m"; if Open-Meteo added it after this project\'s lists (open-meteo@ba13de1c of 2026-08-20), add it to extraVariables (Pulumi.dev.yaml)',
+      );
+    });
+
+    it("a daily variable in the hourly list", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), hourlyVariables: ["precipitation_sum"] }, NS, "x"));
+      expect(message).to.contain('weather-pipeline:hourlyVariables[0] is "precipitation_sum"');
+      expect(message).to.contain('"precipitation_sum" is a daily variable: list it under dailyVariables');
+    });
+
+    it("a variable the archive endpoint has no data for, naming it", () => {
+      const message = errorOf(() =>
+        parseStackConfig({ ...base(), dailyVariables: ["precipitation_probability_max"] }, NS, "x"),
+      );
+      expect(message).to.contain('weather-pipeline:dailyVariables[0] is "precipitation_probability_max"');
+      expect(message).to.contain("does not provide this daily variable on /v1/archive");
+      expect(message).to.contain("to request it anyway, add it to extraVariables");
+    });
+
+    it("an old spelling Open-Meteo keeps only for compatibility", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), dailyVariables: ["weathercode"] }, NS, "x"));
+      expect(message).to.contain(
+        'weather-pipeline:dailyVariables[0] is "weathercode"; it is Open-Meteo\'s old spelling of "weather_code"',
+      );
+      expect(message).to.contain("or add it to extraVariables to keep the old column name");
+    });
+
+    it("a variable newer than the lists passes when it is in extraVariables", () => {
+      const config = parseStackConfig(
+        {
+          ...base(),
+          hourlyVariables: ["temperature_2m", "brand_new_variable"],
+          extraVariables: ["brand_new_variable"],
+        },
+        NS,
+        "x",
+      );
+      expect(config.pipeline.hourlyVariables).to.deep.equal(["temperature_2m", "brand_new_variable"]);
+      const old = parseStackConfig(
+        { ...base(), dailyVariables: ["weathercode"], extraVariables: ["weathercode"] },
+        NS,
+        "x",
+      );
+      expect(old.pipeline.dailyVariables).to.deep.equal(["weathercode"]);
+    });
+
+    it("extraVariables entries that are unused or not needed", () => {
+      const message = errorOf(() =>
+        parseStackConfig(
+          { ...base(), hourlyVariables: ["temperature_2m"], extraVariables: ["temperature_2m", "gone_variable"] },
+          NS,
+          "x",
+        ),
+      );
+      expect(message).to.contain(
+        'weather-pipeline:extraVariables[0] is "temperature_2m"; it passes the check without extraVariables; remove it from extraVariables',
+      );
+      expect(message).to.contain(
+        'weather-pipeline:extraVariables[1] is "gone_variable"; it is in neither hourlyVariables nor dailyVariables',
+      );
+    });
+
+    it("a bad variable together with other bad keys", () => {
+      const message = errorOf(() =>
+        parseStackConfig(
+          { ...base(), timezone: 5, ingestMemoryMb: "lots", hourlyVariables: ["temperatur_2m"] },
+          NS,
+          "x",
+        ),
+      );
+      expect(message).to.contain("weather-pipeline:timezone").and.to.contain("weather-pipeline:ingestMemoryMb");
+      expect(message).to.contain('weather-pipeline:hourlyVariables[0] is "temperatur_2m"');
     });
 
     it("an unknown time zone", () => {

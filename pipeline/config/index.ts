@@ -1,0 +1,15 @@
+/**
+ * Config checks: what a stack's settings must pass before anything deploys (Open-Meteo variable
+ * names, the schedule's cron), as pure functions the config reader (infra/config.ts) calls.
+ */
+export {
+  BOTH_ENDPOINTS,
+  OPEN_METEO_SOURCE,
+  checkVariables,
+  describeVariableProblem,
+  suggestVariable,
+  unknownVariables,
+  type VariableKind,
+  type VariableProblem,
+} from "./openmeteo-variables";
+export { CRON_FIELD_NAMES, formatCronError, schedulerCronErrors, type CronError } from "./scheduler-cron";
