@@ -16,6 +16,7 @@ import { DirectoryObjectStore, type ObjectStore } from "../../pipeline/core/stor
 import { ingestDate } from "../../pipeline/ingest/ingest";
 import { transformRawObjects } from "../../pipeline/transform/transform";
 import { planWindows } from "../../pipeline/backfill/windows";
+import { planRunDates } from "../../pipeline/operations/catch-up";
 import {
   rateLimitAnswer,
   startFakeOpenMeteo,
@@ -204,6 +205,18 @@ describe("backfill, the real state machine run locally", function () {
     const third = await machine().run(range);
     expect(third.status).to.equal("SUCCEEDED");
     expect(third.output).to.deep.include({ windows: 0, skippedWindows: plan.windows.length });
+  });
+
+  it("leaves the daily run's catch-up nothing to do on backfilled dates (forecast-endpoint dates included)", async () => {
+    const { settings, rawStore, curatedStore, machine } = await setUp();
+    // Up to the day before yesterday: within forecastPastDays, so the forecast endpoint, as the daily run.
+    const outcome = await machine().run({ from: "2024-11-20", to: "2024-12-08" });
+    expect(outcome.status, outcome.cause).to.equal("SUCCEEDED");
+    const plan = await planRunDates(
+      {},
+      { settings, rawStore, curatedStore, now: () => NOW, catchUpDays: 14, maxDatesPerRun: 14, log: () => undefined },
+    );
+    expect(plan.dates).to.deep.equal([{ date: "2024-12-09" }]);
   });
 
   it("alerts and dead-letters a failed window like a daily date, with the window as the redrive input", async () => {
