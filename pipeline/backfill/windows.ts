@@ -134,7 +134,7 @@ function balancedSizes(dates: number, count: number): number[] {
 /**
  * Cuts a segment into windows: of all balanced cuts whose requests fit the weight limit and
  * whose windows are at most MAX_WINDOW_DAYS long, the one of least weight, then fewest requests,
- * then fewest windows.
+ * then shortest windows.
  */
 function cutSegment(segment: DateSegment, locations: number, variables: number, maxWeight: number): number[] {
   const dates = segment.frames.length;
@@ -155,10 +155,12 @@ function cutSegment(segment: DateSegment, locations: number, variables: number, 
       requests += Math.ceil(locations / Math.max(1, perRequest));
     });
     if (!fits) continue;
+    // Ties go to more, shorter windows (counts only grow here): a window's transform then holds
+    // the same whatever the range's length, and a window retried costs less.
     const better =
       !best ||
       weight < best.weight - EPSILON ||
-      (Math.abs(weight - best.weight) <= EPSILON && requests < best.requests);
+      (Math.abs(weight - best.weight) <= EPSILON && requests <= best.requests);
     if (better) best = { sizes, weight, requests };
     // More windows than this only add floors of 1 (windows under 14 days): nothing to gain.
     if (Math.floor(dates / count) < usefulDays && best) break;

@@ -77,6 +77,9 @@ export async function benchBackfill(options: {
     locations: benchLocations(100),
     hourlyVariables: BENCH_HOURLY_VARIABLES.map((v) => v.name),
     dailyVariables: [],
+    // The fake renders a window's 5 MB body in JavaScript, slower than the real API on a busy
+    // machine: a timed-out attempt would be retried and its weight counted twice.
+    http: { ...DEFAULT_PIPELINE_SETTINGS.http, timeoutMs: 300_000 },
   };
   const fake = await startFakeOpenMeteo({ latencyMs: LATENCY_MS, now: () => NOW });
   try {
@@ -93,6 +96,8 @@ export async function benchBackfill(options: {
       maxDatesPerRun: 1,
       now: () => NOW,
       backfillMaxWeightPerDay: 1e9,
+      // See http.timeoutMs above: one attempt may take minutes here.
+      retryTuning: { budgetMs: 600_000 },
     });
     let plan: BackfillRunPlan | undefined;
     const planner = functions.backfillPlan!;

@@ -72,9 +72,9 @@ describe("backfill, the real state machine run locally", function () {
     fake = undefined;
   });
 
-  async function setUp(respond?: FakeOpenMeteoOptions["respond"]) {
+  async function setUp(respond?: FakeOpenMeteoOptions["respond"], overrides: Partial<PipelineSettings> = {}) {
     fake = await startFakeOpenMeteo({ now: () => NOW, respond });
-    const settings = { ...SETTINGS, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
+    const settings = { ...SETTINGS, ...overrides, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
     const id = n++;
     const rawStore = new DirectoryObjectStore(path.join(root, `raw-${id}`));
     const curatedStore = new DirectoryObjectStore(path.join(root, `curated-${id}`));
@@ -141,14 +141,18 @@ describe("backfill, the real state machine run locally", function () {
 
   it("waits for the reset after an hourly 429 mid-backfill, then completes without fetching a stored body twice", async () => {
     let hourlySent = false;
-    const { settings, rawStore, curatedStore, machine, server } = await setUp((request) => {
-      // The 2nd request of the backfill meets the hourly limit once, with the 1st body stored.
-      if (request.index === 1 && !hourlySent) {
-        hourlySent = true;
-        return rateLimitAnswer("hourly");
-      }
-      return undefined;
-    });
+    const { settings, rawStore, curatedStore, machine, server } = await setUp(
+      (request) => {
+        // The 2nd request of the backfill meets the hourly limit once, with the 1st body stored.
+        if (request.index === 1 && !hourlySent) {
+          hourlySent = true;
+          return rateLimitAnswer("hourly");
+        }
+        return undefined;
+      },
+      // A weight limit of 2: windows of several requests, so the limit falls inside one.
+      { http: { ...SETTINGS.http, maxWeightPerRequest: 2 } },
+    );
     const range = { from: "2024-07-01", to: "2024-08-31" };
     const plan = planWindows(settings, range, "2024-12-10");
     expect(plan.windows[0]!.requests).to.be.greaterThan(2);

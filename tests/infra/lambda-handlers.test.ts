@@ -212,12 +212,10 @@ describe("the Lambda handlers", function () {
           log: () => undefined,
         });
         return async () => {
-          const planned = (await plan({ from: "2024-10-20", to: "2024-10-31" })) as {
-            windows: { from: string; to: string }[];
-          };
+          const planned = await plan({ from: "2024-10-20", to: "2024-10-31" });
           const files: number[] = [];
           for (const window of planned.windows) {
-            const ingested = (await ingest(window)) as { from: string; to: string; keys: string[] };
+            const ingested = await ingest(window);
             files.push((await transform(ingested)).files.length);
           }
           return { windows: planned.windows.map((w) => `${w.from}_${w.to}`), files };

@@ -292,11 +292,14 @@ describe("fake Open-Meteo", () => {
         return { status: response.status, body: (await response.json()) as { reason?: string } };
       };
       // 2 locations x 12 variables x 35 days: 2 x 1.2 x 35/14 = 6.
-      const vars = "temperature_2m,relative_humidity_2m,dew_point_2m,apparent_temperature,precipitation,rain,snowfall,weather_code,pressure_msl,cloud_cover,wind_speed_10m,wind_direction_10m";
+      const vars =
+        "temperature_2m,relative_humidity_2m,dew_point_2m,apparent_temperature,precipitation,rain,snowfall,weather_code,pressure_msl,cloud_cover,wind_speed_10m,wind_direction_10m";
       const heavy = `latitude=1,2&longitude=3,4&hourly=${vars}&start_date=2024-01-01&end_date=2024-02-04`;
       expect((await get(heavy)).status).to.equal(200);
       expect(server.usage()).to.deep.equal({ requests: 1, weight: 6, refused: 0 });
-      expect((await get("latitude=1&longitude=2&hourly=nope&start_date=2024-01-01&end_date=2024-01-01")).status).to.equal(400);
+      expect(
+        (await get("latitude=1&longitude=2&hourly=nope&start_date=2024-01-01&end_date=2024-01-01")).status,
+      ).to.equal(400);
       expect(server.usage().weight).to.equal(7);
       expect((await get(heavy)).status).to.equal(200); // usage 7 < 10: served, now 13
       const refused = await get(heavy);
