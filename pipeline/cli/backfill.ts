@@ -364,7 +364,7 @@ export async function runDeployedBackfill(options: DeployedBackfillOptions): Pro
         input: JSON.stringify({ from: options.from, to: options.to, ...(options.spread ? { spread: true } : {}) }),
       }),
     );
-    executionArn = started.executionArn as string;
+    executionArn = started.executionArn;
     print(`Started ${executionArn}`);
   }
   print(`Stop it with: aws stepfunctions stop-execution --execution-arn ${executionArn}`);

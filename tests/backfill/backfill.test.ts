@@ -186,7 +186,7 @@ describe("backfill, the real state machine run locally", function () {
       },
     };
     const first = machine(stopping).start(range);
-    stop = first.abort;
+    stop = () => first.abort();
     expect((await first.done).status).to.equal("ABORTED");
     const afterFirst = server.requests.length;
     const firstWindow = plan.windows[0]!;
