@@ -364,6 +364,7 @@ export async function runDeployedBackfill(options: DeployedBackfillOptions): Pro
         input: JSON.stringify({ from: options.from, to: options.to, ...(options.spread ? { spread: true } : {}) }),
       }),
     );
+    if (!started.executionArn) throw new Error(`StartExecution on ${stateMachineArn} returned no execution ARN`);
     executionArn = started.executionArn;
     print(`Started ${executionArn}`);
   }
