@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { parquetReadObjects } from "hyparquet";
 import { addDays } from "../../pipeline/core/dates";
-import { curatedObjectKey, DATASETS, isRawBodyKey } from "../../pipeline/core/keys";
+import { curatedObjectKey, DATASETS, isRawBodyKey, rawBodyKey, requestManifestKey } from "../../pipeline/core/keys";
+import type { RequestManifest } from "../../pipeline/core/manifest";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../../pipeline/core/settings";
 import { DirectoryObjectStore, type ObjectStore } from "../../pipeline/core/storage";
 import { ingestDate } from "../../pipeline/ingest/ingest";
@@ -18,6 +19,7 @@ import { transformRawObjects } from "../../pipeline/transform/transform";
 import { planWindows } from "../../pipeline/backfill/windows";
 import { planRunDates } from "../../pipeline/operations/catch-up";
 import {
+  answerOpenMeteoQuery,
   rateLimitAnswer,
   startFakeOpenMeteo,
   type FakeOpenMeteo,
@@ -209,6 +211,50 @@ describe("backfill, the real state machine run locally", function () {
     const third = await machine().run(range);
     expect(third.status).to.equal("SUCCEEDED");
     expect(third.output).to.deep.include({ windows: 0, skippedWindows: plan.windows.length });
+  });
+
+  it("refuses a July body asked as Europe/Berlin in December (the old way), naming the date and the fix", async () => {
+    const date = "2024-07-01";
+    const store = new DirectoryObjectStore(path.join(root, `old-way-${n++}`));
+    const location = SETTINGS.locations[1]!;
+    const params = {
+      latitude: String(location.latitude),
+      longitude: String(location.longitude),
+      hourly: SETTINGS.hourlyVariables.join(","),
+      daily: SETTINGS.dailyVariables.join(","),
+      timezone: "Europe/Berlin",
+      start_date: date,
+      end_date: date,
+    };
+    const answer = answerOpenMeteoQuery("/v1/archive", params, { now: NOW });
+    expect(answer.body).to.include('"utc_offset_seconds":3600');
+    const key = rawBodyKey("archive", date, "0000-000000000000");
+    await store.putObject(key, answer.body, { contentType: "application/json" });
+    const manifest: RequestManifest = {
+      version: 1,
+      endpoint: "archive",
+      date,
+      requestId: "0000-000000000000",
+      url: "https://archive-api.open-meteo.com/v1/archive?...",
+      locations: [location],
+      hourlyVariables: SETTINGS.hourlyVariables,
+      dailyVariables: SETTINGS.dailyVariables,
+      timezone: "Europe/Berlin",
+      fetchedAt: NOW.toISOString(),
+      bodyBytes: answer.body.length,
+      bodySha256: "",
+    };
+    await store.putObject(requestManifestKey(key), JSON.stringify(manifest), { contentType: "application/json" });
+    let message = "";
+    await transformRawObjects(
+      { date, keys: [key] },
+      { settings: SETTINGS, rawStore: store, curatedStore: store },
+    ).catch((e: Error) => (message = e.message));
+    expect(message).to.include(
+      "has utc_offset_seconds 3600, but 2024-07-01 starts at UTC offset 7200 s in Europe/Berlin",
+    );
+    expect(message).to.include("open-meteo issues 261, 488, 1764").and.include("Etc/GMT-2");
+    expect(await store.listKeys("weather_")).to.deep.equal([]);
   });
 
   it("leaves the daily run's catch-up nothing to do on backfilled dates (forecast-endpoint dates included)", async () => {
