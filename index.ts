@@ -33,3 +33,5 @@ export const startRunCommand = pulumi.interpolate`aws stepfunctions start-execut
 export const backfillStateMachineArn = pipeline.backfill.stateMachine.arn;
 /** Starts a backfill by hand (add "spread": true when it weighs more than backfillMaxWeightPerDay). */
 export const startBackfillCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.backfill.stateMachine.arn} --input '{"from":"YYYY-MM-DD","to":"YYYY-MM-DD"}'`;
+/** The stack's CloudWatch dashboard in the console: runs, Lambdas, dead letters, freshness, Open-Meteo usage, alarms. */
+export const dashboardUrl = pipeline.dashboard.url;

@@ -4,6 +4,7 @@
  * and dead-letter queues, alarms, and the Glue/Athena catalog over the curated data.
  */
 import * as aws from "@pulumi/aws";
+import type * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { loadApiKey, createIngestHandler, type IngestResult } from "../ingest";
@@ -13,8 +14,9 @@ import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
 import { createAlarms } from "./alarms";
-import { Alerting } from "./alerting";
+import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
 import { Backfill } from "./backfill";
+import { createDashboard } from "./dashboard";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
@@ -24,6 +26,9 @@ import { buildStateMachineDefinition } from "./state-machine-definition";
 
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
+
+/** The plan Lambda only lists prefixes: a minute is plenty. */
+const PLAN_TIMEOUT_SECONDS = 60;
 
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
@@ -48,6 +53,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
   public readonly backfill: Backfill;
+  /** The CloudWatch dashboard; its `url` opens it in the console. */
+  public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
   /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
   constructor(
@@ -111,7 +118,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         functionName: `${name}-plan`,
         description: "Decides which dates a run fetches: the one asked for, or yesterday and missing recent dates",
         memoryMb: 128,
-        timeoutSeconds: 60,
+        timeoutSeconds: PLAN_TIMEOUT_SECONDS,
         statements: [
           {
             Sid: "ListRawDates",
@@ -184,6 +191,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           return createIngestHandler({
             settings,
             rawStore,
+            stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
           });
         },
@@ -212,6 +220,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             rawStore: new S3ObjectStore(client, rawBucketName.get()),
             curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
             stack: name,
+            writtenBy: `${name}-transform`,
           });
         },
       },
@@ -313,27 +322,54 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
-    if (config.alerts.alarmsEnabled) {
-      createAlarms(
-        `${name}-alarm`,
-        {
-          stack: name,
-          topicArn: this.alerting.topic.arn,
-          stateMachineArn: this.stateMachine.arn,
-          functionNames: {
-            plan: this.plan.function.name,
-            ingest: this.ingest.function.name,
-            transform: this.transform.function.name,
+    const alarms = !config.alerts.alarmsEnabled
+      ? []
+      : createAlarms(
+          `${name}-alarm`,
+          {
+            stack: name,
+            topicArn: this.alerting.topic.arn,
+            stateMachineArn: this.stateMachine.arn,
+            functionNames: {
+              plan: this.plan.function.name,
+              ingest: this.ingest.function.name,
+              transform: this.transform.function.name,
+            },
+            deadLetterQueueNames: {
+              "run-dlq": this.alerting.runDeadLetters.name,
+              "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+            },
+            freshnessHours: config.alerts.freshnessHours,
           },
-          deadLetterQueueNames: {
-            "run-dlq": this.alerting.runDeadLetters.name,
-            "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+          parent,
+        );
+
+    this.dashboard = createDashboard(
+      `${name}-dashboard`,
+      {
+        stack: name,
+        region,
+        stateMachineArn: this.stateMachine.arn,
+        functions: {
+          plan: { function: this.plan.function, timeoutSeconds: PLAN_TIMEOUT_SECONDS },
+          ingest: {
+            function: this.ingest.function,
+            timeoutSeconds: config.ingest.timeoutSeconds,
+            reservedConcurrency: config.reservedConcurrency.ingest,
           },
-          freshnessHours: config.alerts.freshnessHours,
+          transform: {
+            function: this.transform.function,
+            timeoutSeconds: config.transform.timeoutSeconds,
+            reservedConcurrency: config.reservedConcurrency.transform,
+          },
         },
-        parent,
-      );
-    }
+        deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
+        deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
+        alarms,
+        freshnessHours: config.alerts.freshnessHours,
+      },
+      parent,
+    );
 
     this.backfill = new Backfill(
       name,

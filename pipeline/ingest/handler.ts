@@ -9,6 +9,7 @@ import type { ObjectStore } from "../core/storage";
 import { ApiKeyError, hasApiKeyParameter, withApiKey } from "./api-key";
 import { redactUrl, type RetryTuning } from "./http";
 import { ingestDate, ingestWindow, type IngestResult, type WindowIngestInput, type WindowIngestResult } from "./ingest";
+import { addAttempt, emptyIngestTotals, formatIngestMetricLines } from "./metrics";
 
 /** Input of the ingest function: a date to fetch, or nothing for yesterday. */
 export interface IngestEvent {
@@ -81,8 +82,10 @@ export interface IngestHandlerDeps {
   readonly now?: () => Date;
   /** Backoff tuning (tests shrink it); default DEFAULT_RETRY_TUNING. */
   readonly retryTuning?: Partial<RetryTuning>;
-  /** Where progress lines go; default console.log. */
+  /** Where progress lines and the metric lines (CloudWatch EMF JSON) go; default console.log. */
   readonly log?: (line: string) => void;
+  /** The stack name, the Stack dimension of the metrics. */
+  readonly stack: string;
 }
 
 /** Throws unless neither API URL carries a key: planned URLs end up in keys, metadata and logs. */
@@ -106,7 +109,10 @@ function checkUrlsHoldNoKey(settings: PipelineSettings): void {
  */
 export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) => Promise<IngestOutcome> {
   checkUrlsHoldNoKey(deps.settings);
+  if (deps.stack.trim() === "") throw new RangeError("the ingest handler's stack name is empty; pass the stack name");
   const { loadApiKey } = deps;
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const now = deps.now ?? (() => new Date());
   let apiKey: Promise<string | undefined> | undefined;
   const readKey = (): Promise<string | undefined> => {
     if (!loadApiKey) return Promise.resolve(undefined);
@@ -120,14 +126,29 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
     const window = parseWindowEvent(event);
     const input = window ? undefined : parseIngestEvent(event);
     const key = await readKey();
+    const totals = emptyIngestTotals();
+    let outcome = "failed";
     const ingestDeps = {
       settings: deps.settings,
       rawStore: deps.rawStore,
-      now: deps.now,
+      now,
       retryTuning: deps.retryTuning,
-      log: deps.log,
+      log,
       fetch: withApiKey(deps.fetch ?? fetch, key),
+      onAttempt: (attempt: Parameters<typeof addAttempt>[1]) => addAttempt(totals, attempt),
     };
-    return window ? ingestWindow(window, ingestDeps) : ingestDate(input ?? {}, ingestDeps);
+    try {
+      const result = window ? await ingestWindow(window, ingestDeps) : await ingestDate(input ?? {}, ingestDeps);
+      // A window stopped by an hourly or daily limit waits and goes on: not a failure.
+      outcome = "resumeAt" in result && result.resumeAt !== undefined ? "rate-limited" : "succeeded";
+      return result;
+    } finally {
+      // Also after a failure: the 429s and the weight of a failed ingest are what the dashboard is for.
+      const properties = {
+        outcome,
+        ...(window ? { from: window.from, to: window.to } : input?.date ? { date: input.date } : {}),
+      };
+      for (const line of formatIngestMetricLines(totals, deps.stack, now(), properties)) log(line);
+    }
   };
 }

@@ -9,6 +9,7 @@ import * as apiKey from "./api-key";
 import * as handler from "./handler";
 import * as http from "./http";
 import * as ingest from "./ingest";
+import * as metrics from "./metrics";
 import * as request from "./openmeteo-request";
 
 export const { hasApiKeyParameter, loadApiKey } = apiKey;
@@ -18,6 +19,8 @@ export const { DEFAULT_RETRY_TUNING } = http;
 export type { RetryTuning } from "./http";
 export const { ingestDate, ingestWindow, limitResetAt } = ingest;
 export type { IngestResult, WindowIngestInput, WindowIngestResult } from "./ingest";
+export const { OPEN_METEO_FREE_LIMITS, formatIngestMetricLines } = metrics;
+export type { IngestTotals } from "./metrics";
 export const {
   MAX_LOCATIONS_PER_REQUEST,
   planRequests,

@@ -89,7 +89,7 @@ export function sourceDescription(manifest: Pick<RequestManifest, "endpoint" | "
 }
 
 /** S3 user metadata holds 2 KB in all; the raw keys are listed when they fit in this much. */
-const SOURCE_KEYS_METADATA_LIMIT = 1500;
+const SOURCE_KEYS_METADATA_LIMIT = 1400;
 
 /** What transformRawObjects works with. */
 export interface TransformDeps {
@@ -98,7 +98,17 @@ export interface TransformDeps {
   readonly curatedStore: ObjectStore;
   /** Row group sizing; defaults suit a Lambda of 512 MB. */
   readonly parquet?: ParquetFileOptions;
+  /** Who writes, kept in each curated object's `written-by` metadata (e.g. the Lambda's name); default none. */
+  readonly writtenBy?: string;
+  /** The clock of the `written-at` metadata; default the real time. */
+  readonly now?: () => Date;
 }
+
+/** User metadata of a curated object: when it was written (ISO 8601, UTC). */
+export const WRITTEN_AT_METADATA = "written-at";
+
+/** User metadata of a curated object: who wrote it (a function name, a local run). */
+export const WRITTEN_BY_METADATA = "written-by";
 
 /** A saved Open-Meteo response for transformResponseFiles. */
 export interface ResponseFile {
@@ -292,18 +302,17 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
     }
   }
   const files: CuratedFile[] = [];
+  const provenance = {
+    [WRITTEN_AT_METADATA]: (deps.now ?? (() => new Date()))().toISOString(),
+    ...(deps.writtenBy === undefined ? {} : { [WRITTEN_BY_METADATA]: deps.writtenBy }),
+  };
   for (const { dataset, date, sink, writer } of outputs) {
     const entry = written.get(`${dataset}/${date}`) as { sources: Set<string>; keys: Set<string> };
     files.push(
-      await putCuratedFile(
-        curatedStore,
-        dataset,
-        date,
-        writer,
-        sink,
-        [...entry.sources].sort(),
-        sourceKeysMetadata([...entry.keys]),
-      ),
+      await putCuratedFile(curatedStore, dataset, date, writer, sink, [...entry.sources].sort(), {
+        ...provenance,
+        ...sourceKeysMetadata([...entry.keys]),
+      }),
     );
   }
   return { date: first, ...(last !== first ? { lastDate: last } : {}), files, rawObjects: keys.length };
