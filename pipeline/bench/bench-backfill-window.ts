@@ -4,7 +4,7 @@
  * <settings-json> <key...>` runs transformRawObjects (the transform Lambda's code) over folders
  * laid out as DirectoryObjectStore lays them out, and prints one JSON line.
  */
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import type { PipelineSettings } from "../core/settings";
@@ -24,6 +24,10 @@ class Folder implements ObjectStore {
 
   getObject(key: string): Promise<StoredObject> {
     return Promise.resolve({ key, body: readFileSync(path.join(this.description, key)), metadata: {} });
+  }
+
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return Promise.resolve(createReadStream(path.join(this.description, key), { highWaterMark: 1 << 20 }));
   }
 
   listKeys(): Promise<string[]> {

@@ -1,24 +1,36 @@
 /**
- * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
+ * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine, run from the
+ * compiled program in dist/ (pipeline/local/build.ts).
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { compactMonth, type CompactionResult } from "../catalog";
+import type * as Catalog from "../catalog";
+import type * as Config from "../infra/config";
+import type * as Storage from "../core/storage";
+import type * as Transform from "../transform";
+import type * as LocalBuckets from "../local/local-buckets";
+import type * as DuckDb from "../local/duckdb";
+import type * as Plan from "../local/plan";
+import type * as Backfill from "./backfill";
+import type * as PlanReport from "./plan-report";
+import type * as RedriveAws from "./redrive-aws";
+import type * as Run from "./run";
 import { todayIn } from "../core/dates";
-import { parseStackConfigValues } from "../infra/config";
 import { assertIsoDate } from "../core/keys";
-import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
-import { transformResponseFiles } from "../transform";
-import { openLocalCuratedBucket } from "../local/local-buckets";
-import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
-import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
-import { dryRunBackfill, formatDryRun, runDeployedBackfill, runLocalBackfill } from "./backfill";
-import { formatPlan } from "./plan-report";
-import { MAX_REPORT_DAYS } from "../report";
-import { redriveStack } from "./redrive-aws";
-import { writeLocalReport, writeStackReport } from "./report";
-import { runLocalDay } from "./run";
+import type * as Report from "./report";
+import type * as ReportData from "../report";
+import { PROJECT_DIR, rebuildIfStale } from "../local/build";
+
+/**
+ * A command's modules, loaded when it runs: loading them all up front (Pulumi, the AWS SDK,
+ * DuckDB, s3rver) took seconds before even `--help` could answer.
+ */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+  return require(id) as T;
+}
 
 /** Days of the report `npm start` writes, and of `report` without --days. */
 const DEFAULT_REPORT_DAYS = 30;
@@ -30,6 +42,8 @@ const program = new Command()
 
 /** The config of a stack file, or the embedded defaults (what a new stack gets), and where it came from. */
 function configOf(stack: string | undefined) {
+  const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
+  const { parseStackConfigValues } = load<typeof Config>("../infra/config");
   const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
   const values = file ? readStackConfigFile(file) : {};
   const source = file ? path.basename(file) : "embedded defaults";
@@ -39,18 +53,6 @@ function configOf(stack: string | undefined) {
 /** The pipeline settings of a stack file, or the embedded defaults. */
 function settingsOf(stack: string | undefined) {
   return configOf(stack).config.pipeline;
-}
-
-/** Parses a --from or --to date. */
-function parseRangeDate(name: string): (value: string) => string {
-  return (value) => {
-    try {
-      assertIsoDate(value, name);
-    } catch (error) {
-      throw new InvalidArgumentError((error as Error).message);
-    }
-    return value;
-  };
 }
 
 function parseDate(value: string, option = "--date"): string {
@@ -74,9 +76,11 @@ program
   .option(
     "--from <YYYY-MM-DD>",
     "backfill from this date (with --to): the backfill state machine, run locally",
-    parseRangeDate("--from"),
+    (value: string) => parseDate(value, "--from"),
   )
-  .option("--to <YYYY-MM-DD>", "the backfill's last date (yesterday at the latest)", parseRangeDate("--to"))
+  .option("--to <YYYY-MM-DD>", "the backfill's last date (yesterday at the latest)", (value: string) =>
+    parseDate(value, "--to"),
+  )
   .option("--spread", "allow a backfill heavier than backfillMaxWeightPerDay, spread over days")
   .action(
     async (options: {
@@ -94,10 +98,11 @@ program
         if (options.from === undefined || options.to === undefined) {
           throw new InvalidArgumentError("a backfill needs both --from and --to");
         }
-        if (options.date !== undefined)
+        if (options.date !== undefined) {
           throw new InvalidArgumentError("--date is for one day; use --from and --to alone");
+        }
         const { config } = configOf(options.stack);
-        const result = await runLocalBackfill({
+        const result = await load<typeof Backfill>("./backfill").runLocalBackfill({
           settings: config.pipeline,
           maxWeightPerDay: config.backfill.maxWeightPerDay,
           from: options.from,
@@ -112,7 +117,7 @@ program
         return;
       }
       const dataDir = path.resolve(options.dataDir);
-      await runLocalDay({
+      await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
         dataDir,
         date: options.date,
@@ -121,7 +126,7 @@ program
         previewRows: options.previewRows,
         print: (line) => console.log(line),
       });
-      const report = await writeLocalReport(dataDir, {
+      const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
         days: DEFAULT_REPORT_DAYS,
         out: path.join(dataDir, "report.html"),
       });
@@ -146,6 +151,7 @@ program
   .option("--out <file>", "the HTML file to write", "report.html")
   .action(async (options: { stack?: string; days: number; end?: string; dataDir: string; out: string }) => {
     const common = { days: options.days, end: options.end, out: options.out };
+    const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
     const report = options.stack
       ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
       : await writeLocalReport(path.resolve(options.dataDir), common);
@@ -156,33 +162,17 @@ program
   });
 
 program
-  .command("redrive")
-  .description(
-    "Re-run the failed runs kept in a deployed stack's dead-letter queue (needs the Pulumi CLI and AWS credentials)",
-  )
-  .requiredOption("--stack <name>", "the deployed stack whose dead-letter queue to read")
-  .option("--schedule", "read the schedule's dead-letter queue (runs that could not start) instead of the run one")
-  .option("--max <n>", "most messages to read", parsePositiveInteger, 100)
-  .option("--dry-run", "say what would be started; start and delete nothing")
-  .action(async (options: { stack: string; schedule?: boolean; max: number; dryRun?: boolean }) => {
-    const result = await redriveStack(options.stack, {
-      maxMessages: options.max,
-      dryRun: options.dryRun ?? false,
-      queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
-    });
-    const failed = result.runs.filter((run) => run.error !== undefined);
-    console.log(`${result.received} message(s), ${result.runs.length} run(s) started, ${failed.length} failed`);
-    if (failed.length > 0) process.exitCode = 1;
-  });
-
-program
   .command("backfill")
   .description(
     "Backfill a range of past dates on a deployed stack and follow it (needs the Pulumi CLI and AWS credentials); --dry-run plans it offline",
   )
   .requiredOption("--stack <name>", "the stack (its Pulumi.<name>.yaml for --dry-run, its outputs otherwise)")
-  .requiredOption("--from <YYYY-MM-DD>", "the first date (1940-01-01 at the earliest)", parseRangeDate("--from"))
-  .requiredOption("--to <YYYY-MM-DD>", "the last date (yesterday at the latest)", parseRangeDate("--to"))
+  .requiredOption("--from <YYYY-MM-DD>", "the first date (1940-01-01 at the earliest)", (value: string) =>
+    parseDate(value, "--from"),
+  )
+  .requiredOption("--to <YYYY-MM-DD>", "the last date (yesterday at the latest)", (value: string) =>
+    parseDate(value, "--to"),
+  )
   .option("--spread", "allow a backfill heavier than backfillMaxWeightPerDay, spread over days")
   .option("--dry-run", "print the windows, requests, weight and time at the free tier's limits; no AWS, no Pulumi CLI")
   .option("--json", "with --dry-run: print one JSON object")
@@ -197,6 +187,7 @@ program
     }) => {
       const { config, source } = configOf(options.stack);
       const request = { from: options.from, to: options.to, spread: options.spread ?? false };
+      const { dryRunBackfill, formatDryRun, runDeployedBackfill } = load<typeof Backfill>("./backfill");
       if (options.dryRun) {
         const report = dryRunBackfill(
           config.pipeline,
@@ -219,13 +210,41 @@ program
   );
 
 program
+  .command("redrive")
+  .description(
+    "Re-run the failed runs kept in a deployed stack's dead-letter queue (needs the Pulumi CLI and AWS credentials)",
+  )
+  .requiredOption("--stack <name>", "the deployed stack whose dead-letter queue to read")
+  .option("--schedule", "read the schedule's dead-letter queue (runs that could not start) instead of the run one")
+  .option("--max <n>", "most messages to read", parsePositiveInteger, 100)
+  .option("--dry-run", "say what would be started; start and delete nothing")
+  .action(async (options: { stack: string; schedule?: boolean; max: number; dryRun?: boolean }) => {
+    const result = await load<typeof RedriveAws>("./redrive-aws").redriveStack(options.stack, {
+      maxMessages: options.max,
+      dryRun: options.dryRun ?? false,
+      queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
+    });
+    const failed = result.runs.filter((run) => run.error !== undefined);
+    console.log(`${result.received} message(s), ${result.runs.length} run(s) started, ${failed.length} failed`);
+    if (failed.length > 0) process.exitCode = 1;
+  });
+
+program
   .command("transform")
   .description("Convert saved Open-Meteo responses (one object or an array) into the curated Parquet layout")
   .argument("<response.json...>", "saved response bodies")
   .requiredOption("--out <dir>", "folder to write <dir>/weather_hourly/date=.../*.parquet and weather_daily")
   .action(async (files: string[], options: { out: string }) => {
-    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(name) })));
-    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)));
+    const { transformResponseFiles } = load<typeof Transform>("../transform");
+    const { DirectoryObjectStore } = load<typeof Storage>("../core/storage");
+    // Streamed, with rows waiting on disk for their row group (a year is 365 files open at
+    // once): memory stays bounded however large the files are, as in the Lambda and the bench.
+    const inputs = await Promise.all(
+      files.map(async (name) => ({ name, body: (await open(name, "r")).createReadStream({ highWaterMark: 1 << 20 }) })),
+    );
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)), {
+      spillDirectory: tmpdir(),
+    });
     for (const file of written)
       console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
   });
@@ -237,7 +256,8 @@ program
   .option("--config-file <path>", "read config from this file instead of Pulumi.<stack>.yaml")
   .option("--json", "print an array of {type, name, inputs} for other tools")
   .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
-    const resources = await planStack(options);
+    const resources = await load<typeof Plan>("../local/plan").planStack(options);
+    const { formatPlan } = load<typeof PlanReport>("./plan-report");
     process.stdout.write(
       options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
     );
@@ -253,6 +273,7 @@ program
   .option("--stack <name>", "columns of a table with no files yet from Pulumi.<name>.yaml (default: embedded defaults)")
   .action(async (sql: string, options: { dataDir: string; stack?: string }) => {
     const settings = settingsOf(options.stack);
+    const { formatResultRows, queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
     const result = await queryLocalCuratedData({
       sql,
       dataDir: path.resolve(options.dataDir),
@@ -276,10 +297,12 @@ program
   .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
   .action(async (options: { month: string; stack?: string; dataDir: string; bucket?: string }) => {
     const settings = settingsOf(options.stack);
+    const { createS3Client, S3ObjectStore } = load<typeof Storage>("../core/storage");
+    const { openLocalCuratedBucket } = load<typeof LocalBuckets>("../local/local-buckets");
     const local = options.bucket ? undefined : await openLocalCuratedBucket(path.resolve(options.dataDir));
-    const store: ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
+    const store: Storage.ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
     try {
-      const result = await compactMonth(store, {
+      const result = await load<typeof Catalog>("../catalog").compactMonth(store, {
         month: options.month,
         today: todayIn(settings.timezone, new Date()),
         hourlyVariables: settings.hourlyVariables,
@@ -292,7 +315,7 @@ program
   });
 
 /** Prints what compaction did, one line per partition it changed. */
-function printCompaction(where: string, result: CompactionResult): void {
+function printCompaction(where: string, result: Catalog.CompactionResult): void {
   let unchanged = 0;
   let deleted = 0;
   for (const p of result.partitions) {
@@ -317,6 +340,7 @@ function printCompaction(where: string, result: CompactionResult): void {
 
 /** Parses --days: a whole number of days from 1 to MAX_REPORT_DAYS. */
 function parseReportDays(value: string): number {
+  const { MAX_REPORT_DAYS } = load<typeof ReportData>("../report");
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_REPORT_DAYS) {
     throw new InvalidArgumentError(`--days is ${value}; it must be a whole number from 1 to ${MAX_REPORT_DAYS}`);
@@ -331,7 +355,12 @@ function parsePositiveInteger(value: string): number {
   return n;
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+const rerun = rebuildIfStale();
+if (rerun !== undefined) {
+  process.exitCode = rerun;
+} else {
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

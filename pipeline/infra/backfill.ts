@@ -10,6 +10,7 @@ import { DATASETS } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import { createS3Client, S3ObjectStore } from "../core/storage";
 import { buildBackfillDefinition, WINDOW_MAP_LABEL } from "./backfill-state-machine-definition";
+import { physicalName } from "./names";
 import { PipelineFunction } from "./pipeline-function";
 import { createServiceRole } from "./service-role";
 
@@ -75,14 +76,21 @@ export class Backfill extends pulumi.ComponentResource {
     );
 
     // Named, so the role can name the state machine's own ARN (child executions of the Map).
-    const stateMachineName = `${name}-backfill`;
+    const stateMachineName = physicalName("sfn-state-machine", `${name}-backfill`);
     const stateMachineArn = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:stateMachine:${stateMachineName}`;
     const childExecutions = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:execution:${stateMachineName}/*`;
     const mapRunChildren = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:execution:${stateMachineName}/${WINDOW_MAP_LABEL}:*`;
     const functionArns = [this.plan.function.arn, args.ingestFunctionArn, args.transformFunctionArn];
     const role = createServiceRole(
       `${name}-backfill-run`,
-      "states.amazonaws.com",
+      // Assumed by Step Functions for this state machine only (confused deputy).
+      {
+        service: "states.amazonaws.com",
+        condition: pulumi.output({ accountId: args.accountId, arn: stateMachineArn }).apply(({ accountId, arn }) => ({
+          ArnLike: { "aws:SourceArn": arn },
+          StringEquals: { "aws:SourceAccount": accountId },
+        })),
+      },
       [
         {
           Sid: "InvokePipelineFunctions",

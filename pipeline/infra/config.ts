@@ -196,6 +196,8 @@ export const stackConfigSchema = z
     // Of the free API's 10,000 a day; the rest is left for the daily runs.
     backfillMaxWeightPerDay: integer(1, 100_000_000, "API calls (Open-Meteo weight)").default(8_000),
     backfillMaxConcurrency: integer(1, 100, "windows at once").default(1),
+    accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
+    accessLogExpirationDays: integer(1, 36_500, "days").default(365),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
@@ -251,6 +253,8 @@ export interface StackConfig {
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
   /** How backfills are paced: Open-Meteo weight per UTC day, and windows fetched at once. */
   readonly backfill: { readonly maxWeightPerDay: number; readonly maxConcurrency: number };
+  /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
+  readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -335,6 +339,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
       transform: c.transformReservedConcurrency || undefined,
     },
     backfill: { maxWeightPerDay: c.backfillMaxWeightPerDay, maxConcurrency: c.backfillMaxConcurrency },
+    accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,
