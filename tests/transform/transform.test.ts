@@ -552,7 +552,11 @@ describe("transform", () => {
       ]);
       const kv = Object.fromEntries(metadata.key_value_metadata!.map((e) => [e.key, e.value]));
       expect(JSON.parse(kv["open_meteo.units"]!)).to.deep.equal({ temperature_2m: "°C", relative_humidity_2m: "%" });
-      expect(JSON.parse(kv["open_meteo.source"]!)).to.deep.equal(KEYS);
+      // What the rows depend on, not which bodies they came from: a backfill writes the same bytes.
+      expect(JSON.parse(kv["open_meteo.source"]!)).to.deep.equal(["open-meteo forecast timezone=Europe/Berlin"]);
+      // The raw keys are in the object's metadata, outside the file's bytes.
+      const { metadata: s3 } = await deps.curatedStore.getObject(curatedObjectKey("weather_hourly", DATE));
+      expect(JSON.parse(s3["source-keys"]!)).to.deep.equal(KEYS);
     });
 
     it("stores the files as application/vnd.apache.parquet", async () => {
