@@ -17,6 +17,10 @@
  *    200 ms of latency per request, and one request per location for comparison.
  * 4. CLI start (`npm run bench -- cli-start`): `npm --version`, `npm run pipeline -- --help` and
  *    the compiled CLI's `--help` without npm, interleaved, median of five each.
+ * 5. Warehouse: a year of prod-size data loaded into PostgreSQL as the load Lambda does it, and
+ *    the same rows with psql \copy (bench-warehouse.ts).
+ * 6. Backfill: 10 years x 100 locations x 12 hourly variables through the backfill state
+ *    machine, against one request per date (bench-backfill.ts).
  *
  * Outputs go to bench-out/ (git-ignored); generated inputs are kept there between runs.
  */
@@ -42,6 +46,7 @@ import type { PipelineSettings } from "../core/settings";
 import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
 import { transformRawObjects, type TransformResult } from "../transform";
 import type { RunPlan } from "../operations";
+import { benchBackfill } from "./bench-backfill";
 import {
   BENCH_HOURLY_VARIABLES,
   BENCH_VALUE_KINDS,
@@ -50,6 +55,7 @@ import {
   type BenchValues,
 } from "./bench-input";
 import { measureCommand, processRunning } from "./measure";
+import { benchWarehouse } from "./bench-warehouse";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import {
   buildLambdaPackage,
@@ -984,7 +990,29 @@ async function main(): Promise<void> {
     ["prod-lambda", benchProdTransform],
     ["prod-data", benchProdData],
     ["daily-run", benchDailyRun],
+    [
+      "backfill",
+      () =>
+        benchBackfill({
+          out: OUT,
+          childScript: path.join(DIST_DIR, "pipeline", "bench", "bench-backfill-window.js"),
+          projectDir: PROJECT_DIR,
+          addRow,
+          log,
+        }),
+    ],
     ["cli-start", benchCliStart],
+    [
+      "warehouse",
+      () =>
+        benchWarehouse({
+          out: OUT,
+          buildChildScripts: () => path.join(DIST_DIR, "pipeline", "bench"),
+          runNode,
+          addRow,
+          log,
+        }),
+    ],
   ];
   // `npm run bench -- transform` runs only the sections named.
   const wanted = process.argv.slice(2);

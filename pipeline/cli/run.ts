@@ -6,7 +6,7 @@
  */
 import * as path from "node:path";
 import { parquetReadObjects } from "hyparquet";
-import { hasApiKeyParameter, handleIngestEvent, type IngestResult } from "../ingest";
+import { hasApiKeyParameter, ingestDate, parseIngestEvent, type IngestResult } from "../ingest";
 import { handleTransformEvent, type TransformResult } from "../transform";
 import type { PipelineSettings } from "../core/settings";
 import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
@@ -15,6 +15,8 @@ import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
+import { openLocalWarehouse } from "../local/local-warehouse";
+import { loadDate, type LoadResult } from "../warehouse";
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -34,6 +36,8 @@ export interface LocalRunOptions {
   readonly previewRows: number;
   /** Where progress and the summary go. */
   readonly print: (line: string) => void;
+  /** Also load the day into a warehouse: true for the embedded PGlite in `<dataDir>/warehouse`, or a postgres:// URL. */
+  readonly warehouse?: string | true;
 }
 
 /** What a local run did. */
@@ -41,6 +45,8 @@ export interface LocalRunResult {
   readonly ingest: IngestResult;
   readonly transform: TransformResult;
   readonly synthetic: boolean;
+  /** What the load wrote, when the run loaded a warehouse. */
+  readonly load?: LoadResult;
 }
 
 /**
@@ -119,13 +125,17 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     await writeLocalRunRecord(runs, run);
     try {
       const result = await ingestAndTransform(options, settings, rawStore, curatedStore, `local run ${run.id}`);
+      const load =
+        options.warehouse === undefined
+          ? undefined
+          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date);
       await writeLocalRunRecord(runs, {
         ...run,
         status: "SUCCEEDED",
         stoppedAt: new Date().toISOString(),
         dates: [result.ingest.date],
       });
-      return { ...result, synthetic: fake !== undefined };
+      return { ...result, synthetic: fake !== undefined, ...(load ? { load } : {}) };
     } catch (error) {
       await writeLocalRunRecord(runs, {
         ...run,
@@ -152,7 +162,11 @@ async function ingestAndTransform(
 ): Promise<Omit<LocalRunResult, "synthetic">> {
   const { print } = options;
   {
-    const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
+    // What the ingest Lambda does with a date event (handleIngestEvent), typed as a date's result.
+    const ingest = await ingestDate(parseIngestEvent(options.date ? { date: options.date } : {}), {
+      settings,
+      rawStore,
+    });
     print("");
     print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
     for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);
@@ -171,6 +185,30 @@ async function ingestAndTransform(
       console.table(rows.map(formatPreviewRow));
     }
     return { ingest, transform };
+  }
+}
+
+/** Loads the date into the local warehouse as the load Lambda does it, and prints what it wrote. */
+async function loadIntoWarehouse(
+  options: LocalRunOptions,
+  settings: PipelineSettings,
+  curatedStore: S3ObjectStore,
+  date: string,
+): Promise<LoadResult> {
+  const { print } = options;
+  const database = await openLocalWarehouse(options.warehouse, options.dataDir);
+  try {
+    const load = await loadDate(date, { settings, curatedStore, database });
+    print("");
+    print(`Load ${load.date} into ${database.description}:`);
+    for (const migration of load.migrations) print(`  ${migration}`);
+    for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+    print(
+      `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
+    );
+    return load;
+  } finally {
+    await database.close();
   }
 }
 

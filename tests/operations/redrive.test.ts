@@ -121,6 +121,28 @@ describe("redriving the dead-letter queue", () => {
     ]);
   });
 
+  it("redrives a failed warehouse load as a load-only run, unless a full run of the date is redriven too", async () => {
+    expect(parseDeadLetterBody(body("2025-07-18", { loadOnly: true }))).to.deep.equal({
+      date: "2025-07-18",
+      loadOnly: true,
+    });
+    // Only `true` means load only; anything else is a full run of the date.
+    expect(parseDeadLetterBody(body("2025-07-18", { loadOnly: "yes" }))).to.deep.equal({ date: "2025-07-18" });
+    const queue = new MemoryQueue([
+      body("2025-07-17", { loadOnly: true }),
+      body("2025-07-18", { loadOnly: true }),
+      body("2025-07-18"),
+    ]);
+    const machine = new MemoryStateMachine();
+    await redriveDeadLetters(clientsOf(queue, machine));
+    expect(machine.started.map((s) => s.input)).to.deep.equal([
+      { date: "2025-07-17", loadOnly: true },
+      { date: "2025-07-18" },
+    ]);
+    expect(machine.started[0]!.name).to.match(/^redrive-2025-07-17-load-[0-9a-f]{16}$/);
+    expect(queue.bodies).to.eql([]);
+  });
+
   it("leaves a date's messages in the queue when its run cannot start, and goes on with the others", async () => {
     const queue = new MemoryQueue([body("2025-07-17"), body("2025-07-18"), body("2025-07-17")]);
     const machine = new MemoryStateMachine();
@@ -212,6 +234,22 @@ describe("redriving the dead-letter queue", () => {
     expect(name.length).to.be.at.most(80);
     expect(redriveExecutionName({}, ["a"])).to.match(/^redrive-scheduled-/);
     expect(parseDeadLetterBody(body("2025-07-18", { keys: [] }))).to.deep.equal({ date: "2025-07-18" });
+  });
+
+  it("redrives a failed backfill window with its {from, to}, once, under a name of its own", async () => {
+    const window = JSON.stringify({ from: "2015-01-01", to: "2015-06-23" });
+    const queue = new MemoryQueue([window, body("2025-07-16"), window]);
+    const machine = new MemoryStateMachine();
+    const result = await redriveDeadLetters(clientsOf(queue, machine));
+    expect(machine.started.map((s) => s.input)).to.deep.equal([
+      { date: "2025-07-16" },
+      { from: "2015-01-01", to: "2015-06-23" },
+    ]);
+    expect(machine.started[1]!.name).to.match(/^redrive-backfill-2015-01-01-2015-06-23-[0-9a-f]{16}$/);
+    expect(result.deleted).to.equal(3);
+    expect(() => parseDeadLetterBody(JSON.stringify({ from: "2015-01-01" }))).to.throw(
+      /a backfill window needs "from" and "to"/,
+    );
   });
 
   it("rejects a maxMessages below 1", async () => {
