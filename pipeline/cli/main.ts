@@ -1,18 +1,26 @@
 /**
  * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { compactMonth, type CompactionResult } from "../catalog";
 import { todayIn } from "../core/dates";
-import { parseStackConfigValues } from "../infra/config";
+import { ConfigError, parseStackConfigValues } from "../infra/config";
 import { assertIsoDate } from "../core/keys";
 import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
 import { transformResponseFiles } from "../transform";
 import { openLocalCuratedBucket } from "../local/local-buckets";
 import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
-import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
+import {
+  PROJECT_DIR,
+  planStack,
+  readProjectName,
+  readStackConfigFile,
+  stackHint,
+  stacksWithFiles,
+} from "../local/plan";
 import { formatPlan } from "./plan-report";
 import { redriveStack } from "./redrive-aws";
 import { runLocalDay } from "./run";
@@ -22,11 +30,21 @@ const program = new Command()
   .description("Run the weather pipeline locally, convert saved responses, or plan a stack under Pulumi mocks.")
   .showHelpAfterError();
 
-/** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
+/**
+ * The pipeline settings of a stack file, or the embedded defaults (what a new stack gets) when
+ * no stack is named. A named stack without a file is an error: it is far more likely a typo than
+ * a wish for the defaults, which leaving out --stack gives.
+ */
 function settingsOf(stack: string | undefined) {
-  const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
-  const values = file ? readStackConfigFile(file) : {};
-  return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
+  if (stack === undefined) return parseStackConfigValues({}, readProjectName(), "embedded defaults").pipeline;
+  const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `--stack ${stack}: there is no ${path.basename(file)} in ${PROJECT_DIR}; ${stackHint(stack)}` +
+        `stacks with a file: ${stacksWithFiles().join(", ") || "none"}; leave out --stack for the embedded defaults`,
+    );
+  }
+  return parseStackConfigValues(readStackConfigFile(file), readProjectName(), path.basename(file)).pipeline;
 }
 
 function parseDate(value: string): string {

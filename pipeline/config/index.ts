@@ -13,3 +13,12 @@ export {
   type VariableProblem,
 } from "./openmeteo-variables";
 export { CRON_FIELD_NAMES, formatCronError, schedulerCronErrors, type CronError } from "./scheduler-cron";
+export {
+  ConfigError,
+  KNOWN_CONFIG_NAMESPACES,
+  STACK_FILE_KEYS,
+  closestName,
+  parseStackFile,
+  unknownNamespaceProblems,
+  type StackFileConfig,
+} from "./stack-file";

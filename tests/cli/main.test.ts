@@ -2,7 +2,7 @@
  * The commands a user types, run as child processes the way npm runs them.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -129,6 +129,50 @@ describe("the pipeline command", function () {
     expect(stdout).to.match(/^Stack staging: \d+ resources \(under Pulumi mocks; nothing was deployed\)/);
     expect(stdout).to.contain('scheduleExpressionTimezone="Europe/Berlin"');
     expect(stdout).to.contain("code=[__index.js (");
+  });
+
+  describe("stack files and config files", () => {
+    it("refuses --stack naming a stack that has no file, instead of running on the defaults", async () => {
+      const error = await failureOf(pipeline("run", "--stack", "prdo", "--date", "2026-11-01"));
+      expect(error?.code).to.equal(1);
+      expect(error?.stderr).to.contain("--stack prdo: there is no Pulumi.prdo.yaml in");
+      expect(error?.stderr).to.contain("did you mean --stack prod? stacks with a file: dev, prod, staging");
+    });
+
+    it("refuses a --config-file that does not exist", async () => {
+      const error = await failureOf(
+        pipeline("plan", "--stack", "dev", "--config-file", "/nonexistent/Pulumi.dev.yaml"),
+      );
+      expect(error?.code).to.equal(1);
+      expect(error?.stderr.trim()).to.equal("--config-file /nonexistent/Pulumi.dev.yaml does not exist");
+    });
+
+    it("names the --config-file it read in every error, YAML syntax errors included", async function () {
+      this.timeout(240_000);
+      const dir = mkdtempSync(path.join(tmpdir(), "config-file-"));
+      const misplaced = path.join(dir, "misplaced.yaml");
+      writeFileSync(misplaced, "configs:\n  weather-pipeline:timezone: UTC\n");
+      const shape = await failureOf(pipeline("plan", "--stack", "dev", "--config-file", misplaced));
+      expect(shape?.stderr).to.contain(`did you mean config:? (--config-file ${misplaced})`);
+
+      const broken = path.join(dir, "broken.yaml");
+      writeFileSync(broken, "config:\n  weather-pipeline:locations: [\n");
+      const syntax = await failureOf(pipeline("plan", "--stack", "dev", "--config-file", broken));
+      expect(syntax?.stderr).to.contain(`--config-file ${broken} is not valid YAML:`);
+
+      const bad = path.join(dir, "bad.yaml");
+      writeFileSync(bad, "config:\n  weather-pipeline:logRetentionDays: 10\n");
+      const value = await failureOf(pipeline("plan", "--stack", "dev", "--config-file", bad));
+      expect(value?.stderr).to.contain(`weather-pipeline:logRetentionDays is 10; it must be one of`);
+      expect(value?.stderr).to.contain(`(${bad})`).and.not.to.contain("Pulumi.dev.yaml");
+    });
+
+    it("plans a new stack on the defaults with one line saying so, and pure JSON on stdout", async () => {
+      const { stdout, stderr } = await pipeline("plan", "--stack", "brandnew", "--json");
+      expect(stderr.trim().split("\n")).to.have.length(1);
+      expect(stderr).to.contain("stack brandnew changes none of the weather-pipeline: defaults, so it deploys them");
+      expect(JSON.parse(stdout)).to.be.an("array").that.is.not.empty;
+    });
   });
 
   describe("query", () => {
