@@ -22,3 +22,13 @@ export {
   unknownNamespaceProblems,
   type StackFileConfig,
 } from "./stack-file";
+export {
+  FREE_TIER_WEIGHT,
+  apiQuotaProblems,
+  apiWeightUse,
+  cronRunsPerDay,
+  formatWeight,
+  type ApiUse,
+  type ApiUseInput,
+  type QuotaProblem,
+} from "./api-quota";

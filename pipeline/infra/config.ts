@@ -10,7 +10,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import {
   ConfigError,
+  FREE_TIER_WEIGHT,
   OPEN_METEO_SOURCE,
+  apiQuotaProblems,
   checkVariables,
   closestName,
   describeVariableProblem,
@@ -142,6 +144,47 @@ function checkVariableNames(
   });
 }
 
+/** The keys the API quota check reads; it runs once all of them parsed. */
+const QUOTA_KEYS = [
+  "locations",
+  "hourlyVariables",
+  "dailyVariables",
+  "scheduleCron",
+  "catchUpDays",
+  "maxDatesPerRun",
+  "maxDailyWeight",
+  "maxHourlyWeight",
+];
+
+/** Refuses a stack whose worst day or hour would exceed the Open-Meteo quota it is given. */
+function checkApiQuota(
+  c: {
+    locations: readonly unknown[];
+    hourlyVariables: readonly string[];
+    dailyVariables: readonly string[];
+    scheduleCron: string;
+    catchUpDays: number;
+    maxDatesPerRun: number;
+    maxDailyWeight: number;
+    maxHourlyWeight: number;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const problems = apiQuotaProblems(
+    {
+      locationCount: c.locations.length,
+      variableCount: c.hourlyVariables.length + c.dailyVariables.length,
+      scheduleCron: c.scheduleCron,
+      catchUpDays: c.catchUpDays,
+      maxDatesPerRun: c.maxDatesPerRun,
+    },
+    c,
+  );
+  for (const problem of problems) {
+    ctx.addIssue({ code: "custom", path: [problem.key], input: problem.limit, message: problem.message });
+  }
+}
+
 const d = DEFAULT_PIPELINE_SETTINGS;
 
 /**
@@ -239,11 +282,18 @@ export const stackConfigSchema = z
     // whose whole limit is 10.
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    // Open-Meteo's quota for the stack's IP (the free tier's by default), checked against the
+    // worst case of the schedule and catch-up (pipeline/config/api-quota.ts).
+    maxDailyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perDay),
+    maxHourlyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perHour),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
   .superRefine(checkVariableNames, {
     when: (payload) => !payload.issues.some((i) => VARIABLE_KEYS.includes(String(i.path?.[0]))),
+  })
+  .superRefine(checkApiQuota, {
+    when: (payload) => !payload.issues.some((i) => QUOTA_KEYS.includes(String(i.path?.[0]))),
   })
   .superRefine((c, ctx) => {
     if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {
@@ -290,6 +340,8 @@ export interface StackConfig {
     readonly freshnessHours: number;
   };
   readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
+  /** Open-Meteo API weight the stack may use (its plan's quota); the config is checked against it. */
+  readonly apiWeightLimits: { readonly perDay: number; readonly perHour: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
   readonly athena: {
@@ -383,6 +435,7 @@ function parseWithProblems(
       freshnessHours: c.freshnessHours,
     },
     catchUp: { days: c.catchUpDays, maxDatesPerRun: c.maxDatesPerRun },
+    apiWeightLimits: { perDay: c.maxDailyWeight, perHour: c.maxHourlyWeight },
     reservedConcurrency: {
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,

@@ -296,6 +296,19 @@ describe("stack configuration", () => {
       expect(message).to.contain("protectData is true but an expiration deletes data");
     });
 
+    it("thousands of locations that exceed the free API's daily quota, naming both numbers and the fix", () => {
+      const locations = Array.from({ length: 3_000 }, (_, i) => ({ name: `p${i}`, latitude: 0, longitude: i / 100 }));
+      const message = errorOf(() => parseStackConfig({ locations }, NS, "Pulumi.dev.yaml"));
+      expect(message).to.contain(
+        "weather-pipeline:maxDailyWeight is 10000; a day of this stack can use 21,000 API weight, more than maxDailyWeight 10,000",
+      );
+      expect(message).to.contain("raise maxDailyWeight if your Open-Meteo plan allows more");
+      expect(message).to.contain("weather-pipeline:maxHourlyWeight is 5000");
+      // A commercial plan's quota, set as the keys say.
+      const paid = parseStackConfig({ locations, maxDailyWeight: 1_000_000, maxHourlyWeight: 100_000 }, NS, "x");
+      expect(paid.apiWeightLimits).to.deep.equal({ perDay: 1_000_000, perHour: 100_000 });
+    });
+
     it("a number given as text in a stack file", () => {
       const message = errorOf(() =>
         parseStackConfigValues({ [`${NS}:ingestMemoryMb`]: "lots" }, NS, "Pulumi.dev.yaml"),
