@@ -101,9 +101,8 @@ program
       dryRun: options.dryRun ?? false,
       queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
     });
-    const failed = result.runs.filter((run) => run.error !== undefined);
-    console.log(`${result.received} message(s), ${result.runs.length} run(s) started, ${failed.length} failed`);
-    if (failed.length > 0) process.exitCode = 1;
+    // redriveStack has printed what it did (and, on a dry run, that nothing changed).
+    if (result.runs.some((run) => run.error !== undefined)) process.exitCode = 1;
   });
 
 program
