@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parquetReadObjects } from "hyparquet";
 import { hasApiKeyParameter, handleIngestEvent, type IngestResult } from "../ingest";
 import { handleTransformEvent, type TransformResult } from "../transform";
+import { assertFinishedDate } from "../core/dates";
 import type { PipelineSettings } from "../core/settings";
 import { S3ObjectStore } from "../core/storage";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
@@ -83,6 +84,8 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     throw new RangeError("--live and --api-url both choose the API; use one");
   }
   const custom = options.apiUrl === undefined ? undefined : apiUrlsFromBase(options.apiUrl);
+  // Before any server starts: today and later dates would be stored forecasts, not observations.
+  if (options.date !== undefined) assertFinishedDate(options.date, options.settings.timezone, new Date(), "--date");
   const s3 = await startLocalS3({
     directory: path.join(options.dataDir, "s3"),
     buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],

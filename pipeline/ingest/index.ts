@@ -13,7 +13,7 @@ import * as request from "./openmeteo-request";
 
 export const { hasApiKeyParameter, loadApiKey } = apiKey;
 export const { createIngestHandler, handleIngestEvent, parseIngestEvent } = handler;
-export type { IngestEvent, IngestHandlerDeps } from "./handler";
+export type { EventClock, IngestEvent, IngestHandlerDeps } from "./handler";
 export const { DEFAULT_RETRY_TUNING } = http;
 export type { RetryTuning } from "./http";
 export const { ingestDate } = ingest;

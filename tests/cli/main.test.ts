@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { parquetReadObjects } from "hyparquet";
+import { addDays, todayIn } from "../../pipeline/core/dates";
 import { curatedObjectKey } from "../../pipeline/core/keys";
 import { openLocalCuratedBucket, LOCAL_BUCKETS } from "../../pipeline/local/local-buckets";
 import { queryLocalCuratedData } from "../../pipeline/local/duckdb";
@@ -95,6 +96,17 @@ describe("the pipeline command", function () {
     expect(stdout).to.contain("'amsterdam'").and.to.contain("temperature_2m");
     // The buckets live in the data folder, so a second run finds the first run's objects.
     expect(filesUnder(dataDir).some((f) => f.includes("weather_hourly_2026-11-01.parquet"))).to.equal(true);
+  });
+
+  it("refuses a --date that is not over yet, before starting anything", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "local-future-"));
+    // Two days ahead, so the date is still in the future when the command runs.
+    const future = addDays(todayIn("UTC", new Date()), 2);
+    const error = await failureOf(pipeline("run", "--data-dir", dataDir, "--date", future));
+    expect(error?.code).to.equal(1);
+    expect(error?.stderr).to.contain(`--date is ${future}, in the future in UTC`);
+    expect(error?.stderr).to.contain("Open-Meteo would answer with forecasts, not observations");
+    expect(filesUnder(dataDir)).to.deep.equal([]);
   });
 
   it("transforms saved responses into the curated layout", async () => {
