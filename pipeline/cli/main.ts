@@ -2,9 +2,10 @@
  * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { stringify as stringifyCsv } from "csv-stringify/sync";
 import { compactMonth, type CompactionResult } from "../catalog";
 import { todayIn } from "../core/dates";
 import { ConfigError, parseStackConfigValues } from "../infra/config";
@@ -12,7 +13,7 @@ import { assertIsoDate } from "../core/keys";
 import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
 import { transformResponseFiles } from "../transform";
 import { openLocalCuratedBucket } from "../local/local-buckets";
-import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
+import { formatResultRows, queryLocalCuratedData, type QueryResult } from "../local/duckdb";
 import {
   PROJECT_DIR,
   planStack,
@@ -25,10 +26,34 @@ import { formatPlan } from "./plan-report";
 import { redriveStack } from "./redrive-aws";
 import { runLocalDay } from "./run";
 
+/** Output formats of `query`. */
+const QUERY_FORMATS = ["table", "csv", "json"] as const;
+
 const program = new Command()
   .name("pipeline")
   .description("Run the weather pipeline locally, convert saved responses, or plan a stack under Pulumi mocks.")
   .showHelpAfterError();
+
+/**
+ * The folder the user ran the command in. `npm start` and `npm run pipeline` run it in the
+ * project folder and keep the user's in INIT_CWD; run any other way, it is the working folder.
+ */
+function userDir(): string {
+  const viaNpm = ["start", "pipeline"].includes(process.env["npm_lifecycle_event"] ?? "");
+  return (viaNpm ? process.env["INIT_CWD"] : undefined) ?? process.cwd();
+}
+
+/** A path the user typed, relative to the folder they ran the command in. */
+function userPath(given: string): string {
+  return path.resolve(userDir(), given);
+}
+
+/** The local data folder: --data-dir from the user's folder, by default .local-data in the project. */
+function dataDirOf(given: string | undefined): string {
+  return given === undefined ? path.join(PROJECT_DIR, ".local-data") : userPath(given);
+}
+
+const DATA_DIR_HELP = "where the local buckets live (default: .local-data in the project folder)";
 
 /**
  * The pipeline settings of a stack file, or the embedded defaults (what a new stack gets) when
@@ -56,14 +81,16 @@ function parseDate(value: string): string {
   return value;
 }
 
+// No default command: a mistyped command name must be an "unknown command" error (with the
+// closest one), not arguments of `run`. `npm start` names `run` itself.
 program
-  .command("run", { isDefault: true })
+  .command("run")
   .description("Run one day locally: s3rver on 127.0.0.1 and the embedded fake Open-Meteo (no AWS, no internet)")
   .option("--live", "fetch from the real Open-Meteo API instead of the embedded fake")
   .option("--api-url <URL>", "fetch from any Open-Meteo-compatible server, e.g. http://localhost:8080 (self-hosted)")
   .option("--date <YYYY-MM-DD>", "the day to fetch (default: yesterday in the stack's time zone)", parseDate)
   .option("--stack <name>", "use the locations and variables of Pulumi.<name>.yaml (default: embedded defaults)")
-  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--data-dir <dir>", DATA_DIR_HELP)
   .option("--preview-rows <n>", "rows to preview per dataset", parsePositiveInteger, 5)
   .action(
     async (options: {
@@ -71,12 +98,12 @@ program
       apiUrl?: string;
       date?: string;
       stack?: string;
-      dataDir: string;
+      dataDir?: string;
       previewRows: number;
     }) => {
       await runLocalDay({
         settings: settingsOf(options.stack),
-        dataDir: path.resolve(options.dataDir),
+        dataDir: dataDirOf(options.dataDir),
         date: options.date,
         live: options.live ?? false,
         apiUrl: options.apiUrl,
@@ -111,8 +138,8 @@ program
   .argument("<response.json...>", "saved response bodies")
   .requiredOption("--out <dir>", "folder to write <dir>/weather_hourly/date=.../*.parquet and weather_daily")
   .action(async (files: string[], options: { out: string }) => {
-    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(name) })));
-    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)));
+    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(userPath(name)) })));
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(userPath(options.out)));
     for (const file of written)
       console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
   });
@@ -122,13 +149,39 @@ program
   .description("Run the Pulumi program under mocks with a stack's config and print every resource it declares")
   .requiredOption("--stack <name>", "stack name; config comes from Pulumi.<name>.yaml (missing file = defaults)")
   .option("--config-file <path>", "read config from this file instead of Pulumi.<stack>.yaml")
-  .option("--json", "print an array of {type, name, inputs} for other tools")
-  .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
-    const resources = await planStack(options);
-    process.stdout.write(
-      options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
-    );
+  .option("--json", "print an array of {type, name, inputs, protect} for other tools")
+  .option("--out <file>", "write the plan to this file instead of stdout")
+  .action(async (options: { stack: string; configFile?: string; json?: boolean; out?: string }) => {
+    if (options.json && options.out === undefined) refuseJsonAfterNpmBanner();
+    const resources = await planStack({
+      stack: options.stack,
+      configFile: options.configFile === undefined ? undefined : userPath(options.configFile),
+      configFileShown: options.configFile,
+    });
+    const text = options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources);
+    if (options.out === undefined) {
+      process.stdout.write(text);
+    } else {
+      await writeFile(userPath(options.out), text);
+      process.stderr.write(`wrote the plan of ${options.stack} (${resources.length} resources) to ${options.out}\n`);
+    }
   });
+
+/**
+ * `npm run` (npm 11) prints its "> weather-pipeline@0.1.0 pipeline" banner on stdout before the
+ * command starts, so JSON sent to a pipe or file after it is not JSON any more, and no command
+ * can take the banner back. Refuses that case with the two ways that work; a terminal, where a
+ * person reads the output, is left alone.
+ */
+function refuseJsonAfterNpmBanner(): void {
+  const viaNpm = process.env["npm_lifecycle_event"] === "pipeline";
+  const silent = process.env["npm_config_loglevel"] === "silent";
+  if (!viaNpm || silent || process.stdout.isTTY) return;
+  throw new InvalidArgumentError(
+    "plan --json: npm has already printed its banner on stdout, so the output would not be pure JSON; " +
+      "run `npm run --silent pipeline -- plan --json ...`, or write the JSON to a file with --out <file>",
+  );
+}
 
 program
   .command("query")
@@ -136,35 +189,71 @@ program
     'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly and weather_daily, partition column "date"',
   )
   .argument("<sql>", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
-  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--data-dir <dir>", DATA_DIR_HELP)
   .option("--stack <name>", "columns of a table with no files yet from Pulumi.<name>.yaml (default: embedded defaults)")
-  .action(async (sql: string, options: { dataDir: string; stack?: string }) => {
-    const settings = settingsOf(options.stack);
-    const result = await queryLocalCuratedData({
-      sql,
-      dataDir: path.resolve(options.dataDir),
-      hourlyVariables: settings.hourlyVariables,
-      dailyVariables: settings.dailyVariables,
-    });
-    if (result.rows.length === 0) {
-      console.log(`(no rows; columns: ${result.columns.map((c) => c.name).join(", ")})`);
+  .option("--limit <n>", "show at most this many rows, with a note when there are more", parsePositiveInteger, 1000)
+  .addOption(
+    new Option("--format <format>", "table for reading, csv or json for other tools")
+      .choices(QUERY_FORMATS)
+      .default("table"),
+  )
+  .action(
+    async (
+      sql: string,
+      options: { dataDir?: string; stack?: string; limit: number; format: (typeof QUERY_FORMATS)[number] },
+    ) => {
+      const settings = settingsOf(options.stack);
+      const result = await queryLocalCuratedData({
+        sql,
+        dataDir: dataDirOf(options.dataDir),
+        hourlyVariables: settings.hourlyVariables,
+        dailyVariables: settings.dailyVariables,
+        limit: options.limit,
+      });
+      printQueryResult(result, options.format, options.limit);
+    },
+  );
+
+/** Prints a result in `format`; notes go to stderr for csv and json, so stdout stays data. */
+function printQueryResult(result: QueryResult, format: (typeof QUERY_FORMATS)[number], limit: number): void {
+  const rows = formatResultRows(result);
+  const names = result.columns.map((c) => c.name);
+  const more = result.truncated
+    ? `showing the first ${limit} row(s); the query returns more: add a LIMIT or a WHERE, or raise --limit`
+    : undefined;
+  if (format === "table") {
+    if (rows.length === 0) {
+      console.log(`(no rows; columns: ${names.join(", ")})`);
       return;
     }
-    console.table(formatResultRows(result));
-    console.log(`${result.rows.length} row(s)`);
-  });
+    console.table(rows);
+    console.log(more ?? `${rows.length} row(s)`);
+    return;
+  }
+  if (format === "csv") {
+    process.stdout.write(
+      stringifyCsv(
+        rows.map((row) => names.map((name) => row[name])),
+        { header: true, columns: names, cast: { boolean: (value) => String(value) } },
+      ),
+    );
+  } else {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  }
+  if (more) process.stderr.write(`${more}\n`);
+}
 
 program
   .command("compact")
   .description("Rewrite each date partition of a month into its one Parquet file per dataset (query results unchanged)")
   .requiredOption("--month <YYYY-MM>", "the month to compact; it must be over in the stack's time zone")
   .option("--stack <name>", "time zone and column order from Pulumi.<name>.yaml (default: embedded defaults)")
-  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--data-dir <dir>", DATA_DIR_HELP)
   .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
-  .action(async (options: { month: string; stack?: string; dataDir: string; bucket?: string }) => {
+  .action(async (options: { month: string; stack?: string; dataDir?: string; bucket?: string }) => {
     const settings = settingsOf(options.stack);
-    const local = options.bucket ? undefined : await openLocalCuratedBucket(path.resolve(options.dataDir));
-    const store: ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
+    const local = options.bucket ? undefined : await openLocalCuratedBucket(dataDirOf(options.dataDir));
+    const store: ObjectStore = local?.store ?? (await s3StoreWithCredentials(options.bucket as string));
     try {
       const result = await compactMonth(store, {
         month: options.month,
@@ -177,6 +266,37 @@ program
       await local?.close();
     }
   });
+
+/**
+ * The S3 store of --bucket, after checking that the AWS SDK finds credentials and a region: the
+ * SDK's own errors ("Could not load credentials from any providers", "Region is missing") do
+ * not say how to give them.
+ */
+async function s3StoreWithCredentials(bucket: string): Promise<S3ObjectStore> {
+  const client = createS3Client();
+  const how =
+    "give them as for the AWS CLI: `aws configure` or `aws sso login` (then AWS_PROFILE=<profile>), or " +
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or leave out --bucket to compact the local data";
+  try {
+    await client.config.region();
+  } catch (error) {
+    client.destroy();
+    throw new Error(
+      `--bucket ${bucket} needs an AWS region and none is set; set AWS_REGION (e.g. eu-west-1) or your profile's region (\`aws configure\`); or leave out --bucket to compact the local data`,
+      { cause: error },
+    );
+  }
+  try {
+    await client.config.credentials();
+  } catch (error) {
+    client.destroy();
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(`--bucket ${bucket} needs AWS credentials and the AWS SDK found none (${detail}); ${how}`, {
+      cause: error,
+    });
+  }
+  return new S3ObjectStore(client, bucket);
+}
 
 /** Prints what compaction did, one line per partition it changed. */
 function printCompaction(where: string, result: CompactionResult): void {
