@@ -108,7 +108,13 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
     const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
 
-    const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
+    const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, {
+      settings,
+      rawStore,
+      // A server the user named that refuses connections on this machine is not started (or
+      // the port is wrong): retries cannot help, so say so at once.
+      retryTuning: custom ? { finalOnLoopbackRefusal: true } : undefined,
+    });
     print("");
     print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
     for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);

@@ -49,7 +49,7 @@ export function parseIngestEvent(event: unknown, clock: EventClock): IngestEvent
 /** Runs one ingest invocation. */
 export async function handleIngestEvent(
   event: unknown,
-  deps: { settings: PipelineSettings; rawStore: ObjectStore; now?: () => Date },
+  deps: { settings: PipelineSettings; rawStore: ObjectStore; now?: () => Date; retryTuning?: Partial<RetryTuning> },
 ): Promise<IngestResult> {
   const now = deps.now ?? (() => new Date());
   return ingestDate(parseIngestEvent(event, { timezone: deps.settings.timezone, now: now() }), deps);
