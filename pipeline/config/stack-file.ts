@@ -96,7 +96,7 @@ export function parseStackFile(text: string, project: string, source: string): S
   const values: Record<string, string> = {};
   const secretKeys: string[] = [];
   const given = new Map<string, string>();
-  for (const [written, value] of Object.entries(problems.length === 0 ? (config) : {})) {
+  for (const [written, value] of Object.entries(problems.length === 0 ? config : {})) {
     const key = cleanKey(written.includes(":") ? written : `${project}:${written}`);
     const earlier = given.get(key);
     if (earlier !== undefined) {

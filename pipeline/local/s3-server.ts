@@ -26,14 +26,33 @@ export async function startLocalS3(options: {
   directory: string;
   buckets: readonly string[];
   port?: number;
+  /**
+   * Buckets the caller may not list (no s3:ListBucket): there, as on AWS, GET and HEAD of a
+   * missing key answer 403 AccessDenied instead of 404 NoSuchKey. Each must be in `buckets`.
+   */
+  withoutListBucket?: readonly string[];
 }): Promise<LocalS3Server> {
+  const withoutListBucket = options.withoutListBucket ?? [];
+  withoutListBucket.forEach((name, i) => {
+    if (!options.buckets.includes(name)) {
+      throw new Error(
+        `withoutListBucket[${i}] is ${JSON.stringify(name)}; it must be one of buckets ` +
+          `(${options.buckets.join(", ") || "none"}): add it to buckets or remove it here`,
+      );
+    }
+  });
   await mkdir(options.directory, { recursive: true });
   const server = new S3rver({
     address: "127.0.0.1",
     port: options.port ?? 0,
     silent: true,
     directory: options.directory,
-    configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
+    // missingKeyError comes from patches/s3rver+3.7.1.patch
+    configureBuckets: options.buckets.map((name) => ({
+      name,
+      configs: [],
+      ...(withoutListBucket.includes(name) ? { missingKeyError: "AccessDenied" as const } : {}),
+    })),
   });
   const address = await server.run();
   return {

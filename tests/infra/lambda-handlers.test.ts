@@ -55,7 +55,13 @@ describe("the Lambda handlers", function () {
   });
 
   it("transform emits one EMF line after the files are written, with the stack and what was written", async () => {
-    const ingested = await createIngestHandler({ settings, rawStore, now: () => NOW, log: () => undefined })({
+    const ingested = await createIngestHandler({
+      settings,
+      rawStore,
+      now: () => NOW,
+      log: () => undefined,
+      stack: "handler-test",
+    })({
       date: "2025-07-19",
     });
     const lines: string[] = [];
@@ -132,7 +138,7 @@ describe("the Lambda handlers", function () {
     expect((await rejectionOf(plan({ date: "2025-07-20" }))).message).to.equal(
       "the event's date is 2025-07-20, today in UTC: the day is not over, so Open-Meteo would answer with forecasts, not observations; the latest date with data is 2025-07-19 (yesterday)",
     );
-    const ingest = createIngestHandler({ settings, rawStore, now: () => NOW, log: () => undefined });
+    const ingest = createIngestHandler({ settings, rawStore, now: () => NOW, log: () => undefined, stack: "dates" });
     expect((await rejectionOf(ingest({ date: "2025-07-21" }))).message).to.contain(
       "the event's date is 2025-07-21, in the future in UTC (today is 2025-07-20 there)",
     );
@@ -140,6 +146,7 @@ describe("the Lambda handlers", function () {
     const behind = createIngestHandler({
       settings: { ...settings, timezone: "America/Los_Angeles" },
       rawStore,
+      stack: "dates",
       now: () => NOW,
       log: () => undefined,
     });
@@ -150,7 +157,9 @@ describe("the Lambda handlers", function () {
   });
 
   it("ingest via the factory stores the same keys as handleIngestEvent", async () => {
-    const viaFactory = await createIngestHandler({ settings, rawStore, log: () => undefined })({ date: "2025-07-19" });
+    const viaFactory = await createIngestHandler({ settings, rawStore, log: () => undefined, stack: "handler-test" })({
+      date: "2025-07-19",
+    });
     const originalLog = console.log;
     console.log = () => undefined; // handleIngestEvent logs to the console
     const direct = await handleIngestEvent({ date: "2025-07-19" }, { settings, rawStore }).finally(() => {
@@ -185,6 +194,7 @@ describe("the Lambda handlers", function () {
           loadApiKey: () => Promise.resolve("serialized-key"),
           now,
           log: () => undefined,
+          stack: "serialized",
         });
         const transform = createTransformHandler({
           settings,
