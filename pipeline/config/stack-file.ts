@@ -22,11 +22,11 @@ export class ConfigError extends PipelineError {
 export const STACK_FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"] as const;
 
 /**
- * Config namespaces other than the project's that a stack of this program may set: the AWS
- * provider's (`aws:region`, ...) and Pulumi's own (`pulumi:tags`, ...). A test keeps the first
- * in step with the provider packages in package.json.
+ * Config namespaces other than the project's that a stack of this program may set: those of the
+ * provider packages it uses (`aws:region`, awsx's) and Pulumi's own (`pulumi:tags`, ...). A test
+ * keeps them in step with the `@pulumi/*` packages in package.json.
  */
-export const KNOWN_CONFIG_NAMESPACES = ["aws", "pulumi"] as const;
+export const KNOWN_CONFIG_NAMESPACES = ["aws", "awsx", "pulumi"] as const;
 
 /** A stack file's config as the Pulumi CLI hands it to a program. */
 export interface StackFileConfig {

@@ -90,13 +90,14 @@ describe("stack files, read as the Pulumi CLI reads them", () => {
 });
 
 describe("config namespaces", () => {
-  it("accepts the project's, the AWS provider's and Pulumi's own", () => {
-    expect(unknownNamespaceProblems(["weather-pipeline:timezone", "aws:region", "pulumi:tags"], P)).to.deep.equal([]);
+  it("accepts the project's, the AWS providers' and Pulumi's own", () => {
+    const keys = ["weather-pipeline:timezone", "aws:region", "awsx:x", "pulumi:tags"];
+    expect(unknownNamespaceProblems(keys, P)).to.deep.equal([]);
   });
 
   it("refuses a misspelt namespace, with the key it was meant to be", () => {
     expect(unknownNamespaceProblems(["weather-pipelin:locations", "weather-pipelin:timezone"], P)).to.deep.equal([
-      "weather-pipelin:locations, weather-pipelin:timezone is in namespace weather-pipelin:, which neither this project (weather-pipeline:) nor its providers (aws:, pulumi:) read, so it would not apply; did you mean weather-pipeline:locations?",
+      "weather-pipelin:locations, weather-pipelin:timezone is in namespace weather-pipelin:, which neither this project (weather-pipeline:) nor its providers (aws:, awsx:, pulumi:) read, so it would not apply; did you mean weather-pipeline:locations?",
     ]);
   });
 

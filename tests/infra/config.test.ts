@@ -271,7 +271,7 @@ describe("stack configuration", () => {
         ),
       );
       expect(message).to.contain(
-        "weather-pipelin:locations is in namespace weather-pipelin:, which neither this project (weather-pipeline:) nor its providers (aws:, pulumi:) read",
+        "weather-pipelin:locations is in namespace weather-pipelin:, which neither this project (weather-pipeline:) nor its providers (aws:, awsx:, pulumi:) read",
       );
       expect(message).to.contain("did you mean weather-pipeline:locations? (Pulumi.dev.yaml)");
     });
