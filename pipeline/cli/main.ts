@@ -1,38 +1,43 @@
 /**
- * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
+ * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine, run from the
+ * compiled program in dist/ (pipeline/local/build.ts).
  */
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { open, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { stringify as stringifyCsv } from "csv-stringify/sync";
-import { compactMonth, type CompactionResult } from "../catalog";
+import type * as CsvStringify from "csv-stringify/sync";
+import type * as Catalog from "../catalog";
+import type * as Config from "../infra/config";
+import type * as Storage from "../core/storage";
+import type * as Transform from "../transform";
+import type * as LocalBuckets from "../local/local-buckets";
+import type * as DuckDb from "../local/duckdb";
+import type * as Plan from "../local/plan";
+import type * as PlanReport from "./plan-report";
+import type * as RedriveAws from "./redrive-aws";
+import type * as Run from "./run";
 import { todayIn } from "../core/dates";
-import { ConfigError, parseStackConfigValues } from "../infra/config";
 import { assertIsoDate } from "../core/keys";
-import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
-import { transformResponseFiles } from "../transform";
-import { openLocalCuratedBucket } from "../local/local-buckets";
-import { formatResultRows, queryLocalCuratedData, type QueryResult } from "../local/duckdb";
-import {
-  PROJECT_DIR,
-  planStack,
-  readProjectName,
-  readStackConfigFile,
-  stackHint,
-  stacksWithFiles,
-} from "../local/plan";
-import { formatPlan } from "./plan-report";
-import { MAX_REPORT_DAYS } from "../report";
-import { redriveStack } from "./redrive-aws";
-import { writeLocalReport, writeStackReport } from "./report";
-import { runLocalDay } from "./run";
+import type * as Report from "./report";
+import type * as ReportData from "../report";
+import { PROJECT_DIR, rebuildIfStale } from "../local/build";
 
-/** Output formats of `query`. */
-const QUERY_FORMATS = ["table", "csv", "json"] as const;
+/**
+ * A command's modules, loaded when it runs: loading them all up front (Pulumi, the AWS SDK,
+ * DuckDB, s3rver) took seconds before even `--help` could answer.
+ */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+  return require(id) as T;
+}
 
 /** Days of the report `npm start` writes, and of `report` without --days. */
 const DEFAULT_REPORT_DAYS = 30;
+
+/** Output formats of `query`. */
+const QUERY_FORMATS = ["table", "csv", "json"] as const;
 
 const program = new Command()
   .name("pipeline")
@@ -66,6 +71,8 @@ const DATA_DIR_HELP = "where the local buckets live (default: .local-data in the
  * a wish for the defaults, which leaving out --stack gives.
  */
 function settingsOf(stack: string | undefined) {
+  const { readProjectName, readStackConfigFile, stackHint, stacksWithFiles } = load<typeof Plan>("../local/plan");
+  const { ConfigError, parseStackConfigValues } = load<typeof Config>("../infra/config");
   if (stack === undefined) return parseStackConfigValues({}, readProjectName(), "embedded defaults").pipeline;
   const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
   if (!existsSync(file)) {
@@ -107,7 +114,7 @@ program
       previewRows: number;
     }) => {
       const dataDir = dataDirOf(options.dataDir);
-      await runLocalDay({
+      await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
         dataDir,
         date: options.date,
@@ -116,7 +123,7 @@ program
         previewRows: options.previewRows,
         print: (line) => console.log(line),
       });
-      const report = await writeLocalReport(dataDir, {
+      const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
         days: DEFAULT_REPORT_DAYS,
         out: path.join(dataDir, "report.html"),
       });
@@ -141,6 +148,7 @@ program
   .option("--out <file>", "the HTML file to write", "report.html")
   .action(async (options: { stack?: string; days: number; end?: string; dataDir?: string; out: string }) => {
     const common = { days: options.days, end: options.end, out: userPath(options.out) };
+    const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
     const report = options.stack
       ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
       : await writeLocalReport(dataDirOf(options.dataDir), common);
@@ -160,7 +168,7 @@ program
   .option("--max <n>", "most messages to read", parsePositiveInteger, 100)
   .option("--dry-run", "say what would be started; start and delete nothing")
   .action(async (options: { stack: string; schedule?: boolean; max: number; dryRun?: boolean }) => {
-    const result = await redriveStack(options.stack, {
+    const result = await load<typeof RedriveAws>("./redrive-aws").redriveStack(options.stack, {
       maxMessages: options.max,
       dryRun: options.dryRun ?? false,
       queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
@@ -175,8 +183,19 @@ program
   .argument("<response.json...>", "saved response bodies")
   .requiredOption("--out <dir>", "folder to write <dir>/weather_hourly/date=.../*.parquet and weather_daily")
   .action(async (files: string[], options: { out: string }) => {
-    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(userPath(name)) })));
-    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(userPath(options.out)));
+    const { transformResponseFiles } = load<typeof Transform>("../transform");
+    const { DirectoryObjectStore } = load<typeof Storage>("../core/storage");
+    // Streamed, with rows waiting on disk for their row group (a year is 365 files open at
+    // once): memory stays bounded however large the files are, as in the Lambda and the bench.
+    const inputs = await Promise.all(
+      files.map(async (name) => ({
+        name,
+        body: (await open(userPath(name), "r")).createReadStream({ highWaterMark: 1 << 20 }),
+      })),
+    );
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(userPath(options.out)), {
+      spillDirectory: tmpdir(),
+    });
     for (const file of written)
       console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
   });
@@ -190,11 +209,12 @@ program
   .option("--out <file>", "write the plan to this file instead of stdout")
   .action(async (options: { stack: string; configFile?: string; json?: boolean; out?: string }) => {
     if (options.json && options.out === undefined) refuseJsonAfterNpmBanner();
-    const resources = await planStack({
+    const resources = await load<typeof Plan>("../local/plan").planStack({
       stack: options.stack,
       configFile: options.configFile === undefined ? undefined : userPath(options.configFile),
       configFileShown: options.configFile,
     });
+    const { formatPlan } = load<typeof PlanReport>("./plan-report");
     const text = options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources);
     if (options.out === undefined) {
       process.stdout.write(text);
@@ -240,6 +260,7 @@ program
       options: { dataDir?: string; stack?: string; limit: number; format: (typeof QUERY_FORMATS)[number] },
     ) => {
       const settings = settingsOf(options.stack);
+      const { queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
       const result = await queryLocalCuratedData({
         sql,
         dataDir: dataDirOf(options.dataDir),
@@ -252,8 +273,8 @@ program
   );
 
 /** Prints a result in `format`; notes go to stderr for csv and json, so stdout stays data. */
-function printQueryResult(result: QueryResult, format: (typeof QUERY_FORMATS)[number], limit: number): void {
-  const rows = formatResultRows(result);
+function printQueryResult(result: DuckDb.QueryResult, format: (typeof QUERY_FORMATS)[number], limit: number): void {
+  const rows = load<typeof DuckDb>("../local/duckdb").formatResultRows(result);
   const names = result.columns.map((c) => c.name);
   const more = result.truncated
     ? `showing the first ${limit} row(s); the query returns more: add a LIMIT or a WHERE, or raise --limit`
@@ -268,8 +289,9 @@ function printQueryResult(result: QueryResult, format: (typeof QUERY_FORMATS)[nu
     return;
   }
   if (format === "csv") {
+    const { stringify } = load<typeof CsvStringify>("csv-stringify/sync");
     process.stdout.write(
-      stringifyCsv(
+      stringify(
         rows.map((row) => names.map((name) => row[name])),
         { header: true, columns: names, cast: { boolean: (value) => String(value) } },
       ),
@@ -289,10 +311,11 @@ program
   .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
   .action(async (options: { month: string; stack?: string; dataDir?: string; bucket?: string }) => {
     const settings = settingsOf(options.stack);
+    const { openLocalCuratedBucket } = load<typeof LocalBuckets>("../local/local-buckets");
     const local = options.bucket ? undefined : await openLocalCuratedBucket(dataDirOf(options.dataDir));
-    const store: ObjectStore = local?.store ?? (await s3StoreWithCredentials(options.bucket as string));
+    const store: Storage.ObjectStore = local?.store ?? (await s3StoreWithCredentials(options.bucket as string));
     try {
-      const result = await compactMonth(store, {
+      const result = await load<typeof Catalog>("../catalog").compactMonth(store, {
         month: options.month,
         today: todayIn(settings.timezone, new Date()),
         hourlyVariables: settings.hourlyVariables,
@@ -309,11 +332,9 @@ program
  * SDK's own errors ("Could not load credentials from any providers", "Region is missing") do
  * not say how to give them.
  */
-async function s3StoreWithCredentials(bucket: string): Promise<S3ObjectStore> {
+async function s3StoreWithCredentials(bucket: string): Promise<Storage.S3ObjectStore> {
+  const { createS3Client, S3ObjectStore } = load<typeof Storage>("../core/storage");
   const client = createS3Client();
-  const how =
-    "give them as for the AWS CLI: `aws configure` or `aws sso login` (then AWS_PROFILE=<profile>), or " +
-    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or leave out --bucket to compact the local data";
   try {
     await client.config.region();
   } catch (error) {
@@ -328,15 +349,18 @@ async function s3StoreWithCredentials(bucket: string): Promise<S3ObjectStore> {
   } catch (error) {
     client.destroy();
     const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(`--bucket ${bucket} needs AWS credentials and the AWS SDK found none (${detail}); ${how}`, {
-      cause: error,
-    });
+    throw new Error(
+      `--bucket ${bucket} needs AWS credentials and the AWS SDK found none (${detail}); give them as for the AWS CLI: ` +
+        "`aws configure` or `aws sso login` (then AWS_PROFILE=<profile>), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; " +
+        "or leave out --bucket to compact the local data",
+      { cause: error },
+    );
   }
   return new S3ObjectStore(client, bucket);
 }
 
 /** Prints what compaction did, one line per partition it changed. */
-function printCompaction(where: string, result: CompactionResult): void {
+function printCompaction(where: string, result: Catalog.CompactionResult): void {
   let unchanged = 0;
   let deleted = 0;
   for (const p of result.partitions) {
@@ -361,6 +385,7 @@ function printCompaction(where: string, result: CompactionResult): void {
 
 /** Parses --days: a whole number of days from 1 to MAX_REPORT_DAYS. */
 function parseReportDays(value: string): number {
+  const { MAX_REPORT_DAYS } = load<typeof ReportData>("../report");
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_REPORT_DAYS) {
     throw new InvalidArgumentError(`--days is ${value}; it must be a whole number from 1 to ${MAX_REPORT_DAYS}`);
@@ -375,7 +400,12 @@ function parsePositiveInteger(value: string): number {
   return n;
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+const rerun = rebuildIfStale();
+if (rerun !== undefined) {
+  process.exitCode = rerun;
+} else {
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -286,6 +286,8 @@ export const stackConfigSchema = z
     // worst case of the schedule and catch-up (pipeline/config/api-quota.ts).
     maxDailyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perDay),
     maxHourlyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perHour),
+    accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
+    accessLogExpirationDays: integer(1, 36_500, "days").default(365),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
@@ -344,6 +346,8 @@ export interface StackConfig {
   readonly apiWeightLimits: { readonly perDay: number; readonly perHour: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
+  /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
+  readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -440,6 +444,7 @@ function parseWithProblems(
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
     },
+    accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,
