@@ -18,5 +18,5 @@ export const { DEFAULT_RETRY_TUNING } = http;
 export type { RetryTuning } from "./http";
 export const { ingestDate } = ingest;
 export type { IngestResult } from "./ingest";
-export const { planRequests, requestWeight } = request;
+export const { formatCoordinate, planRequests, requestWeight } = request;
 export type { PlannedRequest } from "./openmeteo-request";
