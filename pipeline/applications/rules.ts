@@ -260,6 +260,8 @@ function checkStartDate(value: unknown, ctx: DecisionContext): { value?: string 
 
 /** Every field's problems, or the valid fields. */
 function checkFields(row: RawRow, ctx: DecisionContext): ValidFields | Reason[] {
+  // A row that is not a row at all (a repeated header, a JSON element that is no object) has no fields to check.
+  if (row.problems.length > 0 && Object.keys(row.values).length === 0) return [...row.problems];
   const reasons: Reason[] = [...row.problems];
   const name = checkName(row.values.name);
   if ("reasons" in name) reasons.push(...name.reasons);
