@@ -29,3 +29,5 @@ export const athenaWorkgroup = pipeline.catalog.workgroup.name;
 export const exampleQueryCommand = pulumi.interpolate`aws athena start-query-execution --work-group ${pipeline.catalog.workgroup.name} --query-execution-context Database=${pipeline.catalog.database.name} --query-string 'SELECT "date", count(*) AS row_count FROM weather_hourly WHERE "date" >= current_date - INTERVAL '"'"'7'"'"' DAY GROUP BY 1 ORDER BY 1'`;
 /** Starts a run by hand; drop --input for yesterday. */
 export const startRunCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.stateMachine.arn} --input '{"date":"YYYY-MM-DD"}'`;
+/** The stack's CloudWatch dashboard in the console: runs, Lambdas, dead letters, freshness, Open-Meteo usage, alarms. */
+export const dashboardUrl = pipeline.dashboard.url;

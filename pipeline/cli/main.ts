@@ -14,8 +14,13 @@ import { openLocalCuratedBucket } from "../local/local-buckets";
 import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
 import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
 import { formatPlan } from "./plan-report";
+import { MAX_REPORT_DAYS } from "../report";
 import { redriveStack } from "./redrive-aws";
+import { writeLocalReport, writeStackReport } from "./report";
 import { runLocalDay } from "./run";
+
+/** Days of the report `npm start` writes, and of `report` without --days. */
+const DEFAULT_REPORT_DAYS = 30;
 
 const program = new Command()
   .name("pipeline")
@@ -29,9 +34,9 @@ function settingsOf(stack: string | undefined) {
   return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
 }
 
-function parseDate(value: string): string {
+function parseDate(value: string, option = "--date"): string {
   try {
-    assertIsoDate(value, "--date");
+    assertIsoDate(value, option);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -56,17 +61,49 @@ program
       dataDir: string;
       previewRows: number;
     }) => {
+      const dataDir = path.resolve(options.dataDir);
       await runLocalDay({
         settings: settingsOf(options.stack),
-        dataDir: path.resolve(options.dataDir),
+        dataDir,
         date: options.date,
         live: options.live ?? false,
         apiUrl: options.apiUrl,
         previewRows: options.previewRows,
         print: (line) => console.log(line),
       });
+      const report = await writeLocalReport(dataDir, {
+        days: DEFAULT_REPORT_DAYS,
+        out: path.join(dataDir, "report.html"),
+      });
+      console.log("");
+      console.log(`Weather report (last ${DEFAULT_REPORT_DAYS} days of local data): ${report.path}`);
     },
   );
+
+program
+  .command("report")
+  .description(
+    "Write the weather report, one self-contained HTML file: local runs' curated data, or a deployed stack's with --stack",
+  )
+  .option("--stack <name>", "a deployed stack: its curated bucket and runs (needs the Pulumi CLI and AWS credentials)")
+  .option("--days <n>", "days in the period", parseReportDays, DEFAULT_REPORT_DAYS)
+  .option(
+    "--end <YYYY-MM-DD>",
+    "the period's last day (default: local, the newest day with data; --stack, yesterday in the stack's time zone)",
+    (value: string) => parseDate(value, "--end"),
+  )
+  .option("--data-dir <dir>", "where the local buckets live (without --stack)", ".local-data")
+  .option("--out <file>", "the HTML file to write", "report.html")
+  .action(async (options: { stack?: string; days: number; end?: string; dataDir: string; out: string }) => {
+    const common = { days: options.days, end: options.end, out: options.out };
+    const report = options.stack
+      ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
+      : await writeLocalReport(path.resolve(options.dataDir), common);
+    const { data } = report;
+    const period =
+      data.dates.length > 0 ? `${data.start} to ${data.end}, ${data.locations.length} location(s)` : "no data yet";
+    console.log(`${report.path}: ${report.bytes} bytes (${period})`);
+  });
 
 program
   .command("redrive")
@@ -183,6 +220,15 @@ function printCompaction(where: string, result: CompactionResult): void {
     `Compacted ${result.month} in ${where}: ${result.partitions.length - unchanged} of ${result.partitions.length} ` +
       `partition(s) rewritten or finished, ${unchanged} already one file, ${deleted} file(s) deleted`,
   );
+}
+
+/** Parses --days: a whole number of days from 1 to MAX_REPORT_DAYS. */
+function parseReportDays(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPORT_DAYS) {
+    throw new InvalidArgumentError(`--days is ${value}; it must be a whole number from 1 to ${MAX_REPORT_DAYS}`);
+  }
+  return n;
 }
 
 /** Parses a positive integer option. */

@@ -75,7 +75,7 @@ export async function readStackOutputs(
 }
 
 /** Reads one string output, or says which is missing and how to get it. */
-function requireOutput(outputs: Record<string, unknown>, name: string, stack: string): string {
+export function requireOutput(outputs: Record<string, unknown>, name: string, stack: string): string {
   const value = outputs[name];
   if (typeof value === "string" && value !== "") return value;
   const present = Object.keys(outputs).sort().join(", ") || "none";

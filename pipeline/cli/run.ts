@@ -9,10 +9,12 @@ import { parquetReadObjects } from "hyparquet";
 import { hasApiKeyParameter, handleIngestEvent, type IngestResult } from "../ingest";
 import { handleTransformEvent, type TransformResult } from "../transform";
 import type { PipelineSettings } from "../core/settings";
-import { S3ObjectStore } from "../core/storage";
+import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
+import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
+import { LOCAL_RUNS_FOLDER } from "./report";
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -105,12 +107,57 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
     const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
 
+    // The run's record, for the report's "latest run" and for the files it writes.
+    const runs = new DirectoryObjectStore(path.join(options.dataDir, LOCAL_RUNS_FOLDER));
+    const startedAt = new Date();
+    const run: RunRecord = {
+      id: newLocalRunId(startedAt),
+      status: "RUNNING",
+      startedAt: startedAt.toISOString(),
+      api: fake ? "fake" : custom ? settings.forecastApiUrl : "live",
+    };
+    await writeLocalRunRecord(runs, run);
+    try {
+      const result = await ingestAndTransform(options, settings, rawStore, curatedStore, `local run ${run.id}`);
+      await writeLocalRunRecord(runs, {
+        ...run,
+        status: "SUCCEEDED",
+        stoppedAt: new Date().toISOString(),
+        dates: [result.ingest.date],
+      });
+      return { ...result, synthetic: fake !== undefined };
+    } catch (error) {
+      await writeLocalRunRecord(runs, {
+        ...run,
+        status: "FAILED",
+        stoppedAt: new Date().toISOString(),
+        ...(options.date ? { dates: [options.date] } : {}),
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+  } finally {
+    await fake?.close();
+    await s3.close();
+  }
+}
+
+/** Ingest then transform of one date, printing what each wrote and a preview of the rows. */
+async function ingestAndTransform(
+  options: LocalRunOptions,
+  settings: PipelineSettings,
+  rawStore: S3ObjectStore,
+  curatedStore: S3ObjectStore,
+  writtenBy: string,
+): Promise<Omit<LocalRunResult, "synthetic">> {
+  const { print } = options;
+  {
     const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
     print("");
     print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
     for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);
 
-    const transform = await handleTransformEvent(ingest, { settings, rawStore, curatedStore });
+    const transform = await handleTransformEvent(ingest, { settings, rawStore, curatedStore, writtenBy });
     print("");
     print(`Transform ${transform.date}: ${transform.rawObjects} raw object(s)`);
     for (const file of transform.files) {
@@ -123,10 +170,7 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       print(`${file.dataset}, first ${rows.length} of ${file.rows} rows:`);
       console.table(rows.map(formatPreviewRow));
     }
-    return { ingest, transform, synthetic: fake !== undefined };
-  } finally {
-    await fake?.close();
-    await s3.close();
+    return { ingest, transform };
   }
 }
 

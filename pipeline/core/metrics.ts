@@ -19,6 +19,105 @@ export const CURATED_ROWS_WRITTEN = "CuratedRowsWritten";
 /** Bytes of the curated files a transform wrote. */
 export const CURATED_BYTES_WRITTEN = "CuratedBytesWritten";
 
+/** HTTP requests ingest sent to Open-Meteo: every attempt, retries included. */
+export const OPEN_METEO_REQUESTS = "OpenMeteoRequests";
+
+/** Attempts after the first of a request (the retry policy tried again). */
+export const OPEN_METEO_RETRIES = "OpenMeteoRetries";
+
+/** 429 answers of Open-Meteo, with the Kind dimension (see RATE_LIMIT_KINDS). */
+export const OPEN_METEO_RATE_LIMITED = "OpenMeteoRateLimited";
+
+/** Body bytes of Open-Meteo's successful answers, as stored in the raw bucket. */
+export const OPEN_METEO_BYTES = "OpenMeteoBytes";
+
+/**
+ * API weight of the requests sent (Open-Meteo's unit for its limits), every attempt counted:
+ * summed per minute, hour and day it is what the free limits are measured in.
+ */
+export const OPEN_METEO_WEIGHT = "OpenMeteoWeight";
+
+/** The second dimension of OPEN_METEO_RATE_LIMITED: which limit the 429 named. */
+export const KIND_DIMENSION = "Kind";
+
+/** The kinds of 429 Open-Meteo answers, by the limit its reason names ("unnamed": a 429 naming none). */
+export const RATE_LIMIT_KINDS = ["minutely", "hourly", "daily", "concurrency", "unnamed"] as const;
+
+/** One of RATE_LIMIT_KINDS. */
+export type RateLimitKind = (typeof RATE_LIMIT_KINDS)[number];
+
+/** One metric of the catalogue: what the dashboard may show and the code must emit. */
+export interface MetricDefinition {
+  readonly name: string;
+  readonly unit: MetricUnit;
+  /** Dimension names beyond Stack, in order. */
+  readonly dimensions: readonly string[];
+  /** The Lambda whose EMF line carries it. */
+  readonly emittedBy: "ingest" | "transform";
+  /** One line for a person: what a data point counts. */
+  readonly description: string;
+}
+
+/** Every metric the pipeline emits in METRICS_NAMESPACE, each with the Stack dimension. */
+export const PIPELINE_METRICS: readonly MetricDefinition[] = [
+  {
+    name: CURATED_PARTITIONS_WRITTEN,
+    unit: "Count",
+    dimensions: [],
+    emittedBy: "transform",
+    description: "curated Parquet files written (the freshness alarm watches it)",
+  },
+  {
+    name: CURATED_ROWS_WRITTEN,
+    unit: "Count",
+    dimensions: [],
+    emittedBy: "transform",
+    description: "rows in the curated files written",
+  },
+  {
+    name: CURATED_BYTES_WRITTEN,
+    unit: "Bytes",
+    dimensions: [],
+    emittedBy: "transform",
+    description: "bytes of the curated files written",
+  },
+  {
+    name: OPEN_METEO_REQUESTS,
+    unit: "Count",
+    dimensions: [],
+    emittedBy: "ingest",
+    description: "HTTP requests sent to Open-Meteo, retries included",
+  },
+  {
+    name: OPEN_METEO_RETRIES,
+    unit: "Count",
+    dimensions: [],
+    emittedBy: "ingest",
+    description: "attempts after the first of a request",
+  },
+  {
+    name: OPEN_METEO_RATE_LIMITED,
+    unit: "Count",
+    dimensions: [KIND_DIMENSION],
+    emittedBy: "ingest",
+    description: "429 answers, by the limit named (minutely, hourly, daily, concurrency, unnamed)",
+  },
+  {
+    name: OPEN_METEO_BYTES,
+    unit: "Bytes",
+    dimensions: [],
+    emittedBy: "ingest",
+    description: "body bytes of successful answers",
+  },
+  {
+    name: OPEN_METEO_WEIGHT,
+    unit: "Count",
+    dimensions: [],
+    emittedBy: "ingest",
+    description: "API weight of the requests sent, every attempt counted",
+  },
+];
+
 /** The units CloudWatch accepts that the pipeline uses. */
 export type MetricUnit = "Count" | "Bytes" | "Milliseconds";
 
@@ -36,6 +135,8 @@ export interface MetricLine {
   /** When the values were measured. */
   readonly timestamp: Date;
   readonly metrics: readonly MetricValue[];
+  /** Dimensions after Stack, name to value (e.g. {Kind: "minutely"}); default none. */
+  readonly dimensions?: Readonly<Record<string, string>>;
   /** Extra fields for CloudWatch Logs Insights (e.g. the date); not metrics, not dimensions. */
   readonly properties?: Readonly<Record<string, string | number>>;
 }
@@ -66,6 +167,15 @@ export function formatMetricLine(line: MetricLine): string {
     root[name] = value;
   };
   claim(STACK_DIMENSION, stack, "the dimension");
+  const extra = Object.entries(line.dimensions ?? {});
+  for (const [name, value] of extra) {
+    if (value.trim() === "" || value.length > MAX_DIMENSION_VALUE_LENGTH) {
+      throw new RangeError(
+        `dimension ${name} is ${JSON.stringify(value.slice(0, 50))}; it must be 1 to ${MAX_DIMENSION_VALUE_LENGTH} characters`,
+      );
+    }
+    claim(name, value, "the dimension");
+  }
   for (const metric of metrics) {
     if (!Number.isFinite(metric.value)) {
       throw new RangeError(`metric ${metric.name} is ${metric.value}; it must be a finite number`);
@@ -78,7 +188,7 @@ export function formatMetricLine(line: MetricLine): string {
     CloudWatchMetrics: [
       {
         Namespace: METRICS_NAMESPACE,
-        Dimensions: [[STACK_DIMENSION]],
+        Dimensions: [[STACK_DIMENSION, ...extra.map(([name]) => name)]],
         Metrics: metrics.map((m) => ({ Name: m.name, Unit: m.unit })),
       },
     ],

@@ -15,7 +15,7 @@ export interface AlertingArgs {
 }
 
 /** SQS keeps a message at most 14 days: the longest a failed run can wait for its redrive. */
-const MAX_RETENTION_SECONDS = 14 * 24 * 3600;
+export const MAX_RETENTION_SECONDS = 14 * 24 * 3600;
 
 /** The alert topic, its key, and the dead-letter queues of one stack. */
 export class Alerting extends pulumi.ComponentResource {

@@ -4,6 +4,7 @@
  * and dead-letter queues, alarms, and the Glue/Athena catalog over the curated data.
  */
 import * as aws from "@pulumi/aws";
+import type * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { loadApiKey, createIngestHandler, type IngestResult } from "../ingest";
@@ -13,7 +14,8 @@ import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
 import { createAlarms } from "./alarms";
-import { Alerting } from "./alerting";
+import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
+import { createDashboard } from "./dashboard";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
@@ -23,6 +25,9 @@ import { buildStateMachineDefinition } from "./state-machine-definition";
 
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
+
+/** The plan Lambda only lists prefixes: a minute is plenty. */
+const PLAN_TIMEOUT_SECONDS = 60;
 
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
@@ -46,6 +51,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
+  /** The CloudWatch dashboard; its `url` opens it in the console. */
+  public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
   /** `name` prefixes every resource, and names the functions: use `<project>-<stack>`. */
   constructor(
@@ -109,7 +116,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         functionName: `${name}-plan`,
         description: "Decides which dates a run fetches: the one asked for, or yesterday and missing recent dates",
         memoryMb: 128,
-        timeoutSeconds: 60,
+        timeoutSeconds: PLAN_TIMEOUT_SECONDS,
         statements: [
           {
             Sid: "ListRawDates",
@@ -172,6 +179,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           return createIngestHandler({
             settings,
             rawStore,
+            stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
           });
         },
@@ -200,6 +208,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             rawStore: new S3ObjectStore(client, rawBucketName.get()),
             curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
             stack: name,
+            writtenBy: `${name}-transform`,
           });
         },
       },
@@ -301,27 +310,54 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
-    if (config.alerts.alarmsEnabled) {
-      createAlarms(
-        `${name}-alarm`,
-        {
-          stack: name,
-          topicArn: this.alerting.topic.arn,
-          stateMachineArn: this.stateMachine.arn,
-          functionNames: {
-            plan: this.plan.function.name,
-            ingest: this.ingest.function.name,
-            transform: this.transform.function.name,
+    const alarms = !config.alerts.alarmsEnabled
+      ? []
+      : createAlarms(
+          `${name}-alarm`,
+          {
+            stack: name,
+            topicArn: this.alerting.topic.arn,
+            stateMachineArn: this.stateMachine.arn,
+            functionNames: {
+              plan: this.plan.function.name,
+              ingest: this.ingest.function.name,
+              transform: this.transform.function.name,
+            },
+            deadLetterQueueNames: {
+              "run-dlq": this.alerting.runDeadLetters.name,
+              "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+            },
+            freshnessHours: config.alerts.freshnessHours,
           },
-          deadLetterQueueNames: {
-            "run-dlq": this.alerting.runDeadLetters.name,
-            "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+          parent,
+        );
+
+    this.dashboard = createDashboard(
+      `${name}-dashboard`,
+      {
+        stack: name,
+        region,
+        stateMachineArn: this.stateMachine.arn,
+        functions: {
+          plan: { function: this.plan.function, timeoutSeconds: PLAN_TIMEOUT_SECONDS },
+          ingest: {
+            function: this.ingest.function,
+            timeoutSeconds: config.ingest.timeoutSeconds,
+            reservedConcurrency: config.reservedConcurrency.ingest,
           },
-          freshnessHours: config.alerts.freshnessHours,
+          transform: {
+            function: this.transform.function,
+            timeoutSeconds: config.transform.timeoutSeconds,
+            reservedConcurrency: config.reservedConcurrency.transform,
+          },
         },
-        parent,
-      );
-    }
+        deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
+        deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
+        alarms,
+        freshnessHours: config.alerts.freshnessHours,
+      },
+      parent,
+    );
 
     this.catalog = new QueryCatalog(
       `${name}-query`,

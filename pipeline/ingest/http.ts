@@ -7,6 +7,7 @@
  */
 import ky, { isNetworkError, isTimeoutError } from "ky";
 import { PipelineError } from "../core/errors";
+import type { RateLimitKind } from "../core/metrics";
 
 /** Backoff and budget of the retry policy (HttpSettings holds the timeout and retry count). */
 export interface RetryTuning {
@@ -75,14 +76,24 @@ function permanentCause(failure: AttemptFailure): string | undefined {
     case "status": {
       const { status, reason } = failure;
       if (status === 429) {
-        if (/hourly/i.test(reason)) return "the hourly limit resets at the next full hour, after this run's budget";
-        if (/daily/i.test(reason)) return "the daily limit resets at 00:00 UTC";
+        const kind = rateLimitKind(reason);
+        if (kind === "hourly") return "the hourly limit resets at the next full hour, after this run's budget";
+        if (kind === "daily") return "the daily limit resets at 00:00 UTC";
         return undefined; // minutely limit, "Too many concurrent requests", or a 429 without a reason
       }
       if (status === 408 || status >= 500) return undefined;
       return `a ${status} answer means the request itself is wrong; retrying cannot help`;
     }
   }
+}
+
+/** Which limit a 429's reason names, as Open-Meteo words them (see tests/fixtures/open-meteo/errors). */
+export function rateLimitKind(reason: string): RateLimitKind {
+  if (/hourly/i.test(reason)) return "hourly";
+  if (/daily/i.test(reason)) return "daily";
+  if (/minute|minutely/i.test(reason)) return "minutely";
+  if (/concurrent/i.test(reason)) return "concurrency";
+  return "unnamed";
 }
 
 /** True when the same request, tried again soon, can succeed (see decideRetry); false for 4xx, error bodies, hourly and daily 429s. */
@@ -105,7 +116,7 @@ export function decideRetry(policy: RetryPolicy, failure: AttemptFailure, state:
   }
   const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (state.attempts - 1));
   let delayMs = backoff / 2 + (state.random * backoff) / 2;
-  if (failure.kind === "status" && failure.status === 429 && /minute|minutely/i.test(failure.reason)) {
+  if (failure.kind === "status" && failure.status === 429 && rateLimitKind(failure.reason) === "minutely") {
     const untilNextMinute = MINUTE_MS - (state.nowMs % MINUTE_MS);
     delayMs = Math.max(delayMs, untilNextMinute + state.random * 1_000);
   }
@@ -260,6 +271,11 @@ export interface RetryEvent {
   readonly delayMs: number;
 }
 
+/** One attempt that has finished, for metrics: what came back (the body's size, or why it failed). */
+export type AttemptEvent =
+  | { readonly url: string; readonly attempt: number; readonly ok: true; readonly bytes: number }
+  | { readonly url: string; readonly attempt: number; readonly ok: false; readonly failure: AttemptFailure };
+
 /** How to fetch: the HttpSettings values plus injectable I/O for tests and local runs. */
 export interface FetchOptions {
   readonly timeoutMs: number;
@@ -275,6 +291,8 @@ export interface FetchOptions {
   readonly random?: () => number;
   /** Called before each retry's wait. */
   readonly onRetry?: (event: RetryEvent) => void;
+  /** Called after every attempt, successful or not, before the policy decides what next. */
+  readonly onAttempt?: (event: AttemptEvent) => void;
 }
 
 /** A successful answer. */
@@ -440,6 +458,12 @@ export async function fetchOpenMeteo(url: string, options: FetchOptions): Promis
   for (;;) {
     const left = policy.budgetMs - (now() - started);
     const result = await attemptOnce(url, Math.max(1, Math.min(policy.timeoutMs, left)), options.fetch);
+    const attempt = failures.length + 1;
+    options.onAttempt?.(
+      result.ok
+        ? { url: redactUrl(url), attempt, ok: true, bytes: result.bytes.length }
+        : { url: redactUrl(url), attempt, ok: false, failure: result.failure },
+    );
     if (result.ok) {
       return { ...result, attempts: failures.length + 1, elapsedMs: now() - started };
     }

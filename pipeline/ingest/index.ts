@@ -9,6 +9,7 @@ import * as apiKey from "./api-key";
 import * as handler from "./handler";
 import * as http from "./http";
 import * as ingest from "./ingest";
+import * as metrics from "./metrics";
 import * as request from "./openmeteo-request";
 
 export const { hasApiKeyParameter, loadApiKey } = apiKey;
@@ -18,5 +19,7 @@ export const { DEFAULT_RETRY_TUNING } = http;
 export type { RetryTuning } from "./http";
 export const { ingestDate } = ingest;
 export type { IngestResult } from "./ingest";
+export const { OPEN_METEO_FREE_LIMITS, formatIngestMetricLines } = metrics;
+export type { IngestTotals } from "./metrics";
 export const { formatCoordinate, planRequests, requestWeight } = request;
 export type { PlannedRequest } from "./openmeteo-request";

@@ -19,6 +19,7 @@ import {
   fetchOpenMeteo,
   formatSeconds,
   OpenMeteoRequestError,
+  type AttemptEvent,
   type RetryEvent,
   type RetryTuning,
 } from "./http";
@@ -57,7 +58,12 @@ export interface IngestDeps {
   readonly retryTuning?: Partial<RetryTuning>;
   /** Where progress and retries are reported, one line each; default console.log. */
   readonly log?: (line: string) => void;
+  /** Told of every HTTP attempt with its request's API weight (ingest/metrics.ts counts them). */
+  readonly onAttempt?: (event: IngestAttempt) => void;
 }
+
+/** One HTTP attempt of an ingest, as onAttempt sees it. */
+export type IngestAttempt = AttemptEvent & { readonly requestId: string; readonly weight: number };
 
 /** S3 caps user metadata at 2 KB: the UTF-8 bytes of all names and values together. */
 const S3_USER_METADATA_LIMIT = 2048;
@@ -187,6 +193,7 @@ export async function ingestDate(input: IngestInput, deps: IngestDeps): Promise<
         retries: settings.http.retries,
         tuning: deps.retryTuning,
         fetch: deps.fetch,
+        onAttempt: (event) => deps.onAttempt?.({ ...event, requestId: request.requestId, weight: request.weight }),
         onRetry: (event: RetryEvent) =>
           log(
             `ingest ${endpoint} ${date}: request ${request.requestId} attempt ${event.attempt} failed (${describeRetry(event)}); retrying in ${formatSeconds(event.delayMs)}`,

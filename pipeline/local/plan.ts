@@ -111,6 +111,10 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { arn: `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${physical}`, keyId: physical };
     case "aws:secretsmanager/secret:Secret":
       return { name: physical, arn: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:${physical}` };
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { name: physical, arn: `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:${physical}` };
+    case "aws:cloudwatch/dashboard:Dashboard":
+      return { dashboardArn: `arn:aws:cloudwatch::${MOCK_ACCOUNT}:dashboard/${String(inputs["dashboardName"])}` };
     case "aws:scheduler/schedule:Schedule":
       return { name: physical, arn: `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule/default/${physical}` };
     default:

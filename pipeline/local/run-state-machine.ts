@@ -144,7 +144,7 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       now,
       log,
     }),
-    ingest: createIngestHandler({ settings, rawStore, now, retryTuning: deps.retryTuning, log }),
+    ingest: createIngestHandler({ settings, rawStore, now, retryTuning: deps.retryTuning, log, stack: deps.stack }),
     transform: createTransformHandler({ settings, rawStore, curatedStore, stack: deps.stack, now, log }),
   };
 }

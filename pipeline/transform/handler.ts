@@ -36,7 +36,7 @@ export function parseTransformEvent(event: unknown): TransformEvent {
 /** Runs one transform invocation. */
 export async function handleTransformEvent(
   event: unknown,
-  deps: { settings: PipelineSettings; rawStore: ObjectStore; curatedStore: ObjectStore },
+  deps: { settings: PipelineSettings; rawStore: ObjectStore; curatedStore: ObjectStore; writtenBy?: string },
 ): Promise<TransformResult> {
   return transformRawObjects(parseTransformEvent(event), deps);
 }
@@ -53,8 +53,10 @@ export interface TransformHandlerDeps {
    * library does in Lambda (CloudWatch Logs extracts the metrics from the function's log group).
    */
   readonly log?: (line: string) => void;
-  /** The clock of the metric timestamp; default the real time. */
+  /** The clock of the metric timestamp and the files' written-at; default the real time. */
   readonly now?: () => Date;
+  /** Who writes, in each curated object's written-by metadata (the Lambda's name); default none. */
+  readonly writtenBy?: string;
 }
 
 /** Builds the transform Lambda's handler: transform, then one EMF metric line for the run. */

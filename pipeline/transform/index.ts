@@ -16,6 +16,13 @@ export const {
   ATTRIBUTION_METADATA_KEY,
 } = parquet;
 export type DatasetParquetWriter = parquet.DatasetParquetWriter;
-export const { PARQUET_CONTENT_TYPE, TransformError, transformRawObjects, transformResponseFiles } = transform;
+export const {
+  PARQUET_CONTENT_TYPE,
+  TransformError,
+  WRITTEN_AT_METADATA,
+  WRITTEN_BY_METADATA,
+  transformRawObjects,
+  transformResponseFiles,
+} = transform;
 export type TransformError = transform.TransformError;
 export type { CuratedFile, TransformResult } from "./transform";

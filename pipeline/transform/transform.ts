@@ -76,7 +76,17 @@ export interface TransformDeps {
   readonly curatedStore: ObjectStore;
   /** Row group sizing; defaults suit a Lambda of 512 MB. */
   readonly parquet?: ParquetFileOptions;
+  /** Who writes, kept in each curated object's `written-by` metadata (e.g. the Lambda's name); default none. */
+  readonly writtenBy?: string;
+  /** The clock of the `written-at` metadata; default the real time. */
+  readonly now?: () => Date;
 }
+
+/** User metadata of a curated object: when it was written (ISO 8601, UTC). */
+export const WRITTEN_AT_METADATA = "written-at";
+
+/** User metadata of a curated object: who wrote it (a function name, a local run). */
+export const WRITTEN_BY_METADATA = "written-by";
 
 /** A saved Open-Meteo response for transformResponseFiles. */
 export interface ResponseFile {
@@ -209,8 +219,12 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
     return { dataset, sink, writer };
   });
   const files: CuratedFile[] = [];
+  const provenance = {
+    [WRITTEN_AT_METADATA]: (deps.now ?? (() => new Date()))().toISOString(),
+    ...(deps.writtenBy === undefined ? {} : { [WRITTEN_BY_METADATA]: deps.writtenBy }),
+  };
   for (const { dataset, sink, writer } of outputs) {
-    files.push(await putCuratedFile(curatedStore, dataset, input.date, writer, sink, keys));
+    files.push(await putCuratedFile(curatedStore, dataset, input.date, writer, sink, keys, provenance));
   }
   return { date: input.date, files, rawObjects: keys.length };
 }
@@ -467,6 +481,7 @@ async function putCuratedFile(
   writer: DatasetParquetWriter,
   sink: DatasetSink,
   sources: readonly string[],
+  metadata?: Readonly<Record<string, string>>,
 ): Promise<CuratedFile> {
   const units: Record<string, string> = {};
   for (const variable of sink.schema.variables) {
@@ -476,7 +491,7 @@ async function putCuratedFile(
   const rows = writer.rowCount;
   const body = writer.finish({ sources, units });
   const key = curatedObjectKey(dataset, date);
-  await store.putObject(key, body, { contentType: PARQUET_CONTENT_TYPE });
+  await store.putObject(key, body, { contentType: PARQUET_CONTENT_TYPE, ...(metadata ? { metadata } : {}) });
   return { dataset, key, rows, bytes: body.byteLength };
 }
 

@@ -95,6 +95,28 @@ describe("the pipeline command", function () {
     expect(stdout).to.contain("'amsterdam'").and.to.contain("temperature_2m");
     // The buckets live in the data folder, so a second run finds the first run's objects.
     expect(filesUnder(dataDir).some((f) => f.includes("weather_hourly_2026-11-01.parquet"))).to.equal(true);
+    // It ends with the report, and says where it is.
+    const report = path.join(dataDir, "report.html");
+    expect(stdout.trim().split("\n").at(-1)).to.equal(`Weather report (last 30 days of local data): ${report}`);
+    const html = readFileSync(report, "utf8");
+    expect(html).to.contain("2026-11-01").and.to.contain('data-field="latest-run-status">SUCCEEDED<');
+    expect(filesUnder(path.join(dataDir, "runs"))).to.have.length(1);
+  });
+
+  it("writes a report that says there is no data yet, and how to get some, for a folder with none", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "empty-report-"));
+    const out = path.join(dataDir, "out", "report.html");
+    const { stdout } = await pipeline("report", "--data-dir", path.join(dataDir, "never-run"), "--out", out);
+    expect(stdout.trim()).to.match(new RegExp(`^${out.replace(/[.]/g, "\\.")}: \\d+ bytes \\(no data yet\\)$`));
+    const html = readFileSync(out, "utf8");
+    expect(html).to.contain("No data yet").and.to.contain("npm start");
+  });
+
+  it("refuses report --days outside 1 to 366 and a malformed --end, naming the value", async () => {
+    const days = await failureOf(pipeline("report", "--days", "0", "--out", "/dev/null"));
+    expect(days?.stderr).to.contain("--days is 0; it must be a whole number from 1 to 366");
+    const end = await failureOf(pipeline("report", "--end", "2026-02-30", "--out", "/dev/null"));
+    expect(end?.stderr).to.contain('--end is "2026-02-30"');
   });
 
   it("transforms saved responses into the curated layout", async () => {

@@ -49,4 +49,19 @@ describe("CloudWatch Embedded Metric Format lines", () => {
     expect(() => formatMetricLine({ ...base, metrics: [] })).to.throw(/holds 0 metrics/);
     expect(() => formatMetricLine({ ...base, timestamp: new Date(NaN) })).to.throw(/invalid Date/);
   });
+
+  it("adds further dimensions after Stack, each a root member, and refuses an empty one", () => {
+    const line = formatMetricLine({
+      stack: "s",
+      timestamp: AT,
+      dimensions: { Kind: "hourly" },
+      metrics: [{ name: "OpenMeteoRateLimited", unit: "Count", value: 1 }],
+    });
+    const parsed = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] }; Kind: string };
+    expect(parsed._aws.CloudWatchMetrics[0]?.Dimensions).to.deep.equal([["Stack", "Kind"]]);
+    expect(parsed.Kind).to.equal("hourly");
+    const base = { stack: "s", timestamp: AT, metrics: [{ name: "A", unit: "Count" as const, value: 1 }] };
+    expect(() => formatMetricLine({ ...base, dimensions: { Kind: "" } })).to.throw(/dimension Kind is ""/);
+    expect(() => formatMetricLine({ ...base, dimensions: { A: "x" } })).to.throw(/"A" is used twice/);
+  });
 });

@@ -55,7 +55,13 @@ describe("the Lambda handlers", function () {
   });
 
   it("transform emits one EMF line after the files are written, with the stack and what was written", async () => {
-    const ingested = await createIngestHandler({ settings, rawStore, now: () => NOW, log: () => undefined })({
+    const ingested = await createIngestHandler({
+      settings,
+      rawStore,
+      now: () => NOW,
+      log: () => undefined,
+      stack: "handler-test",
+    })({
       date: "2025-07-19",
     });
     const lines: string[] = [];
@@ -120,7 +126,9 @@ describe("the Lambda handlers", function () {
   });
 
   it("ingest via the factory stores the same keys as handleIngestEvent", async () => {
-    const viaFactory = await createIngestHandler({ settings, rawStore, log: () => undefined })({ date: "2025-07-19" });
+    const viaFactory = await createIngestHandler({ settings, rawStore, log: () => undefined, stack: "handler-test" })({
+      date: "2025-07-19",
+    });
     const originalLog = console.log;
     console.log = () => undefined; // handleIngestEvent logs to the console
     const direct = await handleIngestEvent({ date: "2025-07-19" }, { settings, rawStore }).finally(() => {
@@ -155,6 +163,7 @@ describe("the Lambda handlers", function () {
           loadApiKey: () => Promise.resolve("serialized-key"),
           now,
           log: () => undefined,
+          stack: "serialized",
         });
         const transform = createTransformHandler({
           settings,

@@ -29,6 +29,16 @@ import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3Server } from "../../pi
 import type { RequestManifest } from "../../pipeline/core/manifest";
 import { S3ObjectStore } from "../../pipeline/core/storage";
 import type { TransformResult } from "../../pipeline/transform/transform";
+import {
+  CURATED_BYTES_WRITTEN,
+  CURATED_PARTITIONS_WRITTEN,
+  CURATED_ROWS_WRITTEN,
+  OPEN_METEO_BYTES,
+  OPEN_METEO_REQUESTS,
+  OPEN_METEO_RETRIES,
+  OPEN_METEO_WEIGHT,
+} from "../../pipeline/core/metrics";
+import { emfDatapointsOf } from "../support/emf";
 import { comparable, expectedRows } from "../support/expected-rows";
 import { find, planOf } from "../support/plans";
 
@@ -60,6 +70,23 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
   let plan: PlannedResource[];
   let curatedStore: S3ObjectStore;
   const date = addDays(todayIn("UTC", new Date()), -2);
+
+  /**
+   * The EMF lines a packaged function printed, parsed as CloudWatch would: exactly `names`, each
+   * with the stack's Stack dimension and graphed on the stack's dashboard with those dimensions.
+   */
+  const expectGraphedMetrics = (logs: string, names: readonly string[]): void => {
+    const points = emfDatapointsOf(logs);
+    expect(points.map((p) => p.name).sort()).to.deep.equal([...names].sort());
+    const body = find(plan, "aws:cloudwatch/dashboard:Dashboard", `${PREFIX}-dashboard`).inputs["dashboardBody"];
+    const graphed = JSON.stringify(JSON.parse(body as string));
+    for (const point of points) {
+      expect(point.dimensions).to.deep.equal({ Stack: PREFIX });
+      expect(graphed, `${point.name} is not on the dashboard`).to.include(
+        JSON.stringify([point.namespace, point.name, "Stack", PREFIX]).slice(0, -1),
+      );
+    }
+  };
 
   const invoke = (role: "ingest" | "transform", event: unknown): Promise<InvocationResult> =>
     invokeLambdaPackage({
@@ -154,6 +181,7 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
       names.push(...manifest.locations.map((l) => l.name));
     }
     expect(names).to.deep.equal(["amsterdam", "berlin"]);
+    expectGraphedMetrics(run.logs, [OPEN_METEO_REQUESTS, OPEN_METEO_RETRIES, OPEN_METEO_BYTES, OPEN_METEO_WEIGHT]);
   });
 
   it("ingest run again for the same date writes the same keys", async () => {
@@ -186,7 +214,11 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
           ),
         );
       }
-      const parquet = toArrayBuffer((await curatedStore.getObject(file.key)).body);
+      const curated = await curatedStore.getObject(file.key);
+      // What wrote the file and when: the report attributes it to a run by this time.
+      expect(curated.metadata["written-by"]).to.equal(`${PREFIX}-transform`);
+      expect(Date.now() - Date.parse(curated.metadata["written-at"] ?? "")).to.be.within(0, 120_000);
+      const parquet = toArrayBuffer(curated.body);
       const rows = await parquetReadObjects({ file: parquet });
       expect(rows.map(comparable)).to.deep.equal(expected.map(comparable));
       expect(file.rows).to.equal(expected.length);
@@ -194,6 +226,7 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     }
     const hourly = result.files.find((f) => f.dataset === "weather_hourly")!;
     expect(hourly.rows).to.equal(2 * 24);
+    expectGraphedMetrics(run.logs, [CURATED_PARTITIONS_WRITTEN, CURATED_ROWS_WRITTEN, CURATED_BYTES_WRITTEN]);
   });
 
   it("writes exactly the columns and types the Glue tables declare", async () => {

@@ -93,6 +93,7 @@ describe("the Open-Meteo API key", function () {
       now: () => NOW,
       retryTuning: FAST,
       log: (line) => log.push(line),
+      stack: "api-key-test",
       loadApiKey: () => Promise.resolve(KEY),
     };
     return { server, settings, log, deps };
@@ -212,7 +213,7 @@ describe("the Open-Meteo API key", function () {
     };
     let error: unknown;
     try {
-      createIngestHandler({ settings, rawStore: store });
+      createIngestHandler({ settings, rawStore: store, stack: "api-key-test" });
     } catch (e) {
       error = e;
     }
