@@ -13,6 +13,7 @@ import {
   type VariableKind,
   type VariableProblem,
 } from "../config";
+import { DEFAULT_MAX_DAILY_WEIGHT } from "../applications";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../core/settings";
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -193,6 +194,14 @@ export const stackConfigSchema = z
     // whose whole limit is 10.
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    // The daily quota budget in Open-Meteo API weight (the free API allows 10,000 a day).
+    maxDailyWeight: integer(1, 100_000_000, "API weight").default(DEFAULT_MAX_DAILY_WEIGHT),
+    applicationMaxBytes: integer(1_024, 10_485_760, "bytes").default(1_048_576),
+    // Whole km: Pulumi.yaml declares config types string, integer, boolean and array only.
+    applicationMinDistanceKm: integer(0, 1_000, "km").default(1),
+    applicationNoticeEmail: z
+      .union([z.literal(""), z.email({ error: "it must be an e-mail address, or empty for none" })])
+      .default(""),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
@@ -246,6 +255,17 @@ export interface StackConfig {
   readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
+  /** The daily quota budget in Open-Meteo API weight: accepted applications keep the daily run within it. */
+  readonly maxDailyWeight: number;
+  /** The applications drop zone (README "Applications"). */
+  readonly applications: {
+    /** Largest file processed, in bytes. */
+    readonly maxBytes: number;
+    /** A new location must be at least this far from every existing one. */
+    readonly minDistanceKm: number;
+    /** Subscribed to the notice topic when set. */
+    readonly noticeEmail: string | undefined;
+  };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -328,6 +348,12 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
     reservedConcurrency: {
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
+    },
+    maxDailyWeight: c.maxDailyWeight,
+    applications: {
+      maxBytes: c.applicationMaxBytes,
+      minDistanceKm: c.applicationMinDistanceKm,
+      noticeEmail: c.applicationNoticeEmail === "" ? undefined : c.applicationNoticeEmail,
     },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,

@@ -13,6 +13,8 @@ import { createTransformHandler, type TransformResult } from "../transform";
 import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
+import { locationsWithRegistry } from "../applications";
+import { Applications, PROCESSOR_TIMEOUT_SECONDS, registryReadStatements } from "./applications";
 import { createAlarms } from "./alarms";
 import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
 import { createDashboard } from "./dashboard";
@@ -29,6 +31,9 @@ const RAW_PREFIX = "open-meteo/";
 /** The plan Lambda only lists prefixes: a minute is plenty. */
 const PLAN_TIMEOUT_SECONDS = 60;
 
+/** Days an earlier version of the registry (and of any application object) is kept. */
+const APPLICATIONS_NONCURRENT_VERSION_DAYS = 365;
+
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
 
@@ -44,6 +49,9 @@ export interface WeatherPipelineContext {
 export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
+  /** The applications drop zone's bucket: incoming/, accepted/, rejected/, archive/ and the registry. */
+  public readonly applicationsBucket: DataBucket;
+  public readonly applications: Applications;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
   public readonly ingest: PipelineFunction<unknown, IngestResult>;
   public readonly transform: PipelineFunction<unknown, TransformResult>;
@@ -83,6 +91,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { expirationDays: config.curatedExpirationDays, protectData: config.protectData },
       parent,
     );
+    this.applicationsBucket = new DataBucket(
+      `${name}-applications`,
+      { protectData: config.protectData, noncurrentVersionDays: APPLICATIONS_NONCURRENT_VERSION_DAYS },
+      parent,
+    );
+    const applicationsBucketName = this.applicationsBucket.name;
     const rawBucketName = this.rawBucket.name;
     const curatedBucketName = this.curatedBucket.name;
     const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
@@ -133,16 +147,20 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Resource: [this.curatedBucket.arn],
             Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
+          // The plan's locations are the config's and the registry's, as ingest's are.
+          ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["ky", "hyparquet-writer"],
+        excludePackages: ["ky", "hyparquet-writer", "csv-parse"],
         callbackFactory: () => {
           const client = createS3Client();
+          const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
           return createPlanHandler({
             settings,
             rawStore: new S3ObjectStore(client, rawBucketName.get()),
             curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
             catchUpDays: catchUp.days,
             maxDatesPerRun: catchUp.maxDatesPerRun,
+            locations: () => locationsWithRegistry(settings, applicationsStore),
           });
         },
       },
@@ -170,10 +188,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
                 },
               ]
             : []),
+          ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["hyparquet-writer"],
+        excludePackages: ["hyparquet-writer", "csv-parse"],
         callbackFactory: () => {
-          const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
+          const client = createS3Client();
+          const rawStore = new S3ObjectStore(client, rawBucketName.get());
+          const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
           // The ARN, never the key, is in the code; the key is read once per cold start.
           const secretId = apiKeySecretArn?.get();
           return createIngestHandler({
@@ -181,6 +202,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             rawStore,
             stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
+            locations: () => locationsWithRegistry(settings, applicationsStore),
           });
         },
       },
@@ -200,7 +222,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
-        excludePackages: ["ky"],
+        excludePackages: ["ky", "csv-parse"],
         callbackFactory: () => {
           const client = createS3Client();
           return createTransformHandler({
@@ -216,6 +238,24 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     );
 
     this.alerting = new Alerting(`${name}-alerts`, { accountId, region, email: config.alerts.email }, parent);
+
+    this.applications = new Applications(
+      name,
+      {
+        bucket: this.applicationsBucket,
+        settings,
+        limits: {
+          maxBytes: config.applications.maxBytes,
+          minDistanceKm: config.applications.minDistanceKm,
+          maxDailyWeight: config.maxDailyWeight,
+        },
+        logRetentionDays: config.logRetentionDays,
+        noticeEmail: config.applications.noticeEmail,
+        keyArn: this.alerting.key.arn,
+        accountId,
+      },
+      parent,
+    );
 
     const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
     const runRole = createServiceRole(
@@ -322,10 +362,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               plan: this.plan.function.name,
               ingest: this.ingest.function.name,
               transform: this.transform.function.name,
+              applications: this.applications.processor.function.name,
             },
             deadLetterQueueNames: {
               "run-dlq": this.alerting.runDeadLetters.name,
               "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+              "applications-dlq": this.applications.deadLetters.name,
             },
             freshnessHours: config.alerts.freshnessHours,
           },
@@ -350,8 +392,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             timeoutSeconds: config.transform.timeoutSeconds,
             reservedConcurrency: config.reservedConcurrency.transform,
           },
+          applications: { function: this.applications.processor.function, timeoutSeconds: PROCESSOR_TIMEOUT_SECONDS },
         },
-        deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
+        deadLetterQueues: {
+          run: this.alerting.runDeadLetters,
+          schedule: this.alerting.scheduleDeadLetters,
+          applications: this.applications.deadLetters,
+        },
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
         alarms,
         freshnessHours: config.alerts.freshnessHours,

@@ -4,7 +4,7 @@
  * them in through createIngestHandler, which runs once per cold start.
  */
 import { assertIsoDate } from "../core/keys";
-import type { PipelineSettings } from "../core/settings";
+import type { Location, PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { ApiKeyError, hasApiKeyParameter, withApiKey } from "./api-key";
 import { redactUrl, type RetryTuning } from "./http";
@@ -59,6 +59,11 @@ export interface IngestHandlerDeps {
   readonly log?: (line: string) => void;
   /** The stack name, the Stack dimension of the metrics. */
   readonly stack: string;
+  /**
+   * The locations of this invocation, read on each one (the config's and the applications
+   * registry's); absent: settings.locations.
+   */
+  readonly locations?: () => Promise<readonly Location[]>;
 }
 
 /** Throws unless neither API URL carries a key: planned URLs end up in keys, metadata and logs. */
@@ -101,8 +106,9 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
     const totals = emptyIngestTotals();
     let outcome = "failed";
     try {
+      const settings = deps.locations ? { ...deps.settings, locations: await deps.locations() } : deps.settings;
       const result = await ingestDate(input, {
-        settings: deps.settings,
+        settings,
         rawStore: deps.rawStore,
         now,
         retryTuning: deps.retryTuning,

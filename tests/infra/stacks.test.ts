@@ -110,6 +110,7 @@ describe("infrastructure under Pulumi mocks", function () {
       it("declares the data buckets, emptied on destroy only where data is not protected", () => {
         const buckets = ofType(plan(), T.bucket);
         expect(buckets.map((b) => b.name).sort()).to.deep.equal([
+          `${prefix}-applications`,
           `${prefix}-curated`,
           `${prefix}-query-results`,
           `${prefix}-raw`,
@@ -260,15 +261,23 @@ describe("infrastructure under Pulumi mocks", function () {
       it("grants each role exactly the actions and resources it uses", () => {
         const raw = arnOfBucket(`${prefix}-raw`);
         const curated = arnOfBucket(`${prefix}-curated`);
+        const applications = arnOfBucket(`${prefix}-applications`);
         const logs = (fn: string) => `${arnOfLogGroup(`/aws/lambda/${prefix}-${fn}`)}:log-stream:*`;
         const policy = (name: string) => policySummary(find(plan(), T.rolePolicy, name).inputs["policy"]);
+        // Plan and ingest read the applications registry, and nothing else of its bucket.
+        const registry = {
+          ListApplicationRegistry: `s3:ListBucket on ${applications}`,
+          ReadApplicationRegistry: `s3:GetObject on ${applications}/applications/registry.json`,
+        };
         expect(policy(`${prefix}-plan-policy`)).to.deep.equal({
           ListRawDates: `s3:ListBucket on ${raw}`,
           ListCuratedDates: `s3:ListBucket on ${curated}`,
+          ...registry,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("plan")}`,
         });
         expect(policy(`${prefix}-ingest-policy`)).to.deep.equal({
           PutRawObjects: `s3:PutObject on ${raw}/open-meteo/*`,
+          ...registry,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("ingest")}`,
         });
         expect(policy(`${prefix}-transform-policy`)).to.deep.equal({
@@ -292,6 +301,8 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(listing.map((st) => st.Condition)).to.deep.equal([
           { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
           { StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] } },
+          { StringEquals: { "s3:prefix": ["applications/registry.json"] } },
+          undefined,
           undefined,
         ]);
       });
@@ -348,6 +359,9 @@ describe("infrastructure under Pulumi mocks", function () {
         }
         expect(alarms.map((a) => a.name.slice(`${prefix}-alarm-`.length)).sort()).to.deep.equal(
           [
+            "applications-dlq-waiting",
+            "applications-errors",
+            "applications-throttles",
             "data-stale",
             "ingest-errors",
             "ingest-throttles",
@@ -489,6 +503,7 @@ describe("infrastructure under Pulumi mocks", function () {
         .map((f) => f.name)
         .sort(),
     ).to.deep.equal([
+      "weather-pipeline-sandbox-applications",
       "weather-pipeline-sandbox-ingest",
       "weather-pipeline-sandbox-plan",
       "weather-pipeline-sandbox-transform",
