@@ -18,6 +18,7 @@ import { MAX_REPORT_DAYS } from "../report";
 import { redriveStack } from "./redrive-aws";
 import { writeLocalReport, writeStackReport } from "./report";
 import { runLocalDay } from "./run";
+import { applyLocalFiles } from "./apply";
 
 /** Days of the report `npm start` writes, and of `report` without --days. */
 const DEFAULT_REPORT_DAYS = 30;
@@ -29,9 +30,14 @@ const program = new Command()
 
 /** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
 function settingsOf(stack: string | undefined) {
+  return stackConfigOf(stack).pipeline;
+}
+
+/** The whole config of a stack file, or the embedded defaults. */
+function stackConfigOf(stack: string | undefined) {
   const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
   const values = file ? readStackConfigFile(file) : {};
-  return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
+  return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults");
 }
 
 function parseDate(value: string, option = "--date"): string {
@@ -237,6 +243,37 @@ function parsePositiveInteger(value: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${value} is not a positive whole number`);
   return n;
 }
+
+program
+  .command("apply")
+  .description(
+    "Put application files (CSV or JSON of name, latitude, longitude[, start_date]) into the local drop zone and decide each row; the next `npm start` fetches the accepted locations",
+  )
+  .argument("<file...>", "application files, e.g. places.csv")
+  .option("--stack <name>", "the stack whose locations, variables and limits apply (default: embedded defaults)")
+  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--json", "print one JSON array of {file, row, name, decision, id?, reasons?} on stdout")
+  .action(async (files: string[], options: { stack?: string; dataDir: string; json?: boolean }) => {
+    const config = stackConfigOf(options.stack);
+    const rows = await applyLocalFiles({
+      files,
+      settings: config.pipeline,
+      limits: {
+        maxBytes: config.applications.maxBytes,
+        minDistanceKm: config.applications.minDistanceKm,
+        maxDailyWeight: config.maxDailyWeight,
+      },
+      dataDir: path.resolve(options.dataDir),
+      print: options.json ? () => undefined : (line) => console.log(line),
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else {
+      const accepted = rows.filter((r) => r.decision === "accepted").length;
+      console.log(
+        `${accepted} accepted, ${rows.length - accepted} rejected; \`npm start\` fetches the accepted locations`,
+      );
+    }
+  });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
