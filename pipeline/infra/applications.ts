@@ -26,6 +26,7 @@ import { createS3Client, S3ObjectStore } from "../core/storage";
 import { MAX_RETENTION_SECONDS } from "./alerting";
 import type { DataBucket } from "./data-bucket";
 import { denyInsecureTransport } from "./deny-insecure-transport";
+import { physicalName } from "./names";
 import { PipelineFunction } from "./pipeline-function";
 import type { PolicyStatement } from "./service-role";
 
@@ -92,7 +93,11 @@ export class Applications extends pulumi.ComponentResource {
       parent,
     );
 
-    this.notices = new aws.sns.Topic(`${name}-application-notices`, { kmsMasterKeyId: args.keyArn }, parent);
+    this.notices = new aws.sns.Topic(
+      physicalName("sns-topic", `${name}-application-notices`, { autoNamed: true }),
+      { kmsMasterKeyId: args.keyArn },
+      parent,
+    );
     new aws.sns.TopicPolicy(
       `${name}-application-notices-policy`,
       {
@@ -114,7 +119,7 @@ export class Applications extends pulumi.ComponentResource {
     }
 
     this.deadLetters = new aws.sqs.Queue(
-      `${name}-applications-dlq`,
+      physicalName("sqs-queue", `${name}-applications-dlq`, { autoNamed: true }),
       { sqsManagedSseEnabled: true, messageRetentionSeconds: MAX_RETENTION_SECONDS },
       parent,
     );
@@ -207,7 +212,7 @@ export class Applications extends pulumi.ComponentResource {
     );
 
     this.rule = new aws.cloudwatch.EventRule(
-      `${name}-applications-incoming`,
+      physicalName("eventbridge-rule", `${name}-applications-incoming`, { autoNamed: true }),
       {
         description: `Files put under ${INCOMING_PREFIX} of the applications bucket, to the processing Lambda`,
         eventPattern: pulumi.jsonStringify({
@@ -264,7 +269,7 @@ export class Applications extends pulumi.ComponentResource {
 
     // Who may drop files: any principal of the account allowed to assume this role, and it may only put.
     this.submitterRole = new aws.iam.Role(
-      `${name}-application-submitter`,
+      physicalName("iam-role", `${name}-application-submitter`, { autoNamed: true }),
       {
         description: `May put application files under ${INCOMING_PREFIX} of the applications bucket, and nothing else`,
         assumeRolePolicy: pulumi.jsonStringify({
@@ -281,7 +286,7 @@ export class Applications extends pulumi.ComponentResource {
       parent,
     );
     new aws.iam.RolePolicy(
-      `${name}-application-submitter-policy`,
+      physicalName("iam-role-policy", `${name}-application-submitter-policy`, { autoNamed: true }),
       {
         role: this.submitterRole.id,
         policy: pulumi.jsonStringify({

@@ -202,6 +202,8 @@ export const stackConfigSchema = z
     applicationNoticeEmail: z
       .union([z.literal(""), z.email({ error: "it must be an e-mail address, or empty for none" })])
       .default(""),
+    accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
+    accessLogExpirationDays: integer(1, 36_500, "days").default(365),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
@@ -266,6 +268,8 @@ export interface StackConfig {
     /** Subscribed to the notice topic when set. */
     readonly noticeEmail: string | undefined;
   };
+  /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
+  readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -355,6 +359,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
       minDistanceKm: c.applicationMinDistanceKm,
       noticeEmail: c.applicationNoticeEmail === "" ? undefined : c.applicationNoticeEmail,
     },
+    accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,

@@ -56,6 +56,9 @@ export class FaultyStore implements ConditionalObjectStore {
   deleteObjectIf(key: string, expected: { readonly etag: string; readonly versionId?: string }): Promise<boolean> {
     return this.run("deleteIf", key, () => this.inner.deleteObjectIf(key, expected));
   }
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return this.run("get", key, () => this.inner.getObjectStream(key));
+  }
   getObject(key: string): Promise<StoredObject> {
     return this.run("get", key, () => this.inner.getObject(key));
   }
