@@ -19,7 +19,7 @@ import {
 } from "../../pipeline/applications";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
 import { rawBodyKey, requestManifestKey } from "../../pipeline/core/keys";
-import { S3ObjectStore } from "../../pipeline/core/storage";
+import { ObjectNotFoundError, S3ObjectStore } from "../../pipeline/core/storage";
 import { createIngestHandler, planRequests } from "../../pipeline/ingest";
 import { startFakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
 import { startLocalS3, type LocalS3Server } from "../../pipeline/local/s3-server";
@@ -57,12 +57,13 @@ describe("applications: the plan and ingest read the registry (s3rver on 127.0.0
 
   it("reads no registry as none, listing first: a caller without ListBucket would get 403 for the GET", async () => {
     const unlisted = new S3ObjectStore(s3.client(), "apps-unlisted");
-    // The GET alone fails as on AWS for such a caller...
+    // The GET alone gets AccessDenied, as on AWS for such a caller (the store says so)...
     const denied = await unlisted.getObject(REGISTRY_KEY).then(
-      () => "read",
-      (e: Error) => e.name,
+      () => undefined,
+      (e: unknown) => e,
     );
-    expect(denied).to.equal("AccessDenied");
+    expect(denied).to.be.instanceOf(ObjectNotFoundError);
+    expect((denied as ObjectNotFoundError).accessDenied).to.equal(true);
     // ...which the registry reader never does for a key it did not list.
     expect(await locationsWithRegistry(DEFAULT_PIPELINE_SETTINGS, unlisted, () => undefined)).to.deep.equal(
       DEFAULT_PIPELINE_SETTINGS.locations,

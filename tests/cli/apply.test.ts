@@ -11,10 +11,11 @@ import { promisify } from "node:util";
 import { expect } from "chai";
 import { locationIdOf } from "../../pipeline/applications";
 import { PROJECT_DIR } from "../../pipeline/local/plan";
+import { pipelineArgs } from "../support/cli";
 
 const run = promisify(execFile);
 const pipeline = (...args: string[]) =>
-  run(process.execPath, ["-r", "ts-node/register", "pipeline/cli/main.ts", ...args], {
+  run(process.execPath, pipelineArgs(...args), {
     cwd: PROJECT_DIR,
     maxBuffer: 64 * 1024 * 1024,
   });
