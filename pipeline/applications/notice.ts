@@ -15,8 +15,11 @@ export interface Notice {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-/** Rejected rows listed in the message itself. */
+/** Accepted and rejected rows listed in the message itself; the rest are in the JSON files. */
 const LISTED_ROWS = 100;
+
+/** SNS takes messages of up to 256 KiB; the message is cut well below, at a line. */
+const MAX_MESSAGE_BYTES = 200_000;
 
 /** The notice of a processed file, with keys shown under `location` (e.g. s3://bucket). */
 export function noticeOf(result: ProcessingResult, location: string): Notice {
@@ -35,10 +38,11 @@ export function noticeOf(result: ProcessingResult, location: string): Notice {
   }
   if (accepted > 0) {
     lines.push("", "Accepted (fetched daily from the next run on):");
-    for (const row of result.accepted) {
+    for (const row of result.accepted.slice(0, LISTED_ROWS)) {
       const history = row.startDate === undefined ? "" : `, history from ${row.startDate} queued`;
       lines.push(`  row ${row.row}: ${showValue(row.name)} (${row.latitude}, ${row.longitude}) as ${row.id}${history}`);
     }
+    if (accepted > LISTED_ROWS) lines.push(`  … and ${accepted - LISTED_ROWS} more rows: see the accepted rows file`);
   }
   if (result.rejected.length > 0) {
     lines.push("", "Rejected:");
@@ -53,9 +57,15 @@ export function noticeOf(result: ProcessingResult, location: string): Notice {
   if (result.outputs?.accepted) lines.push(`Accepted rows, as JSON: ${location}/${result.outputs.accepted}`);
   if (result.outputs?.archive) lines.push(`The file as received: ${location}/${result.outputs.archive}`);
   lines.push("To apply again, fix the rejected rows and upload them in a new file.");
+  let message = `${lines.join("\n")}\n`;
+  if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) {
+    const where = lines.filter((line) => /^(Reasons|Accepted rows|The file as received)/.test(line)).join("\n");
+    const cut = message.slice(0, MAX_MESSAGE_BYTES - Buffer.byteLength(where) - 200);
+    message = `${cut.slice(0, cut.lastIndexOf("\n"))}\n  … (cut to fit a notice: see the JSON files)\n\n${where}\n`;
+  }
   return {
     subject,
-    message: `${lines.join("\n")}\n`,
+    message,
     attributes: {
       processingId: result.processingId ?? "",
       accepted: String(accepted),

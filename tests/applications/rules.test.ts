@@ -17,6 +17,7 @@ import {
   serializeRegistry,
   appendToRegistry,
   EMPTY_REGISTRY,
+  noticeOf,
   dailyRunWeight,
   showValue,
   type DecisionContext,
@@ -376,5 +377,43 @@ describe("applications: the registry", () => {
     const merged = mergeLocations(config, [entry("berlin", 52.6, 13.5), entry("potsdam", 52.39, 13.06)]);
     expect(merged.locations).to.deep.equal([...config, { name: "potsdam", latitude: 52.39, longitude: 13.06 }]);
     expect(merged.shadowed.map((e) => e.name)).to.deep.equal(["berlin"]);
+  });
+});
+
+describe("applications: the notice", () => {
+  it("lists at most 100 rows of each kind and stays within SNS's message size", () => {
+    const accepted = Array.from({ length: 5000 }, (_, i) => ({
+      row: i + 2,
+      id: `loc-${String(i).padStart(16, "0")}`,
+      name: `place_${i}`,
+      latitude: 1,
+      longitude: 2,
+    }));
+    const rejected = Array.from({ length: 5000 }, (_, i) => ({
+      row: i + 5002,
+      name: "x".repeat(64),
+      reasons: [
+        { field: "name" as const, value: showValue("x".repeat(300)), problem: "p".repeat(200), fix: "f".repeat(200) },
+      ],
+    }));
+    const notice = noticeOf(
+      {
+        status: "processed",
+        key: "applications/incoming/big.csv",
+        etag: "e",
+        processingId: "abc",
+        accepted,
+        rejected,
+        fileProblems: [],
+        backfills: [],
+        outputs: { archive: "applications/archive/big.abc.csv", reasons: "applications/rejected/big.abc.reasons.json" },
+      },
+      "s3://b",
+    );
+    expect(notice.subject).to.equal("Applications big.csv: accepted 5000, rejected 5000");
+    expect(Buffer.byteLength(notice.message)).to.be.below(256 * 1024);
+    expect(notice.message).to.contain("… and 4900 more rows: see the accepted rows file");
+    expect(notice.message).to.contain("… and 4900 more rows: see the reasons file");
+    expect(notice.message).to.contain("Reasons, as JSON: s3://b/applications/rejected/big.abc.reasons.json");
   });
 });
