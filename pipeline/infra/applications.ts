@@ -88,18 +88,18 @@ export class Applications extends pulumi.ComponentResource {
 
     // S3 sends every event of the bucket to EventBridge; the rule below picks the uploads.
     const notification = new aws.s3.BucketNotification(
-      `${name}-applications-events`,
+      `${name}-intake-events`,
       { bucket: bucket.bucket.id, eventbridge: true },
       parent,
     );
 
     this.notices = new aws.sns.Topic(
-      physicalName("sns-topic", `${name}-application-notices`, { autoNamed: true }),
+      physicalName("sns-topic", `${name}-notices`, { autoNamed: true }),
       { kmsMasterKeyId: args.keyArn },
       parent,
     );
     new aws.sns.TopicPolicy(
-      `${name}-application-notices-policy`,
+      `${name}-notices-policy`,
       {
         arn: this.notices.arn,
         policy: pulumi.jsonStringify({
@@ -112,23 +112,25 @@ export class Applications extends pulumi.ComponentResource {
     );
     if (args.noticeEmail) {
       new aws.sns.TopicSubscription(
-        `${name}-application-notices-email`,
+        `${name}-notices-email`,
         { topic: this.notices.arn, protocol: "email", endpoint: args.noticeEmail },
         parent,
       );
     }
 
     this.deadLetters = new aws.sqs.Queue(
-      physicalName("sqs-queue", `${name}-applications-dlq`, { autoNamed: true }),
+      physicalName("sqs-queue", `${name}-intake-dlq`, { autoNamed: true }),
       { sqsManagedSseEnabled: true, messageRetentionSeconds: MAX_RETENTION_SECONDS },
       parent,
     );
 
     const noticeTopicArn = this.notices.arn;
+    // "intake", not "applications": the role's name (<function>-role) must fit IAM's 64
+    // characters with Pulumi's suffix for every stack name that deploys today.
     this.processor = new PipelineFunction(
-      `${name}-applications`,
+      `${name}-intake`,
       {
-        functionName: `${name}-applications`,
+        functionName: `${name}-intake`,
         description:
           "Decides each application dropped into applications/incoming/, updates the registry, archives the file",
         memoryMb: 256,
@@ -201,7 +203,7 @@ export class Applications extends pulumi.ComponentResource {
 
     // Lambda retries an invocation that failed, then hands the event to the dead-letter queue.
     new aws.lambda.FunctionEventInvokeConfig(
-      `${name}-applications-retries`,
+      `${name}-intake-retries`,
       {
         functionName: fn.name,
         maximumRetryAttempts: PROCESSOR_RETRY_ATTEMPTS,
@@ -212,7 +214,7 @@ export class Applications extends pulumi.ComponentResource {
     );
 
     this.rule = new aws.cloudwatch.EventRule(
-      physicalName("eventbridge-rule", `${name}-applications-incoming`, { autoNamed: true }),
+      physicalName("eventbridge-rule", `${name}-incoming`, { autoNamed: true }),
       {
         description: `Files put under ${INCOMING_PREFIX} of the applications bucket, to the processing Lambda`,
         eventPattern: pulumi.jsonStringify({
@@ -225,7 +227,7 @@ export class Applications extends pulumi.ComponentResource {
     );
     // What lets EventBridge invoke the function: without it the rule fires and nothing runs.
     const permission = new aws.lambda.Permission(
-      `${name}-applications-invoke`,
+      `${name}-intake-invoke`,
       {
         action: "lambda:InvokeFunction",
         function: fn.name,
@@ -235,7 +237,7 @@ export class Applications extends pulumi.ComponentResource {
       parent,
     );
     new aws.cloudwatch.EventTarget(
-      `${name}-applications-target`,
+      `${name}-intake-target`,
       {
         rule: this.rule.name,
         arn: fn.arn,
@@ -246,7 +248,7 @@ export class Applications extends pulumi.ComponentResource {
       { parent: this, dependsOn: [permission] },
     );
     new aws.sqs.QueuePolicy(
-      `${name}-applications-dlq-policy`,
+      `${name}-intake-dlq-policy`,
       {
         queueUrl: this.deadLetters.url,
         policy: pulumi.jsonStringify({
@@ -269,7 +271,7 @@ export class Applications extends pulumi.ComponentResource {
 
     // Who may drop files: any principal of the account allowed to assume this role, and it may only put.
     this.submitterRole = new aws.iam.Role(
-      physicalName("iam-role", `${name}-application-submitter`, { autoNamed: true }),
+      physicalName("iam-role", `${name}-submitter`, { autoNamed: true }),
       {
         description: `May put application files under ${INCOMING_PREFIX} of the applications bucket, and nothing else`,
         assumeRolePolicy: pulumi.jsonStringify({
@@ -286,7 +288,7 @@ export class Applications extends pulumi.ComponentResource {
       parent,
     );
     new aws.iam.RolePolicy(
-      physicalName("iam-role-policy", `${name}-application-submitter-policy`, { autoNamed: true }),
+      physicalName("iam-role-policy", `${name}-submitter-policy`, { autoNamed: true }),
       {
         role: this.submitterRole.id,
         policy: pulumi.jsonStringify({

@@ -52,7 +52,7 @@ describe("the applications Lambda as `pulumi up` would deploy it", function () {
   const listings = new Map<string, string[]>();
   const bucket = mockPhysicalName(`${PREFIX}-applications`);
 
-  const invoke = (role: "applications" | "ingest", event: unknown) =>
+  const invoke = (role: "intake" | "ingest", event: unknown) =>
     invokeLambdaPackage({
       taskDir: taskDirs.get(role)!,
       runtimeModulesDir: runtimeModules,
@@ -78,7 +78,7 @@ describe("the applications Lambda as `pulumi up` would deploy it", function () {
     writeFileSync(configFile, stringifyYaml(stackFile));
     const plan = await planOf(STACK, configFile);
     runtimeModules = prepareRuntimeModules(path.join(work, "runtime"), PROJECT_DIR);
-    for (const role of ["applications", "ingest"]) {
+    for (const role of ["intake", "ingest"]) {
       const pkg = buildLambdaPackage(find(plan, FUNCTION, `${PREFIX}-${role}`), PROJECT_DIR);
       const taskDir = path.join(work, role, "task");
       mkdirSync(taskDir, { recursive: true });
@@ -110,7 +110,7 @@ describe("the applications Lambda as `pulumi up` would deploy it", function () {
   });
 
   it("ships the serialized handler and csv-parse only (the SDK clients come with the runtime)", () => {
-    expect(listings.get("applications")).to.deep.equal(["__index.js", "csv-parse"]);
+    expect(listings.get("intake")).to.deep.equal(["__index.js", "csv-parse"]);
     expect(listings.get("ingest")).to.deep.equal(["__index.js", "ky"]);
   });
 
@@ -123,7 +123,7 @@ describe("the applications Lambda as `pulumi up` would deploy it", function () {
     await applications.putObject(key, body, { contentType: "text/csv" });
     const head = (await applications.headObject(key))!;
     event = objectCreatedEvent({ bucket, key, etag: bareEtag(head.etag), size: head.size });
-    const run = await invoke("applications", event);
+    const run = await invoke("intake", event);
     expect(run.nodeVersion).to.match(/^v22\./);
     expect(run.ok, `${run.errorType}: ${run.errorMessage}\n${run.logs}`).to.equal(true);
     first = run.result as ProcessingResult;
@@ -136,7 +136,7 @@ describe("the applications Lambda as `pulumi up` would deploy it", function () {
     expect(Buffer.from((await applications.getObject(first.outputs!.archive)).body).toString()).to.equal(body);
     expect(sns.published).to.have.length(1);
     expect(sns.published[0]).to.deep.include({
-      topicArn: `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${mockPhysicalName(`${PREFIX}-application-notices`)}`,
+      topicArn: `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${mockPhysicalName(`${PREFIX}-notices`)}`,
       subject: "Applications new places.csv: accepted 1, rejected 1",
     });
     expect(sns.published[0]!.message).to.match(/row 3: name is "=evil\(\)"; it starts with "="/);
@@ -145,7 +145,7 @@ describe("the applications Lambda as `pulumi up` would deploy it", function () {
 
   it("delivered again, changes nothing and publishes nothing", async () => {
     const before = await applications.getObject(REGISTRY_KEY);
-    const run = await invoke("applications", event);
+    const run = await invoke("intake", event);
     expect(run.ok, run.errorMessage).to.equal(true);
     expect((run.result as ProcessingResult).status).to.equal("already-processed");
     expect((await applications.getObject(REGISTRY_KEY)).etag).to.equal(before.etag);

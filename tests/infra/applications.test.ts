@@ -44,11 +44,11 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
   let plan: PlannedResource[];
   const bucket = mockPhysicalName(`${PREFIX}-applications`);
   const bucketArn = `arn:aws:s3:::${bucket}`;
-  const functionName = `${PREFIX}-applications`;
+  const functionName = `${PREFIX}-intake`;
   const functionArn = `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${functionName}`;
-  const ruleArn = `arn:aws:events:${MOCK_REGION}:${MOCK_ACCOUNT}:rule/${mockPhysicalName(`${PREFIX}-applications-incoming`)}`;
-  const queueArn = `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${mockPhysicalName(`${PREFIX}-applications-dlq`)}`;
-  const topicArn = `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${mockPhysicalName(`${PREFIX}-application-notices`)}`;
+  const ruleArn = `arn:aws:events:${MOCK_REGION}:${MOCK_ACCOUNT}:rule/${mockPhysicalName(`${PREFIX}-incoming`)}`;
+  const queueArn = `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${mockPhysicalName(`${PREFIX}-intake-dlq`)}`;
+  const topicArn = `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${mockPhysicalName(`${PREFIX}-notices`)}`;
   const keyArn = `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${mockPhysicalName(`${PREFIX}-alerts-key`)}`;
 
   before(async () => {
@@ -62,7 +62,7 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
     ).to.deep.equal({
       status: "Enabled",
     });
-    expect(find(plan, T.notification, `${PREFIX}-applications-events`).inputs).to.deep.include({
+    expect(find(plan, T.notification, `${PREFIX}-intake-events`).inputs).to.deep.include({
       bucket: `${PREFIX}-applications-id`,
       eventbridge: true,
     });
@@ -71,7 +71,7 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
   });
 
   it("matches exactly the objects created under applications/incoming/ of that bucket", () => {
-    const rule = find(plan, T.rule, `${PREFIX}-applications-incoming`).inputs;
+    const rule = find(plan, T.rule, `${PREFIX}-incoming`).inputs;
     expect(JSON.parse(rule["eventPattern"] as string)).to.deep.equal({
       source: ["aws.s3"],
       "detail-type": ["Object Created"],
@@ -81,9 +81,9 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
   });
 
   it("targets the processor, retries delivery for a day, and dead-letters what it could not deliver", () => {
-    const target = find(plan, T.target, `${PREFIX}-applications-target`).inputs;
+    const target = find(plan, T.target, `${PREFIX}-intake-target`).inputs;
     expect(target).to.deep.include({
-      rule: mockPhysicalName(`${PREFIX}-applications-incoming`),
+      rule: mockPhysicalName(`${PREFIX}-incoming`),
       arn: functionArn,
       retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86400 },
       deadLetterConfig: { arn: queueArn },
@@ -102,15 +102,15 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
   });
 
   it("retries a failed processing twice, then keeps the event in the dead-letter queue, which the rule may also send to", () => {
-    const config = find(plan, T.invokeConfig, `${PREFIX}-applications-retries`).inputs;
+    const config = find(plan, T.invokeConfig, `${PREFIX}-intake-retries`).inputs;
     expect(config).to.deep.include({
       functionName,
       maximumRetryAttempts: PROCESSOR_RETRY_ATTEMPTS,
       destinationConfig: { onFailure: { destination: queueArn } },
     });
-    const queue = find(plan, T.queue, `${PREFIX}-applications-dlq`).inputs;
+    const queue = find(plan, T.queue, `${PREFIX}-intake-dlq`).inputs;
     expect(queue).to.deep.include({ sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 });
-    const statements = statementsOf(find(plan, T.queuePolicy, `${PREFIX}-applications-dlq-policy`).inputs["policy"]);
+    const statements = statementsOf(find(plan, T.queuePolicy, `${PREFIX}-intake-dlq-policy`).inputs["policy"]);
     expect(statements.filter((s) => s.Effect === "Allow")).to.deep.equal([
       {
         Sid: "RuleDeadLetters",
@@ -128,7 +128,7 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
 
   it("gives the processor exactly what it does to the bucket, the topic and the queue", () => {
     const objects = (prefix: string) => `${bucketArn}/applications/${prefix}/*`;
-    const policy = statementsOf(find(plan, T.rolePolicy, `${PREFIX}-applications-policy`).inputs["policy"]);
+    const policy = statementsOf(find(plan, T.rolePolicy, `${PREFIX}-intake-policy`).inputs["policy"]);
     const summary = Object.fromEntries(
       policy.map((s): [string, unknown] => [
         String(s.Sid),
@@ -152,7 +152,7 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
         Resource: [`arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:/aws/lambda/${functionName}:log-stream:*`],
       },
     });
-    const role = find(plan, T.role, `${PREFIX}-applications-role`).inputs;
+    const role = find(plan, T.role, `${PREFIX}-intake-role`).inputs;
     expect(statementsOf(role["assumeRolePolicy"])).to.deep.equal([
       { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
     ]);
@@ -160,11 +160,11 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
   });
 
   it("names one submitter role that may only put under applications/incoming/, assumable within the account", () => {
-    const role = find(plan, T.role, `${PREFIX}-application-submitter`).inputs;
+    const role = find(plan, T.role, `${PREFIX}-submitter`).inputs;
     expect(statementsOf(role["assumeRolePolicy"])).to.deep.equal([
       { Effect: "Allow", Principal: { AWS: `arn:aws:iam::${MOCK_ACCOUNT}:root` }, Action: "sts:AssumeRole" },
     ]);
-    const policy = statementsOf(find(plan, T.rolePolicy, `${PREFIX}-application-submitter-policy`).inputs["policy"]);
+    const policy = statementsOf(find(plan, T.rolePolicy, `${PREFIX}-submitter-policy`).inputs["policy"]);
     expect(policy).to.deep.equal([
       {
         Sid: "PutApplications",
@@ -181,12 +181,12 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
           [s.Resource].flat().some((r) => r.startsWith(`${bucketArn}/${INCOMING_PREFIX}`)),
       ),
     );
-    expect(writers.map((p) => p.name)).to.deep.equal([`${PREFIX}-application-submitter-policy`]);
+    expect(writers.map((p) => p.name)).to.deep.equal([`${PREFIX}-submitter-policy`]);
   });
 
   it("encrypts the notice topic with the stack's key and refuses plain HTTP", () => {
-    expect(find(plan, T.topic, `${PREFIX}-application-notices`).inputs["kmsMasterKeyId"]).to.equal(keyArn);
-    const statements = statementsOf(find(plan, T.topicPolicy, `${PREFIX}-application-notices-policy`).inputs["policy"]);
+    expect(find(plan, T.topic, `${PREFIX}-notices`).inputs["kmsMasterKeyId"]).to.equal(keyArn);
+    const statements = statementsOf(find(plan, T.topicPolicy, `${PREFIX}-notices-policy`).inputs["policy"]);
     expect(statements.map((s) => [s.Effect, s.Condition])).to.deep.equal([
       ["Deny", { Bool: { "aws:SecureTransport": "false" } }],
     ]);

@@ -238,7 +238,7 @@ for (const stack of STACKS) {
     });
 
     it("shows each Lambda, every dead-letter queue and the state machine", () => {
-      for (const role of ["plan", "ingest", "transform", "applications"]) {
+      for (const role of ["plan", "ingest", "transform", "intake"]) {
         for (const metric of ["Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"]) {
           expect(
             graphed.some((m) => m.name === metric && m.dimensions["FunctionName"] === `${prefix}-${role}`),

@@ -261,7 +261,7 @@ describe("physical names", () => {
       const prefix = `${PROJECT}-${LONGEST_TODAY}`;
       for (const r of today) expect(r.name.startsWith(prefix), r.name).to.equal(true);
       const fns = today.filter((r) => r.type === "aws:lambda/function:Function").map((r) => r.inputs["name"]);
-      expect(fns.sort()).to.deep.equal(["ingest", "plan", "transform"].map((f) => `${prefix}-${f}`));
+      expect(fns.sort()).to.deep.equal(["ingest", "intake", "plan", "transform"].map((f) => `${prefix}-${f}`));
       const database = today.find((r) => r.type === "aws:glue/catalogDatabase:CatalogDatabase")!;
       expect(database.inputs["name"]).to.equal(`weather_pipeline_${LONGEST_TODAY.replaceAll("-", "_")}`);
       const workgroup = today.find((r) => r.type === "aws:athena/workgroup:Workgroup")!;

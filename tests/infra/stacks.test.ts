@@ -433,12 +433,12 @@ describe("infrastructure under Pulumi mocks", function () {
         }
         expect(alarms.map((a) => a.name.slice(`${prefix}-alarm-`.length)).sort()).to.deep.equal(
           [
-            "applications-dlq-waiting",
-            "applications-errors",
-            "applications-throttles",
             "data-stale",
             "ingest-errors",
             "ingest-throttles",
+            "intake-dlq-waiting",
+            "intake-errors",
+            "intake-throttles",
             "plan-errors",
             "plan-throttles",
             "run-dlq-waiting",
@@ -647,8 +647,8 @@ describe("infrastructure under Pulumi mocks", function () {
         .map((f) => f.name)
         .sort(),
     ).to.deep.equal([
-      "weather-pipeline-sandbox-applications",
       "weather-pipeline-sandbox-ingest",
+      "weather-pipeline-sandbox-intake",
       "weather-pipeline-sandbox-plan",
       "weather-pipeline-sandbox-transform",
     ]);
