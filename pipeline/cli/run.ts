@@ -16,6 +16,8 @@ import { locationsWithRegistry } from "../applications";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
+import { openLocalWarehouse } from "../local/local-warehouse";
+import { loadDate, type LoadResult } from "../warehouse";
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -35,6 +37,8 @@ export interface LocalRunOptions {
   readonly previewRows: number;
   /** Where progress and the summary go. */
   readonly print: (line: string) => void;
+  /** Also load the day into a warehouse: true for the embedded PGlite in `<dataDir>/warehouse`, or a postgres:// URL. */
+  readonly warehouse?: string | true;
 }
 
 /** What a local run did. */
@@ -42,6 +46,8 @@ export interface LocalRunResult {
   readonly ingest: IngestResult;
   readonly transform: TransformResult;
   readonly synthetic: boolean;
+  /** What the load wrote, when the run loaded a warehouse. */
+  readonly load?: LoadResult;
 }
 
 /**
@@ -126,13 +132,17 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     await writeLocalRunRecord(runs, run);
     try {
       const result = await ingestAndTransform(options, settings, rawStore, curatedStore, `local run ${run.id}`);
+      const load =
+        options.warehouse === undefined
+          ? undefined
+          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date);
       await writeLocalRunRecord(runs, {
         ...run,
         status: "SUCCEEDED",
         stoppedAt: new Date().toISOString(),
         dates: [result.ingest.date],
       });
-      return { ...result, synthetic: fake !== undefined };
+      return { ...result, synthetic: fake !== undefined, ...(load ? { load } : {}) };
     } catch (error) {
       await writeLocalRunRecord(runs, {
         ...run,
@@ -178,6 +188,30 @@ async function ingestAndTransform(
       console.table(rows.map(formatPreviewRow));
     }
     return { ingest, transform };
+  }
+}
+
+/** Loads the date into the local warehouse as the load Lambda does it, and prints what it wrote. */
+async function loadIntoWarehouse(
+  options: LocalRunOptions,
+  settings: PipelineSettings,
+  curatedStore: S3ObjectStore,
+  date: string,
+): Promise<LoadResult> {
+  const { print } = options;
+  const database = await openLocalWarehouse(options.warehouse, options.dataDir);
+  try {
+    const load = await loadDate(date, { settings, curatedStore, database });
+    print("");
+    print(`Load ${load.date} into ${database.description}:`);
+    for (const migration of load.migrations) print(`  ${migration}`);
+    for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+    print(
+      `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
+    );
+    return load;
+  } finally {
+    await database.close();
   }
 }
 

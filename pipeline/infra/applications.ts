@@ -48,6 +48,8 @@ export interface ApplicationsArgs {
   /** The stack's customer-managed key, which encrypts the notice topic as it does the alert topic. */
   readonly keyArn: pulumi.Input<string>;
   readonly accountId: pulumi.Input<string>;
+  /** Packages of other capabilities (the warehouse's) that the processor never loads, kept out of its package. */
+  readonly excludePackages?: readonly string[];
 }
 
 /** The statements plan and ingest need to read the registry, and nothing else of the bucket. */
@@ -184,7 +186,7 @@ export class Applications extends pulumi.ComponentResource {
             Resource: [this.deadLetters.arn],
           },
         ],
-        excludePackages: ["ky", "hyparquet-writer"],
+        excludePackages: ["ky", "hyparquet-writer", ...(args.excludePackages ?? [])],
         callbackFactory: () => {
           const store = new S3ObjectStore(createS3Client(), bucketName.get());
           return createApplicationsHandler({

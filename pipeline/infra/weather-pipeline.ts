@@ -26,9 +26,13 @@ import { glueDatabaseName, QueryCatalog } from "./query-catalog";
 import { checkedReservations } from "./reserved-concurrency";
 import { createServiceRole, schedulerTrust, stateMachineTrust } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
+import { Warehouse } from "./warehouse";
 
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
+
+/** What only the warehouse's load function uses: the PostgreSQL driver, its COPY streams, the Parquet reader. */
+const WAREHOUSE_PACKAGES = ["pg", "pg-copy-streams", "hyparquet"];
 
 /** The plan Lambda only lists prefixes: a minute is plenty. */
 const PLAN_TIMEOUT_SECONDS = 60;
@@ -68,6 +72,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
+  /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
+  public readonly warehouse: Warehouse | undefined;
   /** The CloudWatch dashboard; its `url` opens it in the console. */
   public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
@@ -182,7 +188,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           // The plan's locations are the config's and the registry's, as ingest's are.
           ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["ky", "hyparquet-writer", "csv-parse"],
+        excludePackages: ["ky", "hyparquet-writer", "csv-parse", ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
@@ -222,7 +228,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             : []),
           ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["hyparquet-writer", "csv-parse"],
+        excludePackages: ["hyparquet-writer", "csv-parse", ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           const rawStore = new S3ObjectStore(client, rawBucketName.get());
@@ -263,7 +269,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
-        excludePackages: ["ky", "csv-parse"],
+        // hyparquet stays: the writer depends on it.
+        excludePackages: ["ky", "csv-parse", ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet")],
         callbackFactory: () => {
           const client = createS3Client();
           return createTransformHandler({
@@ -277,6 +284,24 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    this.warehouse = config.warehouse
+      ? new Warehouse(
+          name,
+          {
+            config: config.warehouse,
+            protectData: config.protectData,
+            settings,
+            catchUp,
+            logRetentionDays: config.logRetentionDays,
+            curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+            accountId,
+            region,
+          },
+          parent,
+        )
+      : undefined;
+    const load = this.warehouse?.load;
 
     this.alerting = new Alerting(`${name}-alerts`, { accountId, region, email: config.alerts.email }, parent);
 
@@ -294,11 +319,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         noticeEmail: config.applications.noticeEmail,
         keyArn: this.alerting.key.arn,
         accountId,
+        excludePackages: WAREHOUSE_PACKAGES,
       },
       parent,
     );
 
-    const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
+    const functionArns = [this.plan, this.ingest, this.transform, ...(load ? [load] : [])].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
       stateMachineTrust(accountId, region),
@@ -338,20 +364,23 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             this.transform.function.arn,
             this.alerting.topic.arn,
             this.alerting.runDeadLetters.url,
+            load ? load.function.arn : pulumi.output(""),
           ])
-          .apply(([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl]) =>
-            JSON.stringify(
-              buildStateMachineDefinition({
-                stack: name,
-                planFunctionArn,
-                ingestFunctionArn,
-                transformFunctionArn,
-                alertTopicArn,
-                deadLetterQueueUrl,
-              }),
-              null,
-              2,
-            ),
+          .apply(
+            ([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl, loadArn]) =>
+              JSON.stringify(
+                buildStateMachineDefinition({
+                  stack: name,
+                  planFunctionArn,
+                  ingestFunctionArn,
+                  transformFunctionArn,
+                  alertTopicArn,
+                  deadLetterQueueUrl,
+                  ...(loadArn ? { loadFunctionArn: loadArn } : {}),
+                }),
+                null,
+                2,
+              ),
           ),
       },
       { parent: this, dependsOn: [runRole.policy] },
@@ -404,6 +433,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               ingest: this.ingest.function.name,
               transform: this.transform.function.name,
               intake: this.applications.processor.function.name,
+              ...(load ? { load: load.function.name } : {}),
             },
             deadLetterQueueNames: {
               "run-dlq": this.alerting.runDeadLetters.name,
@@ -434,6 +464,9 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             reservedConcurrency: config.reservedConcurrency.transform,
           },
           intake: { function: this.applications.processor.function, timeoutSeconds: PROCESSOR_TIMEOUT_SECONDS },
+          ...(load && config.warehouse
+            ? { load: { function: load.function, timeoutSeconds: config.warehouse.load.timeoutSeconds } }
+            : {}),
         },
         deadLetterQueues: {
           run: this.alerting.runDeadLetters,
