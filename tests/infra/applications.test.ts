@@ -135,6 +135,9 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
         { Action: s.Action, Resource: s.Resource, ...(s.Condition ? { Condition: s.Condition } : {}) },
       ]),
     );
+    // Keyed by Sid: two statements of one Sid would hide one, and every statement allows.
+    expect(policy.map((s) => s.Effect)).to.deep.equal(policy.map(() => "Allow"));
+    expect(Object.keys(summary)).to.have.length(policy.length);
     expect(summary).to.deep.equal({
       ReadAndRemoveIncoming: { Action: ["s3:GetObject", "s3:DeleteObjectVersion"], Resource: [objects("incoming")] },
       WriteAndReadDecisions: {
@@ -182,6 +185,50 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
       ),
     );
     expect(writers.map((p) => p.name)).to.deep.equal([`${PREFIX}-submitter-policy`]);
+  });
+
+  it("lets every other role of the stack at most list and read the registry, plan and ingest only", () => {
+    const touching = ofType(plan, T.rolePolicy).flatMap((p) =>
+      statementsOf(p.inputs["policy"])
+        .filter(
+          (s) =>
+            [s.Action].flat().some((a) => a.startsWith("s3:") || a === "*") &&
+            [s.Resource].flat().some((r) => r === "*" || r === bucketArn || r.startsWith(`${bucketArn}/`)),
+        )
+        .map((s) => ({
+          policy: p.name,
+          Sid: s.Sid,
+          Effect: s.Effect,
+          Action: s.Action,
+          Resource: s.Resource,
+          Condition: s.Condition,
+        })),
+    );
+    const others = touching.filter(
+      (s) => ![`${PREFIX}-intake-policy`, `${PREFIX}-submitter-policy`].includes(s.policy),
+    );
+    const registryRead = (policy: string) => [
+      {
+        policy,
+        Sid: "ListApplicationRegistry",
+        Effect: "Allow",
+        Action: ["s3:ListBucket"],
+        Resource: [bucketArn],
+        Condition: { StringEquals: { "s3:prefix": [REGISTRY_KEY] } },
+      },
+      {
+        policy,
+        Sid: "ReadApplicationRegistry",
+        Effect: "Allow",
+        Action: ["s3:GetObject"],
+        Resource: [`${bucketArn}/${REGISTRY_KEY}`],
+        Condition: undefined,
+      },
+    ];
+    expect(others).to.deep.equal([
+      ...registryRead(`${PREFIX}-plan-policy`),
+      ...registryRead(`${PREFIX}-ingest-policy`),
+    ]);
   });
 
   it("encrypts the notice topic with the stack's key and refuses plain HTTP", () => {
