@@ -88,6 +88,47 @@ describe("applications: the plan and ingest read the registry (s3rver on 127.0.0
     ]);
   });
 
+  it("a backfill window fetches the config's locations only, the ones its planner sized it for", async () => {
+    const client = s3.client();
+    const applications = new S3ObjectStore(client, "apps");
+    const rawStore = new S3ObjectStore(client, "raw");
+    await applications.putObject(
+      REGISTRY_KEY,
+      serializeRegistry(appendToRegistry(EMPTY_REGISTRY, [entry("leipzig", 51.34, 12.37)])),
+      { contentType: "application/json" },
+    );
+    const settings = { ...DEFAULT_PIPELINE_SETTINGS, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
+    let reads = 0;
+    const ingest = createIngestHandler({
+      settings,
+      rawStore,
+      stack: "t",
+      now: () => new Date("2026-11-20T08:00:00Z"),
+      log: () => undefined,
+      locations: () => {
+        reads++;
+        return locationsWithRegistry(settings, applications, () => undefined);
+      },
+    });
+    const window = await ingest({ from: "2025-01-01", to: "2025-01-05" });
+    expect(reads).to.equal(0);
+    expect(window.keys).to.have.length.above(0);
+    for (const key of window.keys) {
+      const manifest = JSON.parse(Buffer.from((await rawStore.getObject(requestManifestKey(key))).body).toString()) as {
+        locations: { name: string }[];
+      };
+      expect(manifest.locations.map((l) => l.name).sort()).to.deep.equal(settings.locations.map((l) => l.name).sort());
+    }
+    // The same handler, for a date, reads the registry and fetches its location too.
+    // A date outside the catch-up window of the test below, whose plan must not see it.
+    const date = await ingest({ date: "2026-11-10" });
+    expect(reads).to.equal(1);
+    const manifest = JSON.parse(
+      Buffer.from((await rawStore.getObject(requestManifestKey(date.keys[0]!))).body).toString(),
+    ) as { locations: { name: string }[] };
+    expect(manifest.locations.map((l) => l.name)).to.include("leipzig");
+  });
+
   it("ingest fetches them, and the plan, seeing the date's raw data was for fewer locations, ingests it again", async () => {
     const client = s3.client();
     const applications = new S3ObjectStore(client, "apps");
