@@ -119,7 +119,7 @@ export function localTargets(stack: string): StateMachineTargets & {
   const arn = (service: string, rest: string) => `arn:aws:${service}:us-east-1:000000000000:${rest}`;
   return {
     stack,
-    backfillPlanFunctionArn: arn("lambda", `function:${stack}-backfill-plan`),
+    backfillPlanFunctionArn: arn("lambda", `function:${stack}-backfill`),
     backfillStateMachineArn: arn("states", `stateMachine:${stack}-backfill`),
     planFunctionArn: arn("lambda", `function:${stack}-plan`),
     ingestFunctionArn: arn("lambda", `function:${stack}-ingest`),

@@ -297,4 +297,5 @@ export const RESOURCE_NAMING: Readonly<Record<string, NamedType | null>> = {
   "weather-pipeline:applications:Applications": null,
   "weather-pipeline:query:QueryCatalog": null,
   "weather-pipeline:warehouse:Warehouse": null,
+  "weather-pipeline:backfill:Backfill": null,
 };
