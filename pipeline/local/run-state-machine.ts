@@ -381,6 +381,10 @@ export class LocalStateMachine {
             batch.map((m): DeadLetter => ({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body })),
           );
         },
+        release: (messages) => {
+          messages.forEach((m) => received.delete(m.messageId));
+          return Promise.resolve();
+        },
         startRun: (input, name) => {
           const execution = this.start(input, name);
           started.push(execution.done);
