@@ -29,7 +29,10 @@ export interface PlanHandlerDeps {
 /** Builds the planning handler: `{}` (the schedule) or `{"date"}` (a manual run) -> RunPlan. */
 export function createPlanHandler(deps: PlanHandlerDeps): (event: unknown) => Promise<RunPlan> {
   return async (event: unknown) => {
-    const input = parseIngestEvent(event, { timezone: deps.settings.timezone, now: (deps.now ?? (() => new Date()))() });
+    const input = parseIngestEvent(event, {
+      timezone: deps.settings.timezone,
+      now: (deps.now ?? (() => new Date()))(),
+    });
     const settings = deps.locations ? { ...deps.settings, locations: await deps.locations() } : deps.settings;
     return planRunDates(input, { ...deps, settings });
   };
