@@ -44,3 +44,10 @@ export const backfillStateMachineArn = pipeline.backfill.stateMachine.arn;
 export const startBackfillCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.backfill.stateMachine.arn} --input '{"from":"YYYY-MM-DD","to":"YYYY-MM-DD"}'`;
 /** The stack's CloudWatch dashboard in the console: runs, Lambdas, dead letters, freshness, Open-Meteo usage, alarms. */
 export const dashboardUrl = pipeline.dashboard.url;
+/** The applications drop zone (README "Applications"): its bucket, who may drop files, where notices go. */
+export const applicationsBucketName = pipeline.applicationsBucket.name;
+/** The one role that may put files under applications/incoming/ (and do nothing else). */
+export const applicationSubmitterRoleArn = pipeline.applications.submitterRole.arn;
+export const applicationNoticeTopicArn = pipeline.applications.notices.arn;
+export const applicationsFunctionName = pipeline.applications.processor.function.name;
+export const applicationsDeadLetterQueueUrl = pipeline.applications.deadLetters.url;

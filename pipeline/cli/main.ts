@@ -25,6 +25,7 @@ import { todayIn } from "../core/dates";
 import { assertIsoDate } from "../core/keys";
 import type * as Report from "./report";
 import type * as ReportData from "../report";
+import type * as Apply from "./apply";
 import { PROJECT_DIR, rebuildIfStale } from "../local/build";
 
 /**
@@ -532,6 +533,37 @@ function parsePositiveInteger(value: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${value} is not a positive whole number`);
   return n;
 }
+
+program
+  .command("apply")
+  .description(
+    "Put application files (CSV or JSON of name, latitude, longitude[, start_date]) into the local drop zone and decide each row; the next `npm start` fetches the accepted locations",
+  )
+  .argument("<file...>", "application files, e.g. places.csv")
+  .option("--stack <name>", "the stack whose locations, variables and limits apply (default: embedded defaults)")
+  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--json", "print one JSON array of {file, row, name, decision, id?, reasons?} on stdout")
+  .action(async (files: string[], options: { stack?: string; dataDir: string; json?: boolean }) => {
+    const { config } = configOf(options.stack);
+    const rows = await load<typeof Apply>("./apply").applyLocalFiles({
+      files,
+      settings: config.pipeline,
+      limits: {
+        maxBytes: config.applications.maxBytes,
+        minDistanceKm: config.applications.minDistanceKm,
+        maxDailyWeight: config.maxDailyWeight,
+      },
+      dataDir: path.resolve(options.dataDir),
+      print: options.json ? () => undefined : (line) => console.log(line),
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else {
+      const accepted = rows.filter((r) => r.decision === "accepted").length;
+      console.log(
+        `${accepted} accepted, ${rows.length - accepted} rejected; \`npm start\` fetches the accepted locations`,
+      );
+    }
+  });
 
 const rerun = rebuildIfStale();
 if (rerun !== undefined) {

@@ -13,6 +13,7 @@ import type { PipelineSettings } from "../core/settings";
 import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
 import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
+import { locationsWithRegistry } from "../applications";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
@@ -96,13 +97,19 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
   if (options.date !== undefined) assertFinishedDate(options.date, options.settings.timezone, new Date(), "--date");
   const s3 = await startLocalS3({
     directory: path.join(options.dataDir, "s3"),
-    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
+    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated, LOCAL_BUCKETS.applications],
   });
   const fake = options.live || custom ? undefined : await startFakeOpenMeteo();
   try {
+    // Locations accepted through the local drop zone (`pipeline apply`) are fetched too.
+    const applicationsStore = new S3ObjectStore(s3.client(), LOCAL_BUCKETS.applications);
+    const located = {
+      ...options.settings,
+      locations: await locationsWithRegistry(options.settings, applicationsStore, print),
+    };
     const settings: PipelineSettings = fake
-      ? { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
-      : { ...options.settings, ...custom };
+      ? { ...located, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
+      : { ...located, ...custom };
     print(
       fake
         ? `Open-Meteo: embedded fake at ${fake.url} -- SYNTHETIC values, NOT real weather (use --live for the real API)`

@@ -294,9 +294,16 @@ export const stackConfigSchema = z
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     // Open-Meteo's quota for the stack's IP (the free tier's by default), checked against the
-    // worst case of the schedule and catch-up (pipeline/config/api-quota.ts).
+    // worst case of the schedule and catch-up (pipeline/config/api-quota.ts); accepted
+    // applications keep the daily run within maxDailyWeight too.
     maxDailyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perDay),
     maxHourlyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perHour),
+    applicationMaxBytes: integer(1_024, 10_485_760, "bytes").default(1_048_576),
+    // Whole km: Pulumi.yaml declares config types string, integer, boolean and array only.
+    applicationMinDistanceKm: integer(0, 1_000, "km").default(1),
+    applicationNoticeEmail: z
+      .union([z.literal(""), z.email({ error: "it must be an e-mail address, or empty for none" })])
+      .default(""),
     // The warehouse (README "Warehouse"): off unless a stack turns it on.
     warehouseEnabled: z.boolean({ error: "it must be true or false" }).default(false),
     // Aurora Serverless v2 capacity in ACUs; a minimum of 0 lets the database pause when idle.
@@ -417,6 +424,17 @@ export interface StackConfig {
   readonly apiWeightLimits: { readonly perDay: number; readonly perHour: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
+  /** The daily quota budget in Open-Meteo API weight: accepted applications keep the daily run within it. */
+  readonly maxDailyWeight: number;
+  /** The applications drop zone (README "Applications"). */
+  readonly applications: {
+    /** Largest file processed, in bytes. */
+    readonly maxBytes: number;
+    /** A new location must be at least this far from every existing one. */
+    readonly minDistanceKm: number;
+    /** Subscribed to the notice topic when set. */
+    readonly noticeEmail: string | undefined;
+  };
   /** The PostgreSQL warehouse; undefined where warehouseEnabled is false. */
   readonly warehouse: WarehouseConfig | undefined;
   /** How backfills are paced: Open-Meteo weight per UTC day, and windows fetched at once. */
@@ -531,6 +549,12 @@ function parseWithProblems(
     reservedConcurrency: {
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
+    },
+    maxDailyWeight: c.maxDailyWeight,
+    applications: {
+      maxBytes: c.applicationMaxBytes,
+      minDistanceKm: c.applicationMinDistanceKm,
+      noticeEmail: c.applicationNoticeEmail === "" ? undefined : c.applicationNoticeEmail,
     },
     warehouse: c.warehouseEnabled
       ? {

@@ -9,7 +9,11 @@ import { physicalName } from "./names";
 import { createServiceRole, type PolicyStatement } from "./service-role";
 
 /** Clients of the AWS SDK v3 the Lambdas use, which the nodejs22.x runtime ships. */
-export const RUNTIME_PROVIDED_PACKAGES = ["@aws-sdk/client-s3", "@aws-sdk/client-secrets-manager"] as const;
+export const RUNTIME_PROVIDED_PACKAGES = [
+  "@aws-sdk/client-s3",
+  "@aws-sdk/client-secrets-manager",
+  "@aws-sdk/client-sns",
+] as const;
 
 /**
  * Packages in package.json `dependencies` that no Lambda package needs: the program's own (zod

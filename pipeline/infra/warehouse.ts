@@ -413,7 +413,7 @@ export class Warehouse extends pulumi.ComponentResource {
         timeoutSeconds: config.load.timeoutSeconds,
         logRetentionDays: args.logRetentionDays,
         statements,
-        excludePackages: ["ky", "hyparquet-writer"],
+        excludePackages: ["ky", "hyparquet-writer", "csv-parse"],
         vpcConfig: { subnetIds: this.subnetIds, securityGroupIds: [loadGroupId] },
         environment: {
           [WAREHOUSE_ENVIRONMENT.host]: this.cluster.endpoint,

@@ -13,6 +13,8 @@ import { createTransformHandler, type TransformResult } from "../transform";
 import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
+import { locationsWithRegistry } from "../applications";
+import { Applications, PROCESSOR_TIMEOUT_SECONDS, registryReadStatements } from "./applications";
 import { createAlarms } from "./alarms";
 import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
 import { Backfill } from "./backfill";
@@ -36,6 +38,8 @@ const WAREHOUSE_PACKAGES = ["pg", "pg-copy-streams", "hyparquet"];
 /** The plan Lambda only lists prefixes: a minute is plenty. */
 const PLAN_TIMEOUT_SECONDS = 60;
 
+/** Days an earlier version of the registry (and of any application object) is kept. */
+const APPLICATIONS_NONCURRENT_VERSION_DAYS = 365;
 /** The raw date prefixes (keys.rawDatePrefix): what the planner lists and the transform reads. */
 const RAW_DATE_PREFIXES = [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`];
 
@@ -57,6 +61,9 @@ export interface WeatherPipelineContext {
 export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
+  /** The applications drop zone's bucket: incoming/, accepted/, rejected/, archive/ and the registry. */
+  public readonly applicationsBucket: DataBucket;
+  public readonly applications: Applications;
   /** Where S3 writes the raw and curated buckets' server access logs; undefined unless accessLogging. */
   public readonly accessLogs: DataBucket | undefined;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
@@ -101,6 +108,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { expirationDays: config.curatedExpirationDays, protectData: config.protectData },
       parent,
     );
+    this.applicationsBucket = new DataBucket(
+      `${name}-applications`,
+      { protectData: config.protectData, noncurrentVersionDays: APPLICATIONS_NONCURRENT_VERSION_DAYS },
+      parent,
+    );
+    const applicationsBucketName = this.applicationsBucket.name;
     this.accessLogs = config.accessLogs.enabled
       ? createAccessLogs(
           name,
@@ -174,16 +187,20 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Resource: [this.curatedBucket.arn],
             Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
+          // The plan's locations are the config's and the registry's, as ingest's are.
+          ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["ky", "hyparquet-writer", ...WAREHOUSE_PACKAGES],
+        excludePackages: ["ky", "hyparquet-writer", "csv-parse", ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
+          const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
           return createPlanHandler({
             settings,
             rawStore: new S3ObjectStore(client, rawBucketName.get()),
             curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
             catchUpDays: catchUp.days,
             maxDatesPerRun: catchUp.maxDatesPerRun,
+            locations: () => locationsWithRegistry(settings, applicationsStore),
           });
         },
       },
@@ -221,10 +238,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
                 },
               ]
             : []),
+          ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["hyparquet-writer", ...WAREHOUSE_PACKAGES],
+        excludePackages: ["hyparquet-writer", "csv-parse", ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
-          const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
+          const client = createS3Client();
+          const rawStore = new S3ObjectStore(client, rawBucketName.get());
+          const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
           // The ARN, never the key, is in the code; the key is read once per cold start.
           const secretId = apiKeySecretArn?.get();
           return createIngestHandler({
@@ -232,6 +252,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             rawStore,
             stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
+            locations: () => locationsWithRegistry(settings, applicationsStore),
           });
         },
       },
@@ -261,7 +282,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
         ],
         // hyparquet stays: the writer depends on it.
-        excludePackages: ["ky", ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet")],
+        excludePackages: ["ky", "csv-parse", ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet")],
         callbackFactory: () => {
           const client = createS3Client();
           return createTransformHandler({
@@ -295,6 +316,25 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const load = this.warehouse?.load;
 
     this.alerting = new Alerting(`${name}-alerts`, { accountId, region, email: config.alerts.email }, parent);
+
+    this.applications = new Applications(
+      name,
+      {
+        bucket: this.applicationsBucket,
+        settings,
+        limits: {
+          maxBytes: config.applications.maxBytes,
+          minDistanceKm: config.applications.minDistanceKm,
+          maxDailyWeight: config.maxDailyWeight,
+        },
+        logRetentionDays: config.logRetentionDays,
+        noticeEmail: config.applications.noticeEmail,
+        keyArn: this.alerting.key.arn,
+        accountId,
+        excludePackages: WAREHOUSE_PACKAGES,
+      },
+      parent,
+    );
 
     const functionArns = [this.plan, this.ingest, this.transform, ...(load ? [load] : [])].map((f) => f.function.arn);
     const runRole = createServiceRole(
@@ -404,11 +444,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               plan: this.plan.function.name,
               ingest: this.ingest.function.name,
               transform: this.transform.function.name,
+              intake: this.applications.processor.function.name,
               ...(load ? { load: load.function.name } : {}),
             },
             deadLetterQueueNames: {
               "run-dlq": this.alerting.runDeadLetters.name,
               "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+              "intake-dlq": this.applications.deadLetters.name,
             },
             freshnessHours: config.alerts.freshnessHours,
           },
@@ -433,11 +475,16 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             timeoutSeconds: config.transform.timeoutSeconds,
             reservedConcurrency: config.reservedConcurrency.transform,
           },
+          intake: { function: this.applications.processor.function, timeoutSeconds: PROCESSOR_TIMEOUT_SECONDS },
           ...(load && config.warehouse
             ? { load: { function: load.function, timeoutSeconds: config.warehouse.load.timeoutSeconds } }
             : {}),
         },
-        deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
+        deadLetterQueues: {
+          run: this.alerting.runDeadLetters,
+          schedule: this.alerting.scheduleDeadLetters,
+          intake: this.applications.deadLetters,
+        },
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
         alarms,
         freshnessHours: config.alerts.freshnessHours,

@@ -5,7 +5,7 @@
  */
 import { assertFinishedDate } from "../core/dates";
 import { assertIsoDate } from "../core/keys";
-import type { PipelineSettings } from "../core/settings";
+import type { Location, PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { ApiKeyError, hasApiKeyParameter, withApiKey } from "./api-key";
 import { redactUrl, type RetryTuning } from "./http";
@@ -107,6 +107,11 @@ export interface IngestHandlerDeps {
   readonly log?: (line: string) => void;
   /** The stack name, the Stack dimension of the metrics. */
   readonly stack: string;
+  /**
+   * The locations of a date's invocation, read on each one (the config's and the applications
+   * registry's); absent, or for a backfill window: settings.locations.
+   */
+  readonly locations?: () => Promise<readonly Location[]>;
 }
 
 /** Throws unless neither API URL carries a key: planned URLs end up in keys, metadata and logs. */
@@ -159,7 +164,13 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
       onAttempt: (attempt: Parameters<typeof addAttempt>[1]) => addAttempt(totals, attempt),
     };
     try {
-      const result = window ? await ingestWindow(window, ingestDeps) : await ingestDate(input ?? {}, ingestDeps);
+      // A date adds the registry's locations to the config's (README "Applications"). A backfill
+      // window fetches the config's only: its planner sized and paced it for those.
+      const dateDeps =
+        !window && deps.locations
+          ? { ...ingestDeps, settings: { ...deps.settings, locations: await deps.locations() } }
+          : ingestDeps;
+      const result = window ? await ingestWindow(window, ingestDeps) : await ingestDate(input ?? {}, dateDeps);
       // A window stopped by an hourly or daily limit waits and goes on: not a failure.
       outcome = "resumeAt" in result && result.resumeAt !== undefined ? "rate-limited" : "succeeded";
       return result;

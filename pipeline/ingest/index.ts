@@ -23,6 +23,7 @@ export const { OPEN_METEO_FREE_LIMITS, formatIngestMetricLines } = metrics;
 export type { IngestTotals } from "./metrics";
 export const {
   MAX_LOCATIONS_PER_REQUEST,
+  formatCoordinate,
   planRequests,
   planSegmentRequests,
   requestIdentity,

@@ -9,7 +9,11 @@ import { S3ObjectStore } from "../core/storage";
 import { startLocalS3 } from "./s3-server";
 
 /** Bucket names of local runs. */
-export const LOCAL_BUCKETS = { raw: "local-raw", curated: "local-curated" } as const;
+export const LOCAL_BUCKETS = {
+  raw: "local-raw",
+  curated: "local-curated",
+  applications: "local-applications",
+} as const;
 
 /** An open local curated bucket; close() stops its s3rver. */
 export interface LocalCuratedBucket {

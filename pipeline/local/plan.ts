@@ -152,6 +152,8 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { name: physical, arn: `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:${physical}` };
     case "aws:cloudwatch/dashboard:Dashboard":
       return { dashboardArn: `arn:aws:cloudwatch::${MOCK_ACCOUNT}:dashboard/${String(inputs["dashboardName"])}` };
+    case "aws:cloudwatch/eventRule:EventRule":
+      return { name: physical, arn: `arn:aws:events:${MOCK_REGION}:${MOCK_ACCOUNT}:rule/${physical}` };
     case "aws:scheduler/schedule:Schedule":
       return { name: physical, arn: `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule/default/${physical}` };
     default:

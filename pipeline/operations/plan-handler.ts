@@ -1,7 +1,7 @@
 /**
  * What the planning Lambda (the run's first state) does with an event: the dates to work on.
  */
-import type { PipelineSettings } from "../core/settings";
+import type { Location, PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { parseIngestEvent } from "../ingest";
 import { planRunDates, type RunPlan } from "./catch-up";
@@ -19,13 +19,21 @@ export interface PlanHandlerDeps {
   readonly now?: () => Date;
   /** Where the plan's reasons go; default console.log. */
   readonly log?: (line: string) => void;
+  /**
+   * The locations of this run, read on each run (the config's and the applications registry's);
+   * absent: settings.locations. The plan must use the ones ingest will, or its request ids differ.
+   */
+  readonly locations?: () => Promise<readonly Location[]>;
 }
 
 /** Builds the planning handler: `{}` (the schedule) or `{"date"}` (a manual run) -> RunPlan. */
 export function createPlanHandler(deps: PlanHandlerDeps): (event: unknown) => Promise<RunPlan> {
-  return async (event: unknown) =>
-    planRunDates(
-      parseIngestEvent(event, { timezone: deps.settings.timezone, now: (deps.now ?? (() => new Date()))() }),
-      deps,
-    );
+  return async (event: unknown) => {
+    const input = parseIngestEvent(event, {
+      timezone: deps.settings.timezone,
+      now: (deps.now ?? (() => new Date()))(),
+    });
+    const settings = deps.locations ? { ...deps.settings, locations: await deps.locations() } : deps.settings;
+    return planRunDates(input, { ...deps, settings });
+  };
 }

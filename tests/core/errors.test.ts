@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { PipelineError } from "../../pipeline/core/errors";
 import { TRANSIENT_ERRORS } from "../../pipeline/infra/state-machine-definition";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
+import * as applications from "../../pipeline/applications/errors";
 import * as apiKey from "../../pipeline/ingest/api-key";
 import * as http from "../../pipeline/ingest/http";
 import * as ingest from "../../pipeline/ingest/ingest";
@@ -54,6 +55,14 @@ const builders: Record<string, () => Error> = {
     ),
   OpenMeteoUnreachableError: () =>
     new http.OpenMeteoUnreachableError("no answer", "https://api/x", { kind: "timeout", timeoutMs: 10 }, 4, 50),
+  PreconditionFailedError: () =>
+    new storage.PreconditionFailedError("s3://apps", "applications/registry.json", "failed", {
+      cause: new Error("412 Precondition Failed"),
+    }),
+  ApplicationsError: () =>
+    new applications.ApplicationsError("the registry is not valid JSON", {
+      cause: new SyntaxError("Unexpected token"),
+    }),
   IngestError: () =>
     new ingest.IngestError("ingest failed", "2026-11-20", "forecast", "0000-abc", [], {
       cause: new http.OpenMeteoUnreachableError("no answer", "u", { kind: "timeout", timeoutMs: 1 }, 1, 1),
@@ -62,7 +71,7 @@ const builders: Record<string, () => Error> = {
 
 function exportedErrorClasses(): string[] {
   const names: string[] = [];
-  for (const module of [apiKey, http, ingest, response, storage, transform, { PipelineError }]) {
+  for (const module of [apiKey, applications, http, ingest, response, storage, transform, { PipelineError }]) {
     for (const [name, value] of Object.entries(module)) {
       const prototype = (value as { prototype?: unknown }).prototype;
       if (typeof value === "function" && (value === PipelineError || prototype instanceof PipelineError)) {

@@ -237,8 +237,8 @@ for (const stack of STACKS) {
       expect(new Set(emitted.map((p) => p.dimensions[STACK_DIMENSION]))).to.deep.equal(new Set([prefix]));
     });
 
-    it("shows each Lambda, both dead-letter queues and the state machine", () => {
-      for (const role of ["plan", "ingest", "transform"]) {
+    it("shows each Lambda, every dead-letter queue and the state machine", () => {
+      for (const role of ["plan", "ingest", "transform", "intake"]) {
         for (const metric of ["Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"]) {
           expect(
             graphed.some((m) => m.name === metric && m.dimensions["FunctionName"] === `${prefix}-${role}`),
@@ -251,7 +251,7 @@ for (const stack of STACKS) {
         expect(stats).to.have.members(["p50", "p95", "Maximum"]);
       }
       const queues = ofType(plan, "aws:sqs/queue:Queue").map((q) => mockPhysicalName(q.name, q.inputs));
-      expect(queues).to.have.length(2);
+      expect(queues).to.have.length(3);
       for (const queue of queues) {
         for (const metric of AWS_PUBLISHED["AWS/SQS"]!.metrics) {
           expect(

@@ -126,7 +126,12 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     }
     s3 = await startLocalS3({
       directory: path.join(work, "s3"),
-      buckets: [mockPhysicalName(`${PREFIX}-raw`), mockPhysicalName(`${PREFIX}-curated`)],
+      // The applications bucket too: ingest reads the registry there (none yet: config locations only).
+      buckets: [
+        mockPhysicalName(`${PREFIX}-raw`),
+        mockPhysicalName(`${PREFIX}-curated`),
+        mockPhysicalName(`${PREFIX}-applications`),
+      ],
     });
     const client = s3.client();
     rawStore = new S3ObjectStore(client, mockPhysicalName(`${PREFIX}-raw`));

@@ -33,6 +33,17 @@ function sampleNames(stack: string): { kind: NameKind; name: string; autoNamed: 
     auto("scheduler-schedule", `${p}-daily`),
     auto("cloudwatch-alarm", `${p}-alarm-schedule-dlq-waiting`),
     auto("secretsmanager-secret", `${p}-api-key`),
+    // The applications drop zone: the longest of each kind it names.
+    auto("s3-bucket", `${p}-applications`),
+    auto("iam-role", `${p}-intake-role`),
+    auto("iam-role", `${p}-submitter`),
+    auto("iam-role-policy", `${p}-submitter-policy`),
+    auto("sqs-queue", `${p}-intake-dlq`),
+    auto("sns-topic", `${p}-notices`),
+    auto("eventbridge-rule", `${p}-incoming`),
+    auto("cloudwatch-alarm", `${p}-alarm-intake-dlq-waiting`),
+    explicit("lambda-function", `${p}-intake`),
+    explicit("log-group", `/aws/lambda/${p}-intake`),
     explicit("lambda-function", `${p}-transform`),
     explicit("log-group", `/aws/lambda/${p}-transform`),
     explicit("athena-workgroup", `${p}-query`),
@@ -263,7 +274,7 @@ describe("physical names", () => {
       const fns = today.filter((r) => r.type === "aws:lambda/function:Function").map((r) => r.inputs["name"]);
       // prod's config, so the warehouse's load function too, and the backfill's planner.
       expect(fns.sort()).to.deep.equal(
-        ["backfill", "ingest", "load", "plan", "transform"].map((f) => `${prefix}-${f}`),
+        ["backfill", "ingest", "intake", "load", "plan", "transform"].map((f) => `${prefix}-${f}`),
       );
       const database = today.find((r) => r.type === "aws:glue/catalogDatabase:CatalogDatabase")!;
       expect(database.inputs["name"]).to.equal(`weather_pipeline_${LONGEST_TODAY.replaceAll("-", "_")}`);

@@ -114,6 +114,7 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(buckets.map((b) => b.name).sort()).to.deep.equal(
           [
             ...(config.accessLogs.enabled ? [`${prefix}-access-logs`] : []),
+            `${prefix}-applications`,
             `${prefix}-curated`,
             `${prefix}-query-results`,
             `${prefix}-raw`,
@@ -320,15 +321,23 @@ describe("infrastructure under Pulumi mocks", function () {
       it("grants each role exactly the actions and resources it uses", () => {
         const raw = arnOfBucket(`${prefix}-raw`);
         const curated = arnOfBucket(`${prefix}-curated`);
+        const applications = arnOfBucket(`${prefix}-applications`);
         const logs = (fn: string) => `${arnOfLogGroup(`/aws/lambda/${prefix}-${fn}`)}:log-stream:*`;
         const policy = (name: string) => policySummary(find(plan(), T.rolePolicy, name).inputs["policy"]);
+        // Plan and ingest read the applications registry, and nothing else of its bucket.
+        const registry = {
+          ListApplicationRegistry: `s3:ListBucket on ${applications}`,
+          ReadApplicationRegistry: `s3:GetObject on ${applications}/applications/registry.json`,
+        };
         expect(policy(`${prefix}-plan-policy`)).to.deep.equal({
           ListRawDates: `s3:ListBucket on ${raw}`,
           ListCuratedDates: `s3:ListBucket on ${curated}`,
+          ...registry,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("plan")}`,
         });
         expect(policy(`${prefix}-ingest-policy`)).to.deep.equal({
           PutRawObjects: `s3:PutObject on ${raw}/open-meteo/*`,
+          ...registry,
           ListBackfillWindows: `s3:ListBucket on ${raw}`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("ingest")}`,
         });
@@ -379,6 +388,8 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(listing.map((st) => st.Condition)).to.deep.equal([
           { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
           { StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] } },
+          { StringEquals: { "s3:prefix": ["applications/registry.json"] } },
+          undefined,
           undefined,
         ]);
         // The transform may list exactly the prefixes it reads: S3 then answers a missing manifest
@@ -452,6 +463,9 @@ describe("infrastructure under Pulumi mocks", function () {
             "data-stale",
             "ingest-errors",
             "ingest-throttles",
+            "intake-dlq-waiting",
+            "intake-errors",
+            "intake-throttles",
             "plan-errors",
             "plan-throttles",
             "run-dlq-waiting",
@@ -713,6 +727,7 @@ describe("infrastructure under Pulumi mocks", function () {
     ).to.deep.equal([
       "weather-pipeline-sandbox-backfill",
       "weather-pipeline-sandbox-ingest",
+      "weather-pipeline-sandbox-intake",
       "weather-pipeline-sandbox-plan",
       "weather-pipeline-sandbox-transform",
     ]);

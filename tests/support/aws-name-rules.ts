@@ -283,11 +283,18 @@ export const RESOURCE_NAMING: Readonly<Record<string, NamedType | null>> = {
   "aws:sns/topicSubscription:TopicSubscription": null,
   "aws:sqs/queuePolicy:QueuePolicy": null,
   "aws:secretsmanager/secretVersion:SecretVersion": null,
+  "aws:cloudwatch/eventRule:EventRule": { input: "name", rule: AWS_NAME_RULES["eventbridge-rule"] },
+  // A target's id and a permission's statement id are generated per rule and per function.
+  "aws:cloudwatch/eventTarget:EventTarget": null,
+  "aws:lambda/permission:Permission": null,
+  "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": null,
+  "aws:s3/bucketNotification:BucketNotification": null,
   // The program's own components exist only in Pulumi's state.
   "weather-pipeline:index:WeatherPipeline": null,
   "weather-pipeline:storage:DataBucket": null,
   "weather-pipeline:compute:PipelineFunction": null,
   "weather-pipeline:alerting:Alerting": null,
+  "weather-pipeline:applications:Applications": null,
   "weather-pipeline:query:QueryCatalog": null,
   "weather-pipeline:warehouse:Warehouse": null,
   "weather-pipeline:backfill:Backfill": null,
