@@ -159,21 +159,22 @@ export class Backfill extends pulumi.ComponentResource {
             args.deadLetterQueueUrl,
             args.loadFunctionArn ?? pulumi.output(""),
           ])
-          .apply(([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl, loadArn]) =>
-            JSON.stringify(
-              buildBackfillDefinition({
-                stack: name,
-                planFunctionArn,
-                ingestFunctionArn,
-                transformFunctionArn,
-                alertTopicArn,
-                deadLetterQueueUrl,
-                maxConcurrency: args.maxConcurrency,
-                ...(loadArn ? { loadFunctionArn: loadArn } : {}),
-              }),
-              null,
-              2,
-            ),
+          .apply(
+            ([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl, loadArn]) =>
+              JSON.stringify(
+                buildBackfillDefinition({
+                  stack: name,
+                  planFunctionArn,
+                  ingestFunctionArn,
+                  transformFunctionArn,
+                  alertTopicArn,
+                  deadLetterQueueUrl,
+                  maxConcurrency: args.maxConcurrency,
+                  ...(loadArn ? { loadFunctionArn: loadArn } : {}),
+                }),
+                null,
+                2,
+              ),
           ),
       },
       { parent: this, dependsOn: [role.policy] },

@@ -235,7 +235,9 @@ function describeEngine(engine: WarehouseEngine): void {
       expect(new Set(loads.map((i) => JSON.stringify(i.event))).size).to.equal(1);
       const window = loads[0]!.event as { from: string; to: string };
       expect(s.machine.topic).to.have.lengthOf(1);
-      expect(s.machine.topic[0]!.message).to.contain("failed at step LoadWindow").and.contain("WarehouseUnavailableError");
+      expect(s.machine.topic[0]!.message)
+        .to.contain("failed at step LoadWindow")
+        .and.contain("WarehouseUnavailableError");
       expect(s.machine.queue.map((m) => [JSON.parse(m.body) as unknown, m.attributes["step"]])).to.deep.equal([
         [window, "LoadWindow"],
       ]);
