@@ -49,9 +49,9 @@ export class Backfill extends pulumi.ComponentResource {
     const curatedBucketName = args.curatedBucket.name;
 
     this.plan = new PipelineFunction(
-      `${name}-backfill-plan`,
+      `${name}-backfill`,
       {
-        functionName: `${name}-backfill-plan`,
+        functionName: `${name}-backfill`,
         description: "Plans a backfill: the windows of a range of past dates still to fetch, paced by the daily budget",
         memoryMb: 256,
         timeoutSeconds: 120,
@@ -92,7 +92,8 @@ export class Backfill extends pulumi.ComponentResource {
       ...(args.loadFunctionArn ? [args.loadFunctionArn] : []),
     ];
     const role = createServiceRole(
-      `${name}-backfill-run`,
+      // Short: with `-role` and Pulumi's suffix it fits IAM's 64 characters for every stack deployed today.
+      `${name}-bf-run`,
       // Assumed by Step Functions for this state machine only (confused deputy).
       {
         service: "states.amazonaws.com",
