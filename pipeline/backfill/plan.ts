@@ -4,6 +4,10 @@
  * so running a backfill again completes what is missing and rewrites nothing complete; the rest
  * are paced over UTC days under the stack's budget. The windows go into the state machine's
  * input of the Map (not an S3 item file), so the definition runs unchanged locally.
+ * Where the stack has a warehouse, a complete window is not dropped but planned `loadOnly`: the
+ * Map sends it straight to LoadWindow, which skips every date already loaded as its files are
+ * now. So a backfill run again (or a failed window's redrive) loads what an earlier run wrote
+ * but did not load (its load failed, or the warehouse came later), without fetching it again.
  */
 import { todayIn } from "../core/dates";
 import { curatedObjectKey, DATASETS, type Dataset } from "../core/keys";
@@ -29,14 +33,18 @@ export interface BackfillItem {
   readonly weight: number;
   /** Not before this instant (ISO-8601 UTC): the window belongs to a later day's budget. */
   readonly notBefore?: string;
+  /** The window is complete: only its warehouse load runs (stacks with a warehouse). */
+  readonly loadOnly?: true;
 }
 
 /** The plan a backfill execution runs. */
 export interface BackfillRunPlan {
   readonly from: string;
   readonly to: string;
-  /** The windows still to do, in date order. */
+  /** The windows still to do, in date order (load-only ones included, see loadOnlyWindows). */
   readonly windows: readonly BackfillItem[];
+  /** Complete windows of `windows` planned for their warehouse load only (counted in skippedWindows too). */
+  readonly loadOnlyWindows: number;
   /** Windows of the whole range, done ones included. */
   readonly plannedWindows: number;
   /** Windows skipped because all their dates are complete. */
@@ -64,6 +72,8 @@ export interface BackfillPlanDeps {
   /** The clock: yesterday, endpoints and pacing; default the real time. */
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
+  /** The stack has a warehouse: complete windows are planned loadOnly instead of dropped. */
+  readonly loadCompleteWindows?: boolean;
 }
 
 /**
@@ -139,7 +149,7 @@ export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDe
   const weight = todo.reduce((sum, w) => sum + w.weight, 0);
   const estimate = estimateQuota({ windows: todo }, deps.maxWeightPerDay, now);
   checkBudget(weight, estimate, event.spread === true, deps.source ?? "the stack's config");
-  const windows: BackfillItem[] = todo.map((w, i) => {
+  const fetched: BackfillItem[] = todo.map((w, i) => {
     const day = estimate.windowDays[i] as number;
     return {
       from: w.from,
@@ -150,6 +160,13 @@ export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDe
       ...(day > 0 ? { notBefore: dayStart(now, day).toISOString() } : {}),
     };
   });
+  // Complete windows cost no request: loaded first, in date order, while the budget is spent on the rest.
+  const loadOnly: BackfillItem[] = deps.loadCompleteWindows
+    ? plan.windows
+        .filter((w) => isDone(w, complete))
+        .map((w) => ({ from: w.from, to: w.to, dates: w.dates, requests: 0, weight: 0, loadOnly: true as const }))
+    : [];
+  const windows = [...loadOnly, ...fetched];
   const bytes = JSON.stringify(windows).length;
   if (bytes > MAX_ITEMS_BYTES) {
     throw new BackfillRangeError(
@@ -159,12 +176,14 @@ export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDe
   const skippedDates = plan.windows.filter((w) => isDone(w, complete)).reduce((sum, w) => sum + w.dates, 0);
   log(
     `backfill ${event.from} to ${event.to}: ${plan.windows.length} window(s), ${plan.windows.length - todo.length} complete and skipped; ` +
-      `${todo.length} to do: ${todo.reduce((s, w) => s + w.requests, 0)} request(s), weight ${Math.round(weight * 100) / 100} over ${estimate.days} day(s)`,
+      `${todo.length} to do: ${todo.reduce((s, w) => s + w.requests, 0)} request(s), weight ${Math.round(weight * 100) / 100} over ${estimate.days} day(s)` +
+      (loadOnly.length > 0 ? `; ${loadOnly.length} complete window(s) to load into the warehouse` : ""),
   );
   return {
     from: event.from,
     to: event.to,
     windows,
+    loadOnlyWindows: loadOnly.length,
     plannedWindows: plan.windows.length,
     skippedWindows: plan.windows.length - todo.length,
     skippedDates,

@@ -36,19 +36,21 @@ export function progressOf(
   failedWindows: readonly { readonly from: string; readonly to: string }[],
   pace: { readonly elapsedMs: number; readonly doneAtStart: number },
 ): BackfillProgress {
-  const dates = plan.windows.reduce((sum, w) => sum + w.dates, 0) + plan.skippedDates;
+  // Load-only windows are complete already: counted in skippedDates, not as windows to do.
+  const windows = plan.windows.filter((w) => !w.loadOnly);
+  const dates = windows.reduce((sum, w) => sum + w.dates, 0) + plan.skippedDates;
   let done = 0;
   for (const date of complete) if (date >= plan.from && date <= plan.to) done++;
   let failed = 0;
   for (const w of failedWindows) {
-    for (const item of plan.windows) {
+    for (const item of windows) {
       if (item.from !== w.from || item.to !== w.to) continue;
       let left = item.dates;
       for (const date of complete) if (date >= item.from && date <= item.to) left--;
       failed += left;
     }
   }
-  const doneWindows = plan.windows.filter((w) => {
+  const doneWindows = windows.filter((w) => {
     let count = 0;
     for (const date of complete) if (date >= w.from && date <= w.to) count++;
     return count === w.dates;
@@ -60,7 +62,7 @@ export function progressOf(
     done,
     failed,
     waiting,
-    windows: plan.windows.length,
+    windows: windows.length,
     windowsDone: doneWindows.length,
     requests: doneWindows.reduce((sum, w) => sum + w.requests, 0),
     requestsTotal: plan.requests,

@@ -28,7 +28,9 @@ import {
 import { todayIn } from "../core/dates";
 import type { PipelineSettings } from "../core/settings";
 import { createS3Client, S3ObjectStore, type ObjectStore } from "../core/storage";
+import type { WarehouseDatabase, WindowLoadResult } from "../warehouse";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
+import { openLocalWarehouse } from "../local/local-warehouse";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { createLocalFunctions, LocalStateMachine, type LocalFunctions } from "../local/run-state-machine";
 import { startLocalS3 } from "../local/s3-server";
@@ -146,6 +148,8 @@ export interface LocalBackfillOptions extends BackfillRequest {
   readonly progress?: ProgressView;
   /** Refresh interval of the progress, ms; default 500. */
   readonly refreshMs?: number;
+  /** Also load the dates into a warehouse: true for the embedded PGlite in `<dataDir>/warehouse`, or a postgres:// URL. */
+  readonly warehouse?: string | true;
 }
 
 /** What a local backfill did. */
@@ -174,7 +178,22 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
   const fake = options.live || custom ? undefined : await startFakeOpenMeteo();
   const view = options.progress ?? createProgressView();
   let timer: NodeJS.Timeout | undefined;
+  // The embedded warehouse is one process-wide PGlite: opened once, shared by every load.
+  let embedded: WarehouseDatabase | undefined;
   try {
+    const target = options.warehouse;
+    if (target === true) embedded = await openLocalWarehouse(true, options.dataDir);
+    // A bad URL or an unreachable server is said now, before anything is fetched.
+    else if (target !== undefined) await (await openLocalWarehouse(target, options.dataDir)).close();
+    const warehouse =
+      target === undefined
+        ? undefined
+        : {
+            connect: async (): Promise<WarehouseDatabase> =>
+              embedded
+                ? Object.assign(Object.create(embedded) as WarehouseDatabase, { close: () => Promise.resolve() })
+                : openLocalWarehouse(target, options.dataDir),
+          };
     const settings: PipelineSettings = fake
       ? { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
       : { ...options.settings, ...custom };
@@ -184,6 +203,7 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
         : `Open-Meteo: ${settings.archiveApiUrl} and ${settings.forecastApiUrl}`,
     );
     print(`S3: s3rver at ${s3.endpoint}, data in ${s3.directory}`);
+    if (target !== undefined) print(`Warehouse: ${embedded ? embedded.description : "the server at --warehouse"}`);
     const client = s3.client();
     const rawStore = new S3ObjectStore(client, LOCAL_BUCKETS.raw);
     const curatedStore = new S3ObjectStore(client, LOCAL_BUCKETS.curated);
@@ -195,6 +215,7 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
       catchUpDays: 1,
       maxDatesPerRun: 1,
       backfillMaxWeightPerDay: options.maxWeightPerDay,
+      ...(warehouse ? { warehouse } : {}),
     });
     let plan: BackfillRunPlan | undefined;
     const planning = functions.backfillPlan as NonNullable<LocalFunctions["backfillPlan"]>;
@@ -206,11 +227,14 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
         backfillPlan: async (event) => {
           plan = (await planning(event)) as BackfillRunPlan;
           print(
-            `Plan: ${plan.plannedWindows} window(s), ${plan.skippedWindows} already complete; ${plan.windows.length} to do: ` +
+            `Plan: ${plan.plannedWindows} window(s), ${plan.skippedWindows} already complete` +
+              (plan.loadOnlyWindows > 0 ? ` (${plan.loadOnlyWindows} to load into the warehouse)` : "") +
+              `; ${plan.windows.length - plan.loadOnlyWindows} to do: ` +
               `${plan.requests} request(s), weight ${formatWeight(plan.weight)} (the formula's minimum for the range: ${formatWeight(plan.minimumWeight)})`,
           );
           return plan;
         },
+        ...(functions.load ? { load: printingLoad(functions.load, print) } : {}),
       },
     });
     const started = Date.now();
@@ -237,6 +261,11 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
       print(
         `Backfill ${options.from} to ${options.to}: complete; data in s3://${LOCAL_BUCKETS.curated} (${s3.directory})`,
       );
+      if (target !== undefined) {
+        print(
+          `  and loaded into the warehouse; query it: npm run pipeline -- query --warehouse${target === true ? "" : " <url>"} "SELECT ..."`,
+        );
+      }
     } else {
       const why = machine.topic.map((a) => a.message).join("\n") || outcome.cause || outcome.error || "";
       print(`Backfill ${options.from} to ${options.to}: ${outcome.status}. ${why}`);
@@ -249,7 +278,23 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     view.stop();
     await fake?.close();
     await s3.close();
+    await embedded?.close();
   }
+}
+
+/** The load function, printing what each window's load wrote. */
+function printingLoad(
+  load: NonNullable<LocalFunctions["load"]>,
+  print: (line: string) => void,
+): NonNullable<LocalFunctions["load"]> {
+  return async (event) => {
+    const result = (await load(event)) as WindowLoadResult;
+    print(
+      `Load ${result.from} to ${result.to}: ${result.loadedDates} of ${result.dates} date(s) loaded, ${result.rows} rows; ` +
+        `${result.skippedFiles} file(s) already loaded as they are`,
+    );
+    return result;
+  };
 }
 
 /** Outputs of a deployed stack the backfill needs. */

@@ -118,7 +118,7 @@ program
   .option("--preview-rows <n>", "rows to preview per dataset", parsePositiveInteger, 5)
   .option(
     "--warehouse [url]",
-    "also load the day into a PostgreSQL warehouse: embedded PGlite in <data-dir>/warehouse, or the server at a postgres:// URL",
+    "also load the day (or the backfill's dates) into a PostgreSQL warehouse: embedded PGlite in <data-dir>/warehouse, or the server at a postgres:// URL",
   )
   .option(
     "--from <YYYY-MM-DD>",
@@ -160,6 +160,7 @@ program
           live: options.live ?? false,
           apiUrl: options.apiUrl,
           print: (line) => console.log(line),
+          ...(options.warehouse !== undefined ? { warehouse: options.warehouse } : {}),
         });
         if (result.status !== "SUCCEEDED") process.exitCode = 1;
         return;

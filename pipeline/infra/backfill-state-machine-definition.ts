@@ -8,6 +8,7 @@
  *     IngestWindow                       fetch the window (stored bodies are not fetched again)
  *     RateLimited? -> WaitForRateLimit   an hourly or daily 429: wait for the reset, then go on
  *     TransformWindow                    one Parquet file per dataset per date
+ *     LoadWindow (with a warehouse)      each date not loaded as it is now, into PostgreSQL
  *     <Step>Failed -> AlertWindowFailure (SNS) -> DeadLetterWindow (SQS) -> WindowFailed
  *   a failed window fails the Map Run and the execution; redriving the execution re-runs only
  *   the windows that did not succeed, and running the backfill again skips complete windows.
@@ -17,8 +18,19 @@
  * 25,000-event limit of one execution's history, and a redrive re-runs only the failed children.
  * The items come from the state (the planner's output), not an S3 ItemReader, so the definition
  * runs as it is on aws-local-stepfunctions, which has no ItemReader (an inline Map there).
+ *
+ * With a warehouse (loadFunctionArn), LoadWindow follows TransformWindow, and a window the
+ * planner found complete (`loadOnly`) goes straight to it; it retries like the daily Load and a
+ * final failure alerts and dead-letters the window's `{from, to}`, whose redrive plans it
+ * complete, so load-only: the load is done again, not the fetch.
  */
-import { failureStates, lambdaTask, RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT } from "./state-machine-definition";
+import {
+  failureStates,
+  lambdaTask,
+  RETRY_LAMBDA_SERVICE,
+  RETRY_TRANSIENT,
+  RETRY_WAREHOUSE,
+} from "./state-machine-definition";
 
 /** What the backfill definition invokes and where failures go. */
 export interface BackfillStateMachineTargets {
@@ -30,6 +42,8 @@ export interface BackfillStateMachineTargets {
   readonly deadLetterQueueUrl: string;
   /** Windows run at once (1 for the free API, which serves one request per IP at a time). */
   readonly maxConcurrency: number;
+  /** The warehouse's load function; absent where the stack has none. */
+  readonly loadFunctionArn?: string;
 }
 
 /** The Map Run label: child executions are named `<state machine>/Window:<id>`. */
@@ -40,10 +54,43 @@ export function buildBackfillDefinition(t: BackfillStateMachineTargets): Record<
   if (!Number.isInteger(t.maxConcurrency) || t.maxConcurrency < 1) {
     throw new RangeError(`backfillMaxConcurrency is ${t.maxConcurrency}; it must be a whole number, 1 or more`);
   }
+  const load = t.loadFunctionArn;
+  const loadStates = load
+    ? {
+        LoadWindow: {
+          ...lambdaTask(load, [RETRY_LAMBDA_SERVICE, RETRY_WAREHOUSE], "", "LoadWindowFailed"),
+          // The window only: the load reads the dates' files from the curated bucket.
+          Parameters: { FunctionName: load, Payload: { "from.$": "$.from", "to.$": "$.to" } },
+          ResultSelector: {
+            "from.$": "$.Payload.from",
+            "loadedDates.$": "$.Payload.loadedDates",
+            "skippedFiles.$": "$.Payload.skippedFiles",
+          },
+          OutputPath: "$",
+          Next: undefined,
+          End: true,
+        },
+        LoadWindowFailed: {
+          Type: "Pass",
+          // Redriven, the window is complete, so planned load-only: nothing is fetched again.
+          Parameters: {
+            step: "LoadWindow",
+            input: { "from.$": "$.from", "to.$": "$.to" },
+            keys: [],
+            "failure.$": "$.failure",
+          },
+          Next: "AlertWindowFailure",
+        },
+      }
+    : {};
   const windowStates = {
     HasNotBefore: {
       Type: "Choice",
-      Choices: [{ Variable: "$.notBefore", IsPresent: true, Next: "WaitForBudget" }],
+      Choices: [
+        // A complete window of a stack with a warehouse: only its load is left.
+        ...(load ? [{ Variable: "$.loadOnly", IsPresent: true, Next: "LoadWindow" }] : []),
+        { Variable: "$.notBefore", IsPresent: true, Next: "WaitForBudget" },
+      ],
       Default: "IngestWindow",
     },
     // The day's budget is used up: wait for the day this window was planned on.
@@ -69,10 +116,11 @@ export function buildBackfillDefinition(t: BackfillStateMachineTargets): Record<
       },
       // The child's output is all the Map keeps of it: a few fields, whatever the window's size.
       ResultSelector: { "from.$": "$.Payload.date", "files.$": "States.ArrayLength($.Payload.files)" },
+      // With a load to follow, the window's from and to stay in the state for it.
+      ...(load ? { ResultPath: "$.transformed", Next: "LoadWindow" } : { Next: undefined, End: true }),
       OutputPath: "$",
-      Next: undefined,
-      End: true,
     },
+    ...loadStates,
     IngestFailed: {
       Type: "Pass",
       Parameters: {

@@ -1,7 +1,8 @@
 /**
  * The backfill of one stack: its planner Lambda and its own state machine (a Distributed Map
  * over windows, see backfill-state-machine-definition.ts), running the stack's ingest and
- * transform Lambdas. Started by hand (`npm run pipeline -- backfill`), never scheduled.
+ * transform Lambdas, and the warehouse's load Lambda where the stack has one. Started by hand
+ * (`npm run pipeline -- backfill`), never scheduled.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -25,6 +26,8 @@ export interface BackfillArgs {
   readonly curatedBucket: { readonly name: pulumi.Output<string>; readonly arn: pulumi.Output<string> };
   readonly ingestFunctionArn: pulumi.Output<string>;
   readonly transformFunctionArn: pulumi.Output<string>;
+  /** The warehouse's load function; undefined where the stack has no warehouse. */
+  readonly loadFunctionArn?: pulumi.Output<string>;
   readonly alertTopicArn: pulumi.Output<string>;
   readonly alertKeyArn: pulumi.Output<string>;
   readonly deadLetterQueueArn: pulumi.Output<string>;
@@ -70,6 +73,7 @@ export class Backfill extends pulumi.ComponentResource {
             curatedStore: new S3ObjectStore(createS3Client(), curatedBucketName.get()),
             maxWeightPerDay: args.maxWeightPerDay,
             source: args.source,
+            loadCompleteWindows: args.loadFunctionArn !== undefined,
           }),
       },
       parent,
@@ -80,7 +84,13 @@ export class Backfill extends pulumi.ComponentResource {
     const stateMachineArn = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:stateMachine:${stateMachineName}`;
     const childExecutions = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:execution:${stateMachineName}/*`;
     const mapRunChildren = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:execution:${stateMachineName}/${WINDOW_MAP_LABEL}:*`;
-    const functionArns = [this.plan.function.arn, args.ingestFunctionArn, args.transformFunctionArn];
+    const functionArns = [
+      this.plan.function.arn,
+      args.ingestFunctionArn,
+      args.transformFunctionArn,
+      // Only where it exists: a stack without a warehouse may invoke no load function.
+      ...(args.loadFunctionArn ? [args.loadFunctionArn] : []),
+    ];
     const role = createServiceRole(
       // Short: with `-role` and Pulumi's suffix it fits IAM's 64 characters for every stack deployed today.
       `${name}-bf-run`,
@@ -148,21 +158,24 @@ export class Backfill extends pulumi.ComponentResource {
             args.transformFunctionArn,
             args.alertTopicArn,
             args.deadLetterQueueUrl,
+            args.loadFunctionArn ?? pulumi.output(""),
           ])
-          .apply(([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl]) =>
-            JSON.stringify(
-              buildBackfillDefinition({
-                stack: name,
-                planFunctionArn,
-                ingestFunctionArn,
-                transformFunctionArn,
-                alertTopicArn,
-                deadLetterQueueUrl,
-                maxConcurrency: args.maxConcurrency,
-              }),
-              null,
-              2,
-            ),
+          .apply(
+            ([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl, loadArn]) =>
+              JSON.stringify(
+                buildBackfillDefinition({
+                  stack: name,
+                  planFunctionArn,
+                  ingestFunctionArn,
+                  transformFunctionArn,
+                  alertTopicArn,
+                  deadLetterQueueUrl,
+                  maxConcurrency: args.maxConcurrency,
+                  ...(loadArn ? { loadFunctionArn: loadArn } : {}),
+                }),
+                null,
+                2,
+              ),
           ),
       },
       { parent: this, dependsOn: [role.policy] },

@@ -77,7 +77,7 @@ export const RETRY_TRANSIENT = {
  * (about 15 s), shutting down or out of connections (the loader names them
  * WarehouseUnavailableError), a timeout, or a network error on the way to S3.
  */
-const RETRY_WAREHOUSE = {
+export const RETRY_WAREHOUSE = {
   ErrorEquals: [
     WAREHOUSE_UNAVAILABLE_ERROR_NAME,
     "States.Timeout",

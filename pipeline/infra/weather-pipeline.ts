@@ -503,6 +503,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
         ingestFunctionArn: this.ingest.function.arn,
         transformFunctionArn: this.transform.function.arn,
+        ...(load ? { loadFunctionArn: load.function.arn } : {}),
         alertTopicArn: this.alerting.topic.arn,
         alertKeyArn: this.alerting.key.arn,
         deadLetterQueueArn: this.alerting.runDeadLetters.arn,

@@ -164,6 +164,8 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       maxWeightPerDay: deps.backfillMaxWeightPerDay ?? 8_000,
       now,
       log,
+      // As the stack's planner: complete windows are loaded where there is a warehouse.
+      loadCompleteWindows: deps.warehouse !== undefined,
     }),
     plan: createPlanHandler({
       settings,

@@ -1,7 +1,9 @@
 /**
  * What the load Lambda does with an event. Two kinds, from two states of the run:
  * - PlanLoads `{"plan": {...}, "input": {...}}`: the run's dates plus the warehouse's catch-up;
- * - Load `{"date": "YYYY-MM-DD"}`: load that date's curated files.
+ * - Load `{"date": "YYYY-MM-DD"}`: load that date's curated files;
+ * - LoadWindow `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}` (a backfill's): load each date of the
+ *   window not already loaded as its files are now (see load-window.ts).
  * Each invocation opens its own connection and closes it at the end: an idle connection would
  * keep an Aurora Serverless v2 database from pausing.
  */
@@ -10,6 +12,7 @@ import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { WarehouseUnavailableError, type WarehouseDatabase } from "./database";
 import { loadDate, type LoadResult } from "./load";
+import { loadWindow, parseLoadWindowEvent, type WindowLoadResult } from "./load-window";
 import { explicitRunDates, parseLoadPlanEvent, planLoads, type LoadPlanEvent, type RunDate } from "./plan-loads";
 
 /** What the load Lambda is built from. */
@@ -41,7 +44,7 @@ export function parseLoadEvent(event: unknown): { date: string } {
 /** Builds the load Lambda's handler. */
 export function createLoadHandler(
   deps: LoadHandlerDeps,
-): (event: unknown) => Promise<LoadResult | { dates: RunDate[] }> {
+): (event: unknown) => Promise<LoadResult | WindowLoadResult | { dates: RunDate[] }> {
   const log = deps.log ?? ((line: string) => console.log(line));
   /**
    * The warehouse's catch-up must not keep a run from ingesting: with the database unreachable,
@@ -66,6 +69,17 @@ export function createLoadHandler(
   return async (event: unknown) => {
     const isPlan = event !== null && typeof event === "object" && "plan" in event;
     if (isPlan) return plan(parseLoadPlanEvent(event));
+    // A backfill window has "from" and no "date"; a date's event may carry other fields.
+    const isWindow = event !== null && typeof event === "object" && "from" in event && !("date" in event);
+    if (isWindow) {
+      const window = parseLoadWindowEvent(event);
+      const database = await deps.connect();
+      try {
+        return await loadWindow(window, { ...deps, database, log });
+      } finally {
+        await database.close();
+      }
+    }
     const request = parseLoadEvent(event);
     const database = await deps.connect();
     try {

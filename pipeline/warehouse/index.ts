@@ -8,6 +8,7 @@ import * as curatedFile from "./curated-file";
 import * as database from "./database";
 import * as handler from "./handler";
 import * as load from "./load";
+import * as loadWindow from "./load-window";
 import * as migrate from "./migrate";
 import * as planLoads from "./plan-loads";
 import * as tables from "./tables";
@@ -30,6 +31,8 @@ export const { checkColumns, copyChunks, copyValue, readCuratedFile } = curatedF
 export type { CuratedRows } from "./curated-file";
 export const { loadDate, loadFile, readDateFiles } = load;
 export type { LoadDeps, LoadResult, LoadedFile } from "./load";
+export const { loadWindow: loadWarehouseWindow, parseLoadWindowEvent } = loadWindow;
+export type { LoadWindowEvent, WindowLoadResult } from "./load-window";
 export const { migrateWarehouse, warehouseTables } = migrate;
 export type { Migration } from "./migrate";
 export const { LOAD_LEDGER_TABLE, createTableStatements, postgresType, quoteIdentifier, warehouseTable } = tables;

@@ -25,6 +25,7 @@ const PLAN: BackfillRunPlan = {
     { from: "2024-01-01", to: "2024-01-15", dates: 15, requests: 1, weight: 1.5 },
     { from: "2024-01-16", to: "2024-01-30", dates: 15, requests: 1, weight: 1.5 },
   ],
+  loadOnlyWindows: 0,
   plannedWindows: 2,
   skippedWindows: 0,
   skippedDates: 0,

@@ -161,6 +161,34 @@ describe("the load Lambda as `pulumi up` would deploy it", function () {
     const planned = await invoke({ plan: { dates: [{ date: "2099-01-01" }] }, input: {} });
     expect(planned.ok, `${planned.errorType}: ${planned.errorMessage}\n${planned.logs}`).to.equal(true);
     expect((planned.result as { dates: unknown[] }).dates[0]).to.deep.equal({ date: "2099-01-01" });
+    // A backfill's LoadWindow, as its state machine sends it: the day before is loaded, the day
+    // loaded above (its files unchanged) skipped.
+    const before = "2026-11-18";
+    await putCuratedFile(
+      store,
+      "weather_hourly",
+      before,
+      config.pipeline,
+      hourlyRows(before, places, config.pipeline.hourlyVariables),
+    );
+    await putCuratedFile(
+      store,
+      "weather_daily",
+      before,
+      config.pipeline,
+      dailyRows(before, places, config.pipeline.dailyVariables),
+    );
+    const window = await invoke({ from: before, to: date });
+    expect(window.ok, `${window.errorType}: ${window.errorMessage}\n${window.logs}`).to.equal(true);
+    expect(window.result).to.deep.include({
+      from: before,
+      to: date,
+      dates: 2,
+      loadedDates: 1,
+      loadedFiles: 2,
+      skippedFiles: 2,
+      rows: places.length * 25,
+    });
   });
 
   it("refuses the server when the CA bundle does not vouch for it", async () => {

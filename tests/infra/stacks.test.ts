@@ -353,7 +353,11 @@ describe("infrastructure under Pulumi mocks", function () {
         });
         const backfillArn = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${prefix}-backfill`;
         const children = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:execution:${prefix}-backfill`;
-        const backfillFns = ["backfill", "ingest", "transform"].map((f) => arnOfFunction(`${prefix}-${f}`));
+        // The warehouse's load function only where the stack has one (staging and prod, not dev).
+        const backfillFns = ["backfill", "ingest", "transform", ...(config.warehouse ? ["load"] : [])].map((f) =>
+          arnOfFunction(`${prefix}-${f}`),
+        );
+        expect(backfillFns.some((f) => f.endsWith("-load"))).to.equal(stack !== "dev");
         expect(policy(`${prefix}-bf-run-policy`)).to.deep.equal({
           InvokePipelineFunctions: `lambda:InvokeFunction on ${backfillFns.flatMap((f) => [f, `${f}:*`]).join(",")}`,
           StartWindowExecutions: `states:StartExecution on ${backfillArn}`,

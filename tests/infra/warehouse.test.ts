@@ -103,6 +103,8 @@ describe("the warehouse under Pulumi mocks", function () {
         States: Record<string, unknown>;
       };
       expect(JSON.stringify(definition)).to.not.contain("Load");
+      const backfill = find(plan, T.stateMachine, `${PROJECT}-${stack}-backfill`).inputs["definition"] as string;
+      expect(backfill, `${stack} backfill`).to.not.contain("Load");
     }
   });
 
@@ -325,6 +327,50 @@ describe("the warehouse under Pulumi mocks", function () {
           },
           Next: "AlertDateFailure",
         });
+      });
+
+      it("runs LoadWindow after TransformWindow and for complete windows, with the Load's Retry, and Catch -> alert -> dead letter of the window; valid ASL", () => {
+        const definition = JSON.parse(
+          find(plan(), T.stateMachine, `${prefix}-backfill`).inputs["definition"] as string,
+        ) as { States: Record<string, Record<string, unknown>> };
+        const result = validateAsl(definition, { checkPaths: true, checkArn: true });
+        expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
+        const loadArn = `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${prefix}-load`;
+        const inner = (
+          definition.States["EachWindow"]!["ItemProcessor"] as { States: Record<string, Record<string, unknown>> }
+        ).States;
+        expect((inner["HasNotBefore"]!["Choices"] as unknown[])[0]).to.deep.equal({
+          Variable: "$.loadOnly",
+          IsPresent: true,
+          Next: "LoadWindow",
+        });
+        // The transform's result beside the window, so the load gets the window's from and to.
+        expect(inner["TransformWindow"]).to.deep.include({ ResultPath: "$.transformed", Next: "LoadWindow" });
+        expect(inner["TransformWindow"]).to.not.have.property("End");
+        const load = inner["LoadWindow"]!;
+        expect(load).to.deep.include({
+          Parameters: { FunctionName: loadArn, Payload: { "from.$": "$.from", "to.$": "$.to" } },
+          End: true,
+        });
+        // The daily Load's retries, exactly.
+        const daily = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
+          States: { EachDate: { ItemProcessor: { States: Record<string, Record<string, unknown>> } } };
+        };
+        expect(load["Retry"]).to.deep.equal(daily.States.EachDate.ItemProcessor.States["Load"]!["Retry"]);
+        expect(load["Catch"]).to.deep.equal([
+          { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "LoadWindowFailed" },
+        ]);
+        expect(inner["LoadWindowFailed"]).to.deep.include({
+          Type: "Pass",
+          Parameters: {
+            step: "LoadWindow",
+            input: { "from.$": "$.from", "to.$": "$.to" },
+            keys: [],
+            "failure.$": "$.failure",
+          },
+          Next: "AlertWindowFailure",
+        });
+        expect(inner["AlertWindowFailure"]!["Next"]).to.equal("DeadLetterWindow");
       });
     });
   }

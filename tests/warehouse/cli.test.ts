@@ -1,7 +1,8 @@
 /**
  * The warehouse as a user runs it locally: `npm start -- --warehouse` into the embedded PGlite
  * kept in the data folder, `--warehouse postgres://...` into a real server, and
- * `pipeline query --warehouse [url] "SQL"` reading either back.
+ * `pipeline query --warehouse [url] "SQL"` reading either back; `npm start -- --from X --to Y
+ * --warehouse` loading a local backfill's dates.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +13,8 @@ import { expect } from "chai";
 import { PROJECT_DIR } from "../../pipeline/local/plan";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
 import { runLocalDay } from "../../pipeline/cli/run";
+import { runLocalBackfill } from "../../pipeline/cli/backfill";
+import { connectPostgres } from "../../pipeline/warehouse";
 import { startPostgresServer, type PostgresServer } from "../../pipeline/local/postgres-server";
 
 const run = promisify(execFile);
@@ -90,5 +93,58 @@ describe("the local warehouse commands", function () {
     expect(queried.stdout).to.match(/│\s*2\s*│/);
     const bad = await pipeline("query", "--warehouse", "mysql://x", "SELECT 1").catch((e: { stderr: string }) => e);
     expect(bad.stderr).to.contain('--warehouse is "mysql://x"; give a PostgreSQL URL');
+  });
+
+  it("npm start -- --from --to --warehouse loads every backfilled date into embedded PGlite; run again, it loads nothing", async function () {
+    // Four commands, each a fresh process compiling the program and opening PGlite: slow on a busy machine.
+    this.timeout(600_000);
+    const dataDir = path.join(work, "backfill-embedded");
+    const args = ["run", "--from", "2026-10-01", "--to", "2026-10-20", "--warehouse", "--data-dir", dataDir];
+    const first = await pipeline(...args);
+    expect(first.stdout).to.contain(`Warehouse: pglite ${path.join(dataDir, "warehouse")}`);
+    expect(first.stdout).to.match(/Load 2026-10-01 to 2026-10-20: 20 of 20 date\(s\) loaded, 1000 rows; 0 file\(s\)/);
+    expect(first.stdout).to.contain("and loaded into the warehouse");
+    const queried = await pipeline(
+      "query",
+      "--data-dir",
+      dataDir,
+      "--warehouse",
+      `SELECT count(DISTINCT "date") AS dates, count(*) AS n FROM weather_hourly`,
+    );
+    expect(queried.stdout).to.match(/│\s*20\s*│\s*960\s*│/);
+    // The window is complete: planned load-only, its 40 files found loaded as they are.
+    const second = await pipeline(...args);
+    expect(second.stdout).to.contain("1 already complete (1 to load into the warehouse); 0 to do");
+    expect(second.stdout).to.contain("Load 2026-10-01 to 2026-10-20: 0 of 20 date(s) loaded, 0 rows; 40 file(s)");
+  });
+
+  it("a local backfill with --warehouse postgres://... loads into the server; a bad URL is refused before any fetch", async () => {
+    const quiet = { update: () => undefined, stop: () => undefined };
+    const lines: string[] = [];
+    const options = {
+      settings: DEFAULT_PIPELINE_SETTINGS,
+      maxWeightPerDay: 8_000,
+      from: "2026-09-01",
+      to: "2026-09-10",
+      spread: false,
+      dataDir: path.join(work, "backfill-server"),
+      live: false,
+      print: (line: string) => lines.push(line),
+      progress: quiet,
+    };
+    const result = await runLocalBackfill({ ...options, warehouse: server.url });
+    expect(result.status, lines.join("\n")).to.equal("SUCCEEDED");
+    const db = await connectPostgres({ connectionString: server.url });
+    try {
+      const rows = await db.query<{ dates: number; n: number }>(
+        `SELECT count(DISTINCT "date")::int AS dates, count(*)::int AS n FROM weather_daily WHERE "date" BETWEEN '2026-09-01' AND '2026-09-10'`,
+      );
+      expect(rows).to.deep.equal([{ dates: 10, n: 20 }]);
+    } finally {
+      await db.close();
+    }
+    expect(lines.join("\n")).to.not.contain(server.password);
+    const refused = await runLocalBackfill({ ...options, warehouse: "mysql://x" }).catch((e: Error) => e);
+    expect((refused as Error).message).to.contain('--warehouse is "mysql://x"; give a PostgreSQL URL');
   });
 });
