@@ -16,6 +16,8 @@ import { openLocalCuratedBucket } from "./local-buckets";
 export const DUCKDB_TYPE_OF: Readonly<Record<GlueType | "date", string>> = {
   string: "VARCHAR",
   double: "DOUBLE",
+  bigint: "BIGINT",
+  boolean: "BOOLEAN",
   // Parquet TIMESTAMP(isAdjustedToUTC) is an instant: DuckDB's TIMESTAMPTZ, Athena's UTC timestamp.
   timestamp: "TIMESTAMP WITH TIME ZONE",
   date: "DATE",

@@ -31,3 +31,13 @@ export {
 export { answerOpenMeteoQuery, formatFloat32, type RenderedAnswer, type RenderOptions } from "./response";
 export { startFakeOpenMeteo, type FakeOpenMeteo, type FakeOpenMeteoOptions, type RecordedRequest } from "./server";
 export { listFakeVariables } from "./weather";
+export {
+  FAKE_EXTRA_FIELD,
+  FAKE_SOURCE_HOURS,
+  FAKE_STATIONS,
+  fakeFile,
+  fakeSourceRecords,
+  isNotModified,
+  renderFakeSourceFile,
+  type FakeSourceFile,
+} from "./sources";

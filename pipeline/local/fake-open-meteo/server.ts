@@ -7,6 +7,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { OPEN_METEO_REASONS, type FakeAnswer, type FakeRequest } from "./faults";
 import { answerOpenMeteoQuery, type RenderedAnswer } from "./response";
+import { isNotModified, renderFakeSourceFile, type FakeSourceFile } from "./sources";
+import type { SourceDefinition } from "../../sources";
 
 // ---------------------------------------------------------------------------------------------
 // The HTTP server
@@ -42,6 +44,13 @@ export interface FakeOpenMeteoOptions {
   readonly maxConcurrentRequests?: number;
   /** Gzip bodies when the client accepts it, as the real API does; default true. */
   readonly gzip?: boolean;
+  /**
+   * Sources whose files the fake publishes at /sources/<name>.<csv|json|jsonl> (see
+   * sources.ts), rendered in each source's declared dialect; default none.
+   */
+  readonly sources?: readonly SourceDefinition[];
+  /** Scripts a source's file (a publisher's change, a broken file); undefined serves the rendered one. */
+  readonly sourceFile?: (name: string, now: Date) => FakeSourceFile | undefined;
 }
 
 /** A running fake. */
@@ -55,6 +64,8 @@ export interface FakeOpenMeteo {
   readonly port: number;
   /** Every request received, in arrival order. */
   readonly requests: RecordedRequest[];
+  /** Where the fake publishes a source's file. */
+  sourceUrl(source: Pick<SourceDefinition, "name" | "format">): string;
   /** Stops listening and drops open connections (hanging ones included). */
   close(): Promise<void>;
 }
@@ -106,6 +117,36 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     response.end(payload);
   };
 
+  const serveSource = (request: IncomingMessage, response: ServerResponse, record: RecordedRequest, name: string) => {
+    const source = options.sources?.find((s) => s.name === name);
+    const file = options.sourceFile?.(name, now()) ?? (source ? renderFakeSourceFile(source, now()) : undefined);
+    if (!file) {
+      send(request, response, record, 404, Buffer.from(`no source ${name} is published here\n`), "text/plain", false);
+      return;
+    }
+    const header = (name: string) => {
+      const value = request.headers[name];
+      return Array.isArray(value) ? value.join(", ") : value;
+    };
+    const validators = { "last-modified": file.lastModified, etag: file.etag };
+    if (isNotModified(file, { ifNoneMatch: header("if-none-match"), ifModifiedSince: header("if-modified-since") })) {
+      record.answer = { status: 304, body: new Uint8Array(0), scripted: false };
+      response.writeHead(304, validators);
+      response.end();
+      return;
+    }
+    record.answer = { status: 200, body: file.body, scripted: options.sourceFile !== undefined };
+    const gzip = (options.gzip ?? true) && /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+    const payload = gzip ? gzipSync(file.body) : file.body;
+    response.writeHead(200, {
+      "content-type": file.contentType,
+      "content-length": payload.length,
+      ...validators,
+      ...(gzip ? { "content-encoding": "gzip" } : {}),
+    });
+    response.end(payload);
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const target = new URL(request.url ?? "/", "http://127.0.0.1");
     const form =
@@ -129,6 +170,11 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       return;
     }
     if (options.latencyMs) await wait(options.latencyMs);
+    const sourceMatch = /^\/sources\/([a-z][a-z0-9_]*)\.(csv|jsonl?)$/.exec(record.path);
+    if (sourceMatch) {
+      serveSource(request, response, record, sourceMatch[1] as string);
+      return;
+    }
 
     const scripted = options.respond?.({ index: record.index, method: record.method, path: record.path, params });
     if (scripted && "delayMs" in scripted && scripted.delayMs) await wait(scripted.delayMs);
@@ -223,6 +269,7 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     archiveUrl: `${url}/v1/archive`,
     port,
     requests,
+    sourceUrl: (source) => `${url}/sources/${source.name}.${source.format}`,
     close: async () => {
       closed = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
