@@ -8,8 +8,16 @@
  *     Ingest -> Transform, each retried with backoff; on final failure:
  *     <Step>Failed -> AlertDateFailure (SNS) -> DeadLetterDate (SQS) -> DateFailed
  *   a failed date fails the run (visible as failed); later dates wait for the next run's catch-up.
+ *
+ * With configured sources, the dates are followed (also when one failed) by
+ *   EachSource (Map)   one source at a time, each once per run:
+ *     FetchSource (ingest function) -> SourceChanged? -> TransformSource (transform function),
+ *     each retried like Ingest and Transform; on final failure:
+ *     <Step>Failed -> AlertSourceFailure (SNS) -> DeadLetterSource (SQS) -> SourceFailed,
+ *     which ends that source's iteration so the other sources still run;
+ *   then the run fails if a date or a source failed.
  */
-import { TRANSIENT_ERROR_NAME } from "../core/errors";
+import { SOURCE_UNAVAILABLE_ERROR_NAME, TRANSIENT_ERROR_NAME } from "../core/errors";
 
 /** What the definition invokes and where failures go. */
 export interface StateMachineTargets {
@@ -19,6 +27,8 @@ export interface StateMachineTargets {
   readonly transformFunctionArn: string;
   readonly alertTopicArn: string;
   readonly deadLetterQueueUrl: string;
+  /** Names of the configured sources, fetched in this order each run; default none. */
+  readonly sources?: readonly string[];
 }
 
 /** Errors Lambda itself raises when an invocation could not run; always worth retrying. */
@@ -38,6 +48,7 @@ export const LAMBDA_SERVICE_ERRORS = [
  */
 export const TRANSIENT_ERRORS = [
   TRANSIENT_ERROR_NAME,
+  SOURCE_UNAVAILABLE_ERROR_NAME,
   "States.Timeout",
   "Sandbox.Timedout",
   "Error",
@@ -129,6 +140,99 @@ function failureStates(t: StateMachineTargets, names: { alert: string; deadLette
   };
 }
 
+/**
+ * The states that fetch and transform the sources after the dates, and decide the run's
+ * outcome: each source's iteration ends in `false` (done) or `true` (failed, alerted and
+ * dead-lettered), so one failing source never keeps the others from running.
+ */
+function sourceStates(t: StateMachineTargets, sources: readonly string[]): Record<string, unknown> {
+  const perSource = {
+    FetchSource: lambdaTask(
+      t.ingestFunctionArn,
+      [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+      "SourceChanged",
+      "FetchSourceFailed",
+    ),
+    SourceChanged: {
+      Type: "Choice",
+      // The fetch says whether the version the table should hold still needs its transform.
+      Choices: [{ Variable: "$.transform", BooleanEquals: true, Next: "TransformSource" }],
+      Default: "SourceDone",
+    },
+    TransformSource: lambdaTask(
+      t.transformFunctionArn,
+      [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+      "SourceDone",
+      "TransformSourceFailed",
+    ),
+    SourceDone: { Type: "Pass", Result: false, End: true },
+    FetchSourceFailed: {
+      Type: "Pass",
+      Parameters: {
+        "step.$": "States.Format('FetchSource {}', $.source)",
+        // A redrive re-runs the whole run: its dates again (idempotently) and every source once.
+        "input.$": "$$.Execution.Input",
+        keys: [],
+        "failure.$": "$.failure",
+      },
+      Next: "AlertSourceFailure",
+    },
+    TransformSourceFailed: {
+      Type: "Pass",
+      Parameters: {
+        "step.$": "States.Format('TransformSource {}', $.source)",
+        "input.$": "$$.Execution.Input",
+        "keys.$": "States.Array($.key)",
+        "failure.$": "$.failure",
+      },
+      Next: "AlertSourceFailure",
+    },
+    ...failureStates(t, { alert: "AlertSourceFailure", deadLetter: "DeadLetterSource", fail: "SourceFailed" }),
+  };
+  // The iteration ends, failed, after its alert and dead letter: the run fails after the others ran.
+  (perSource as Record<string, unknown>)["SourceFailed"] = { Type: "Pass", Result: true, End: true };
+  return {
+    DatesDone: { Type: "Pass", Result: false, ResultPath: "$.datesFailed", Next: "ListSources" },
+    DatesFailed: { Type: "Pass", Result: true, ResultPath: "$.datesFailed", Next: "ListSources" },
+    ListSources: {
+      Type: "Pass",
+      Result: sources.map((source) => ({ source })),
+      ResultPath: "$.sourceEvents",
+      Next: "EachSource",
+    },
+    EachSource: {
+      Type: "Map",
+      ItemsPath: "$.sourceEvents",
+      // One publisher at a time, each asked once per run.
+      MaxConcurrency: 1,
+      ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "FetchSource", States: perSource },
+      ResultPath: "$.sourceFailed",
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "RunFailed" }],
+      Next: "RunOutcome",
+    },
+    RunOutcome: {
+      Type: "Pass",
+      Parameters: { "datesFailed.$": "$.datesFailed", "sourcesFailed.$": "States.ArrayContains($.sourceFailed, true)" },
+      ResultPath: "$.outcome",
+      Next: "AllSucceeded",
+    },
+    AllSucceeded: {
+      Type: "Choice",
+      Choices: [
+        {
+          Or: [
+            { Variable: "$.outcome.datesFailed", BooleanEquals: true },
+            { Variable: "$.outcome.sourcesFailed", BooleanEquals: true },
+          ],
+          Next: "RunFailed",
+        },
+      ],
+      Default: "RunSucceeded",
+    },
+    RunSucceeded: { Type: "Succeed" },
+  };
+}
+
 /** Builds the definition; the input may carry `{"date": "YYYY-MM-DD"}`, else the run plans its dates. */
 export function buildStateMachineDefinition(t: StateMachineTargets): Record<string, unknown> {
   const dateStates = {
@@ -156,8 +260,11 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
     },
     ...failureStates(t, { alert: "AlertDateFailure", deadLetter: "DeadLetterDate", fail: "DateFailed" }),
   };
+  const sources = t.sources ?? [];
   const definition = {
-    Comment: `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket.`,
+    Comment:
+      `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket` +
+      (sources.length > 0 ? `; then fetch and transform each source (${sources.join(", ")}).` : "."),
     QueryLanguage: "JSONPath",
     StartAt: "PlanRun",
     States: {
@@ -170,9 +277,16 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
         ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "NeedsIngest", States: dateStates },
         ResultPath: null,
         // The failed date already alerted and dead-lettered itself.
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "RunFailed" }],
-        End: true,
+        Catch: [
+          {
+            ErrorEquals: ["States.ALL"],
+            ResultPath: "$.failure",
+            Next: sources.length > 0 ? "DatesFailed" : "RunFailed",
+          },
+        ],
+        ...(sources.length > 0 ? { Next: "DatesDone" } : { End: true }),
       },
+      ...(sources.length > 0 ? sourceStates(t, sources) : {}),
       PlanFailed: {
         Type: "Pass",
         Parameters: { step: "Plan", "input.$": "$$.Execution.Input", keys: [], "failure.$": "$.failure" },
@@ -182,7 +296,10 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
       RunFailed: {
         Type: "Fail",
         Error: "WeatherRunFailed",
-        Cause: "A date failed after its retries; see the alert. Its input is in the dead-letter queue.",
+        Cause:
+          sources.length > 0
+            ? "A date or a source failed after its retries; see the alert. The run's input is in the dead-letter queue."
+            : "A date failed after its retries; see the alert. Its input is in the dead-letter queue.",
       },
     },
   };

@@ -10,6 +10,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { loadApiKey, createIngestHandler, type IngestResult } from "../ingest";
 import { type RunPlan, createPlanHandler } from "../operations";
 import { createTransformHandler, type TransformResult } from "../transform";
+import { sourceRawPrefix, sourceTable, withSourceFetch, withSourceTransform } from "../sources";
 import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
@@ -29,6 +30,9 @@ const RAW_PREFIX = "open-meteo/";
 /** The plan Lambda only lists prefixes: a minute is plenty. */
 const PLAN_TIMEOUT_SECONDS = 60;
 
+/** Packages only a source's transform uses: left out of every other function, and of all where there are no sources. */
+const SOURCE_PACKAGES = ["csv-parse", "luxon"];
+
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
 
@@ -45,8 +49,10 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
-  public readonly ingest: PipelineFunction<unknown, IngestResult>;
-  public readonly transform: PipelineFunction<unknown, TransformResult>;
+  /** Fetches Open-Meteo for a date, or a configured source (`{"source": name}`). */
+  public readonly ingest: PipelineFunction<unknown, IngestResult | unknown>;
+  /** Transforms a date's raw Open-Meteo bodies, or a fetched version of a source. */
+  public readonly transform: PipelineFunction<unknown, TransformResult | unknown>;
   public readonly alerting: Alerting;
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
@@ -64,7 +70,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     super("weather-pipeline:index:WeatherPipeline", name, {}, opts);
     const parent = { parent: this };
     const settings = config.pipeline;
-    const { catchUp } = config;
+    const { catchUp, sources } = config;
     const { accountId } = aws.getCallerIdentityOutput({}, parent);
     const region = aws.getRegionOutput({}, parent).region;
 
@@ -88,6 +94,53 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
     const curatedObjects = DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`);
     const common = { logRetentionDays: config.logRetentionDays };
+    // Exactly each configured source's objects; no statement at all without sources.
+    const sourceRaw = sources.map((s) => pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}*`);
+    const sourceCurated = sources.map((s) => pulumi.interpolate`${this.curatedBucket.arn}/${sourceTable(s.name)}/*`);
+    const ingestSourceStatements =
+      sources.length === 0
+        ? []
+        : [
+            { Sid: "GetSourceState", Effect: "Allow" as const, Action: ["s3:GetObject"], Resource: sourceRaw },
+            { Sid: "PutSourceObjects", Effect: "Allow" as const, Action: ["s3:PutObject"], Resource: sourceRaw },
+            {
+              // Without it S3 answers a missing state object with 403 AccessDenied, not 404 NoSuchKey.
+              Sid: "TellMissingSourceObjects",
+              Effect: "Allow" as const,
+              Action: ["s3:ListBucket"],
+              Resource: [this.rawBucket.arn],
+              Condition: { StringLike: { "s3:prefix": sources.map((s) => `${sourceRawPrefix(s.name)}*`) } },
+            },
+          ];
+    const transformSourceStatements =
+      sources.length === 0
+        ? []
+        : [
+            { Sid: "GetSourceObjects", Effect: "Allow" as const, Action: ["s3:GetObject"], Resource: sourceRaw },
+            {
+              Sid: "PutSourceRecords",
+              Effect: "Allow" as const,
+              Action: ["s3:PutObject"],
+              Resource: sources.flatMap((s) => [
+                pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}transformed.json`,
+                pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}files/*.rejects.jsonl`,
+              ]),
+            },
+            // A date's existing file is read to merge the new rows into it.
+            {
+              Sid: "ReadWriteSourceTables",
+              Effect: "Allow" as const,
+              Action: ["s3:GetObject", "s3:PutObject"],
+              Resource: sourceCurated,
+            },
+            {
+              Sid: "TellMissingSourceFiles",
+              Effect: "Allow" as const,
+              Action: ["s3:ListBucket"],
+              Resource: [this.curatedBucket.arn],
+              Condition: { StringLike: { "s3:prefix": sources.map((s) => `${sourceTable(s.name)}/date=*`) } },
+            },
+          ];
 
     const apiKeySecret = context.apiKey
       ? new aws.secretsmanager.Secret(
@@ -134,7 +187,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
         ],
-        excludePackages: ["ky", "hyparquet-writer"],
+        excludePackages: ["ky", "hyparquet-writer", ...SOURCE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           return createPlanHandler({
@@ -170,18 +223,23 @@ export class WeatherPipeline extends pulumi.ComponentResource {
                 },
               ]
             : []),
+          ...ingestSourceStatements,
         ],
-        excludePackages: ["hyparquet-writer"],
+        excludePackages: ["hyparquet-writer", ...SOURCE_PACKAGES],
         callbackFactory: () => {
           const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
           // The ARN, never the key, is in the code; the key is read once per cold start.
           const secretId = apiKeySecretArn?.get();
-          return createIngestHandler({
+          const openMeteo = createIngestHandler({
             settings,
             rawStore,
             stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
           });
+          // A source's fetch never carries the Open-Meteo key.
+          return sources.length === 0
+            ? openMeteo
+            : withSourceFetch(openMeteo, { sources, http: settings.http, rawStore });
         },
       },
       parent,
@@ -199,17 +257,18 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         statements: [
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
+          ...transformSourceStatements,
         ],
-        excludePackages: ["ky"],
+        excludePackages: ["ky", ...(sources.length === 0 ? SOURCE_PACKAGES : [])],
         callbackFactory: () => {
           const client = createS3Client();
-          return createTransformHandler({
-            settings,
-            rawStore: new S3ObjectStore(client, rawBucketName.get()),
-            curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
-            stack: name,
-            writtenBy: `${name}-transform`,
-          });
+          const rawStore = new S3ObjectStore(client, rawBucketName.get());
+          const curatedStore = new S3ObjectStore(client, curatedBucketName.get());
+          const writtenBy = `${name}-transform`;
+          const openMeteo = createTransformHandler({ settings, rawStore, curatedStore, stack: name, writtenBy });
+          return sources.length === 0
+            ? openMeteo
+            : withSourceTransform(openMeteo, { sources, rawStore, curatedStore, writtenBy });
         },
       },
       parent,
@@ -267,6 +326,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
                 transformFunctionArn,
                 alertTopicArn,
                 deadLetterQueueUrl,
+                sources: sources.map((s) => s.name),
               }),
               null,
               2,
@@ -366,6 +426,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         curatedBucketName,
         hourlyVariables: settings.hourlyVariables,
         dailyVariables: settings.dailyVariables,
+        columnNames: settings.columnNames,
+        sources,
         resultsExpirationDays: config.athena.resultsExpirationDays,
         bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
         exampleQueries: exampleQueries(settings),

@@ -212,7 +212,7 @@ function parseJsonArray(text: string, source: SourceDefinition): ParsedFile {
   if (!Array.isArray(value)) {
     throw new SourceError(
       `source ${source.name}: the file is a JSON ${value === null ? "null" : typeof value}, not an array; ` +
-        "format json expects an array of objects, one per row",
+        "format json expects an array of objects, one per row (format jsonl reads one object per line)",
       source.name,
     );
   }

@@ -319,7 +319,13 @@ function writeParquet(
 ): Uint8Array {
   const writer = new DatasetParquetWriter(schema, options);
   const rowGroupRows = options?.rowGroupRows ?? 100_000;
-  const columns = schema.columns.map((_, j) => rows.map((values) => values[j] ?? null));
+  // hyparquet-writer takes INT64 values as bigints.
+  const columns = schema.columns.map((column, j) =>
+    rows.map((values) => {
+      const value = values[j] ?? null;
+      return column.glueType === "bigint" && typeof value === "number" ? BigInt(value) : value;
+    }),
+  );
   // A row group's worth at a time: the writer writes whatever it holds as one row group.
   for (let offset = 0; offset < rows.length; offset += rowGroupRows) {
     const n = Math.min(rowGroupRows, rows.length - offset);

@@ -24,6 +24,8 @@ export interface RecordedRequest {
   /** Parameters from the query (and a POST form body); a repeated name is joined with ",". */
   readonly params: Readonly<Record<string, string>>;
   readonly receivedAt: Date;
+  /** Request headers, lower-case names (a repeated one joined with ", "). */
+  readonly headers: Readonly<Record<string, string>>;
   /** Status and body bytes as sent (before gzip); absent for hang, stall and reset. */
   answer?: { readonly status: number; readonly body: Uint8Array; readonly scripted: boolean };
 }
@@ -128,7 +130,10 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       const value = request.headers[name];
       return Array.isArray(value) ? value.join(", ") : value;
     };
-    const validators = { "last-modified": file.lastModified, etag: file.etag };
+    const validators = {
+      ...(file.lastModified === undefined ? {} : { "last-modified": file.lastModified }),
+      ...(file.etag === undefined ? {} : { etag: file.etag }),
+    };
     if (isNotModified(file, { ifNoneMatch: header("if-none-match"), ifModifiedSince: header("if-modified-since") })) {
       record.answer = { status: 304, body: new Uint8Array(0), scripted: false };
       response.writeHead(304, validators);
@@ -161,6 +166,12 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       query: target.search.replace(/^\?/, ""),
       params,
       receivedAt: new Date(),
+      headers: Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [
+          name,
+          Array.isArray(value) ? value.join(", ") : String(value),
+        ]),
+      ),
     };
     requests.push(record);
 
@@ -170,11 +181,6 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       return;
     }
     if (options.latencyMs) await wait(options.latencyMs);
-    const sourceMatch = /^\/sources\/([a-z][a-z0-9_]*)\.(csv|jsonl?)$/.exec(record.path);
-    if (sourceMatch) {
-      serveSource(request, response, record, sourceMatch[1] as string);
-      return;
-    }
 
     const scripted = options.respond?.({ index: record.index, method: record.method, path: record.path, params });
     if (scripted && "delayMs" in scripted && scripted.delayMs) await wait(scripted.delayMs);
@@ -183,9 +189,14 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     const normal = (): RenderedAnswer =>
       answerOpenMeteoQuery(record.path, params, { now: now(), archiveDelayDays: options.archiveDelayDays });
     const json = "application/json; charset=utf-8";
+    const sourceMatch = /^\/sources\/([a-z][a-z0-9_]*)\.(csv|jsonl?)$/.exec(record.path);
     switch (scripted?.kind) {
       case undefined:
       case "delay": {
+        if (sourceMatch) {
+          serveSource(request, response, record, sourceMatch[1] as string);
+          return;
+        }
         const answer = normal();
         send(request, response, record, answer.status, Buffer.from(answer.body, "utf8"), json, false);
         return;

@@ -17,9 +17,10 @@ import type { SourceDefinition } from "../../sources";
 export interface FakeSourceFile {
   readonly body: Uint8Array;
   readonly contentType: string;
-  readonly etag: string;
-  /** An HTTP date. */
-  readonly lastModified: string;
+  /** Absent: served without one, as some servers do. */
+  readonly etag?: string;
+  /** An HTTP date; absent: served without one. */
+  readonly lastModified?: string;
 }
 
 /** The synthetic stations: an id, a name with the characters Latin-1 files have, a climate offset. */
@@ -190,9 +191,13 @@ export function isNotModified(
 ): boolean {
   if (headers.ifNoneMatch !== undefined) {
     const strip = (tag: string) => tag.trim().replace(/^W\//, "");
-    return headers.ifNoneMatch.split(",").some((tag) => tag.trim() === "*" || strip(tag) === strip(file.etag));
+    const etag = file.etag;
+    return (
+      etag !== undefined &&
+      headers.ifNoneMatch.split(",").some((tag) => tag.trim() === "*" || strip(tag) === strip(etag))
+    );
   }
-  if (headers.ifModifiedSince !== undefined) {
+  if (headers.ifModifiedSince !== undefined && file.lastModified !== undefined) {
     const since = Date.parse(headers.ifModifiedSince);
     return Number.isFinite(since) && Date.parse(file.lastModified) <= since;
   }
