@@ -46,7 +46,7 @@ export function glueDatabaseName(project: string, stack: string): string {
 }
 
 /** The Glue table properties of a curated table: Parquet, and `date` projected from the key layout. */
-export function tableParameters(bucket: string, dataset: Dataset | string): Record<string, string> {
+export function tableParameters(bucket: string, dataset: string): Record<string, string> {
   return {
     EXTERNAL: "TRUE",
     classification: "parquet",

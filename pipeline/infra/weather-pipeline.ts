@@ -7,9 +7,9 @@ import * as aws from "@pulumi/aws";
 import type * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { loadApiKey, createIngestHandler, type IngestResult } from "../ingest";
+import { loadApiKey, createIngestHandler } from "../ingest";
 import { type RunPlan, createPlanHandler } from "../operations";
-import { createTransformHandler, type TransformResult } from "../transform";
+import { createTransformHandler } from "../transform";
 import { sourceRawPrefix, sourceTable, withSourceFetch, withSourceTransform } from "../sources";
 import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
@@ -50,9 +50,9 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly curatedBucket: DataBucket;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
   /** Fetches Open-Meteo for a date, or a configured source (`{"source": name}`). */
-  public readonly ingest: PipelineFunction<unknown, IngestResult | unknown>;
+  public readonly ingest: PipelineFunction<unknown, unknown>;
   /** Transforms a date's raw Open-Meteo bodies, or a fetched version of a source. */
-  public readonly transform: PipelineFunction<unknown, TransformResult | unknown>;
+  public readonly transform: PipelineFunction<unknown, unknown>;
   public readonly alerting: Alerting;
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;

@@ -181,7 +181,7 @@ describe("sources: fetch", function () {
     for (const gzip of [false, true]) {
       // Unzipped, the Content-Length announces the size; gzipped, only the bytes read tell.
       const identity: typeof fetch = (input, init) => {
-        const request = new Request(input as Request, init);
+        const request = new Request(input, init);
         request.headers.set("accept-encoding", "identity");
         return fetch(request);
       };

@@ -115,7 +115,7 @@ describe("sources: transform", () => {
     expect(JSON.parse(kv[SOURCE_RAW_METADATA_KEY]!)).to.deep.equal([result.key]);
     const transformed = JSON.parse(
       Buffer.from((await raw.getObject(sourceTransformedKey(source.name))).body).toString(),
-    );
+    ) as { sha256: string };
     expect(transformed).to.deep.include({
       sha256: result.sha256,
       key: result.key,
@@ -173,7 +173,7 @@ describe("sources: transform", () => {
     // The table still records the last good version, so the next fetch transforms this one again.
     const transformed = JSON.parse(
       Buffer.from((await raw.getObject(sourceTransformedKey(source.name))).body).toString(),
-    );
+    ) as { sha256: string };
     expect(transformed.sha256).to.equal(ok.sha256);
     // Allowed more rejects, the same stored file goes through.
     const again = await transformSource(
