@@ -146,22 +146,43 @@ function failureStates(t: StateMachineTargets, names: { alert: string; deadLette
  * dead-lettered), so one failing source never keeps the others from running.
  */
 function sourceStates(t: StateMachineTargets, sources: readonly string[]): Record<string, unknown> {
+  // A source's iteration keeps its item ({source, runInput}) and adds what each task returned,
+  // so a failure late in it still knows the run's input (for the dead letter) and the raw key.
+  const task = (
+    functionArn: string,
+    payload: Record<string, unknown>,
+    resultPath: string | null,
+    next: string,
+    onFailure: string,
+  ) => ({
+    Type: "Task",
+    Resource: "arn:aws:states:::lambda:invoke",
+    Parameters: { FunctionName: functionArn, ...payload },
+    ...(resultPath === null
+      ? { ResultPath: null }
+      : { ResultSelector: { "result.$": "$.Payload" }, ResultPath: resultPath }),
+    Retry: [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+    Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: onFailure }],
+    Next: next,
+  });
   const perSource = {
-    FetchSource: lambdaTask(
+    FetchSource: task(
       t.ingestFunctionArn,
-      [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+      { Payload: { "source.$": "$.source" } },
+      "$.fetch",
       "SourceChanged",
       "FetchSourceFailed",
     ),
     SourceChanged: {
       Type: "Choice",
       // The fetch says whether the version the table should hold still needs its transform.
-      Choices: [{ Variable: "$.transform", BooleanEquals: true, Next: "TransformSource" }],
+      Choices: [{ Variable: "$.fetch.result.transform", BooleanEquals: true, Next: "TransformSource" }],
       Default: "SourceDone",
     },
-    TransformSource: lambdaTask(
+    TransformSource: task(
       t.transformFunctionArn,
-      [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+      { "Payload.$": "$.fetch.result" },
+      null,
       "SourceDone",
       "TransformSourceFailed",
     ),
@@ -171,7 +192,7 @@ function sourceStates(t: StateMachineTargets, sources: readonly string[]): Recor
       Parameters: {
         "step.$": "States.Format('FetchSource {}', $.source)",
         // A redrive re-runs the whole run: its dates again (idempotently) and every source once.
-        "input.$": "$$.Execution.Input",
+        "input.$": "$.runInput",
         keys: [],
         "failure.$": "$.failure",
       },
@@ -181,8 +202,8 @@ function sourceStates(t: StateMachineTargets, sources: readonly string[]): Recor
       Type: "Pass",
       Parameters: {
         "step.$": "States.Format('TransformSource {}', $.source)",
-        "input.$": "$$.Execution.Input",
-        "keys.$": "States.Array($.key)",
+        "input.$": "$.runInput",
+        "keys.$": "States.Array($.fetch.result.key)",
         "failure.$": "$.failure",
       },
       Next: "AlertSourceFailure",
@@ -203,6 +224,8 @@ function sourceStates(t: StateMachineTargets, sources: readonly string[]): Recor
     EachSource: {
       Type: "Map",
       ItemsPath: "$.sourceEvents",
+      // Read here, in the run's own context: the run's input, what a dead letter redrives.
+      ItemSelector: { "source.$": "$$.Map.Item.Value.source", "runInput.$": "$$.Execution.Input" },
       // One publisher at a time, each asked once per run.
       MaxConcurrency: 1,
       ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "FetchSource", States: perSource },

@@ -21,6 +21,7 @@ import {
   type RedriveResult,
 } from "../operations";
 import { createTransformHandler } from "../transform";
+import { withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
@@ -91,6 +92,8 @@ export interface LocalStateMachineOptions {
   readonly functions: LocalFunctions;
   /** The wait before every retry, in milliseconds, instead of the definition's intervals; default 10. */
   readonly retryIntervalMs?: number;
+  /** Names of the configured sources, as the deployed definition lists them; default none. */
+  readonly sources?: readonly string[];
 }
 
 /** Lambda service integration resources of the definition's Task states. */
@@ -99,7 +102,10 @@ const SNS_PUBLISH = "arn:aws:states:::sns:publish";
 const SQS_SEND = "arn:aws:states:::sqs:sendMessage";
 
 /** ARNs and URLs of a local stack's resources: shaped like AWS's, pointing nowhere. */
-export function localTargets(stack: string): StateMachineTargets & { readonly stateMachineArn: string } {
+export function localTargets(
+  stack: string,
+  sources: readonly string[] = [],
+): StateMachineTargets & { readonly stateMachineArn: string } {
   const arn = (service: string, rest: string) => `arn:aws:${service}:us-east-1:000000000000:${rest}`;
   return {
     stack,
@@ -109,6 +115,7 @@ export function localTargets(stack: string): StateMachineTargets & { readonly st
     alertTopicArn: arn("sns", `${stack}-alerts`),
     deadLetterQueueUrl: `https://sqs.us-east-1.amazonaws.com/000000000000/${stack}-run-dlq`,
     stateMachineArn: arn("states", `stateMachine:${stack}-run`),
+    sources,
   };
 }
 
@@ -128,13 +135,18 @@ export interface LocalPipelineDeps {
   readonly retryTuning?: Partial<RetryTuning>;
   /** Where the functions' log lines go; default nowhere. */
   readonly log?: (line: string) => void;
+  /** The configured sources; default none. */
+  readonly sources?: readonly SourceDefinition[];
+  /** The fetch the functions' HTTP requests go through; default globalThis.fetch. */
+  readonly fetch?: typeof fetch;
 }
 
 /** Builds the three functions exactly as the Lambda callbacks do (one cold start each). */
 export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
   const log = deps.log ?? (() => undefined);
   const { settings, rawStore, curatedStore, now } = deps;
-  return {
+  const sources = deps.sources ?? [];
+  const functions = {
     plan: createPlanHandler({
       settings,
       rawStore,
@@ -144,8 +156,31 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       now,
       log,
     }),
-    ingest: createIngestHandler({ settings, rawStore, now, retryTuning: deps.retryTuning, log, stack: deps.stack }),
+    ingest: createIngestHandler({
+      settings,
+      rawStore,
+      now,
+      retryTuning: deps.retryTuning,
+      log,
+      stack: deps.stack,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    }),
     transform: createTransformHandler({ settings, rawStore, curatedStore, stack: deps.stack, now, log }),
+  };
+  if (sources.length === 0) return functions;
+  // As the Lambda callbacks put them in front (infra/weather-pipeline.ts).
+  return {
+    plan: functions.plan,
+    ingest: withSourceFetch(functions.ingest, {
+      sources,
+      http: settings.http,
+      rawStore,
+      now,
+      log,
+      retryTuning: deps.retryTuning,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    }),
+    transform: withSourceTransform(functions.transform, { sources, rawStore, curatedStore, now, log }),
   };
 }
 
@@ -198,7 +233,7 @@ export class LocalStateMachine {
   private executions: number;
 
   constructor(options: LocalStateMachineOptions) {
-    this.targets = localTargets(options.stack);
+    this.targets = localTargets(options.stack, options.sources);
     this.definition = buildStateMachineDefinition(this.targets);
     this.machine = new StateMachine(this.definition as unknown as StateMachineDefinition);
     this.functions = options.functions;
