@@ -300,7 +300,7 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
       expect(written).to.deep.equal(declared);
       const rows = await parquetReadObjects({ file: parquet });
       expect(rows).to.have.length(file.rows);
-      expect(new Set(rows.map((r) => r["station_id"])).size).to.equal(3);
+      expect(new Set(rows.map((r) => String(r["station_id"]))).size).to.equal(3);
     }
   });
 
