@@ -13,6 +13,8 @@ const pipeline = new WeatherPipeline(`${project}-${stack}`, config, { project, s
 
 export const rawBucketName = pipeline.rawBucket.name;
 export const curatedBucketName = pipeline.curatedBucket.name;
+/** Server access logs of both data buckets (who read or wrote what); undefined unless accessLogging. */
+export const accessLogBucketName = pipeline.accessLogs?.name;
 export const stateMachineArn = pipeline.stateMachine.arn;
 export const planFunctionName = pipeline.plan.function.name;
 export const ingestFunctionName = pipeline.ingest.function.name;

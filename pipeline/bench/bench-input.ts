@@ -4,8 +4,17 @@
  * location at a time, and lists of named locations for the daily run.
  *
  * Values are synthetic but shaped like the real thing, because encodings and compression depend
- * on them: a daily and a yearly cycle plus noise from a seeded generator, each variable printed
- * with the decimals and unit Open-Meteo uses, integers without decimals, and about 1% nulls.
+ * on them, in three kinds (BenchValues):
+ * - "realistic" (the default): smooth series as the API returns them (compare
+ *   tests/fixtures/open-meteo/recorded): a yearly and a daily cycle, weather systems over days,
+ *   a little hourly noise, variables derived from one another (humidity from temperature and dew
+ *   point, rain and snow from precipitation and temperature, the weather code from both), each
+ *   printed with the decimals Open-Meteo uses, integers without decimals.
+ * - "noisy": the first generator of the bench: the same cycles under hour-to-hour noise as large
+ *   as the daily cycle (pressure jumping by hPa from one hour to the next), rounded the same way.
+ * - "entropy": the realistic series plus noise, printed at full double precision: nearly every
+ *   value distinct, the worst case for dictionaries and compression.
+ * All have about 1% nulls at random.
  */
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
@@ -65,7 +74,92 @@ function timeLabelsJson(startDate: string, days: number): string {
   return `[${labels.join(",")}]`;
 }
 
-/** One variable's hourly values for one location, as a JSON array. */
+/** The kinds of values a benchmark body can hold (see the top of this file). */
+export type BenchValues = "realistic" | "noisy" | "entropy";
+
+/** The kinds, in the order the bench runs them. */
+export const BENCH_VALUE_KINDS: readonly BenchValues[] = ["realistic", "entropy", "noisy"];
+
+/**
+ * A smooth random process of unit amplitude: a sum of sines with periods of 2 to 12 days, the
+ * way weather systems pass over a place.
+ */
+function weatherSystems(random: () => number): (hour: number) => number {
+  const waves = Array.from({ length: 4 }, () => ({
+    period: (2 + random() * 10) * 24,
+    phase: random() * 2 * Math.PI,
+    amplitude: 0.3 + random() * 0.7,
+  }));
+  const total = waves.reduce((sum, w) => sum + w.amplitude, 0);
+  return (hour) =>
+    waves.reduce((sum, w) => sum + w.amplitude * Math.sin((hour / w.period) * 2 * Math.PI + w.phase), 0) / total;
+}
+
+/**
+ * One location's hourly values of every benchmark variable, realistic kind, unrounded: derived
+ * from a few shared smooth processes so that the variables agree with one another.
+ */
+function realisticSeries(hours: number, random: () => number, phase: number): Map<string, Float64Array> {
+  const pressureSystems = weatherSystems(random);
+  const temperatureSystems = weatherSystems(random);
+  const wetSystems = weatherSystems(random);
+  const windSystems = weatherSystems(random);
+  const directionSystems = weatherSystems(random);
+  const cloudSystems = weatherSystems(random);
+  const series = new Map(BENCH_HOURLY_VARIABLES.map((v) => [v.name, new Float64Array(hours)]));
+  const set = (name: string, h: number, v: number): void => void ((series.get(name) as Float64Array)[h] = v);
+  let jitter = 0;
+  for (let h = 0; h < hours; h++) {
+    const seasonal = Math.sin(((h / 24 - 110 + phase) / 365) * 2 * Math.PI);
+    const diurnal = Math.sin((((h % 24) - 9) / 24) * 2 * Math.PI);
+    // Hour-scale noise a model's output has: small and persistent.
+    jitter = jitter * 0.8 + (random() - 0.5) * 0.2;
+    const wet = wetSystems(h);
+    const clouds = Math.min(100, Math.max(0, 50 + 90 * cloudSystems(h) + 30 * wet));
+    const temperature = 10 + 10 * seasonal + (4 - clouds / 50) * diurnal + 5 * temperatureSystems(h) + jitter;
+    const dewPoint = temperature - (3 + 3 * (diurnal + 1) * (1 - clouds / 150)) + 2 * wet;
+    const magnus = (t: number): number => Math.exp((17.625 * t) / (243.04 + t));
+    const humidity = Math.min(100, (100 * magnus(Math.min(dewPoint, temperature))) / magnus(temperature));
+    const wind = Math.max(0, 11 + 6 * windSystems(h) + 3 * diurnal + 2 * jitter);
+    const precipitation = wet > 0.45 ? (wet - 0.45) * 6 * (1 + jitter) : 0;
+    const snow = temperature < 0.5;
+    set("temperature_2m", h, temperature);
+    set("relative_humidity_2m", h, humidity);
+    set("dew_point_2m", h, Math.min(dewPoint, temperature));
+    set("apparent_temperature", h, temperature - wind / 8 + (humidity - 60) / 40);
+    set("precipitation", h, precipitation);
+    set("rain", h, snow ? 0 : precipitation);
+    set("snowfall", h, snow ? precipitation * 0.7 : 0);
+    set(
+      "weather_code",
+      h,
+      precipitation >= 0.05
+        ? snow
+          ? precipitation > 1
+            ? 73
+            : 71
+          : precipitation > 2.5
+            ? 65
+            : precipitation > 1
+              ? 63
+              : 61
+        : clouds > 87
+          ? 3
+          : clouds > 50
+            ? 2
+            : clouds > 13
+              ? 1
+              : 0,
+    );
+    set("pressure_msl", h, 1013 + 11 * pressureSystems(h) - 4 * wet + 0.3 * jitter);
+    set("cloud_cover", h, clouds);
+    set("wind_speed_10m", h, wind);
+    set("wind_direction_10m", h, (((225 + 120 * directionSystems(h) + 10 * jitter) % 360) + 360) % 360);
+  }
+  return series;
+}
+
+/** One variable's hourly values for one location, "noisy" kind, as a JSON array. */
 function valuesJson(variable: string, digits: number, hours: number, random: () => number, phase: number): string {
   const out = new Array<string>(hours);
   let walk = 0;
@@ -122,8 +216,9 @@ function valuesJson(variable: string, digits: number, hours: number, random: () 
  */
 export async function writeBenchBody(
   file: string,
-  options: { locations: number; days: number; startDate?: string },
+  options: { locations: number; days: number; startDate?: string; values?: BenchValues },
 ): Promise<number> {
+  const kind = options.values ?? "realistic";
   const startDate = options.startDate ?? "2023-01-01";
   const hours = options.days * 24;
   const time = timeLabelsJson(startDate, options.days);
@@ -144,11 +239,30 @@ export async function writeBenchBody(
       `"elevation":${(random() * 900).toFixed(1)}${i > 0 ? `,"location_id":${i}` : ""},` +
       `"hourly_units":{"time":"iso8601"${units}},"hourly":{"time":${time}`;
     await write(`${i > 0 ? "," : ""}${head}`);
-    for (const variable of BENCH_HOURLY_VARIABLES) {
-      const phase = random() * 20;
-      await write(
-        `,${JSON.stringify(variable.name)}:${valuesJson(variable.name, variable.digits, hours, random, phase)}`,
-      );
+    if (kind === "noisy") {
+      for (const variable of BENCH_HOURLY_VARIABLES) {
+        const phase = random() * 20;
+        await write(
+          `,${JSON.stringify(variable.name)}:${valuesJson(variable.name, variable.digits, hours, random, phase)}`,
+        );
+      }
+    } else {
+      const series = realisticSeries(hours, random, random() * 20);
+      for (const variable of BENCH_HOURLY_VARIABLES) {
+        const values = series.get(variable.name) as Float64Array;
+        const out = new Array<string>(hours);
+        for (let h = 0; h < hours; h++) {
+          const v = values[h] as number;
+          out[h] =
+            random() < BENCH_NULL_SHARE
+              ? "null"
+              : kind === "entropy"
+                ? String(v + (random() - 0.5) * 0.1)
+                : // As the API prints: fixed decimals, and no "-0".
+                  (Math.abs(v) < 0.5 * 10 ** -variable.digits ? 0 : v).toFixed(variable.digits);
+        }
+        await write(`,${JSON.stringify(variable.name)}:[${out.join(",")}]`);
+      }
     }
     await write("}}");
   }

@@ -23,6 +23,8 @@ export interface BenchTransformResult {
   readonly rows: number;
   readonly files: number;
   readonly outputBytes: number;
+  /** Row groups of all the files written (counted after the peak RSS is taken). */
+  readonly rowGroups: number;
 }
 
 /**
@@ -53,6 +55,10 @@ class FolderStore implements ObjectStore {
 
   getObject(key: string): Promise<StoredObject> {
     return Promise.resolve({ key, body: readFileSync(path.join(this.root, key)), metadata: {} });
+  }
+
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return Promise.resolve(createReadStream(path.join(this.root, key)));
   }
 
   listKeys(): Promise<string[]> {
@@ -88,7 +94,10 @@ function folderSize(dir: string): { files: number; bytes: number } {
 }
 
 /** Our conversion: the body streamed from disk through transformResponseFiles. */
-async function convertOurs(body: string, out: string): Promise<Omit<BenchTransformResult, "engine" | "peakRssBytes">> {
+async function convertOurs(
+  body: string,
+  out: string,
+): Promise<Omit<BenchTransformResult, "engine" | "peakRssBytes" | "rowGroups">> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   const spillDirectory = path.join(out, "..", `${path.basename(out)}-spill`);
@@ -117,7 +126,7 @@ async function convertDuckDb(
   body: string,
   out: string,
   oneFile: boolean,
-): Promise<Omit<BenchTransformResult, "engine" | "peakRssBytes">> {
+): Promise<Omit<BenchTransformResult, "engine" | "peakRssBytes" | "rowGroups">> {
   // Loaded before the clock starts, as our modules are.
   const { DuckDBInstance } = await import("@duckdb/node-api");
   const started = performance.now();
@@ -154,6 +163,19 @@ async function convertDuckDb(
   const used = process.cpuUsage(cpu);
   const wallMs = performance.now() - started;
   return { wallMs, cpuMs: (used.user + used.system) / 1000, rows, ...outputOf(out) };
+}
+
+/** Row groups of the Parquet files under a folder, from their footers. */
+async function rowGroupsIn(dir: string): Promise<number> {
+  const { parquetMetadata } = await import("hyparquet");
+  let groups = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".parquet")) continue;
+    const bytes = readFileSync(path.join(entry.parentPath, entry.name));
+    groups += parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).row_groups
+      .length;
+  }
+  return groups;
 }
 
 function outputOf(out: string): { files: number; outputBytes: number } {
@@ -206,7 +228,8 @@ async function main(): Promise<void> {
   }
   const measured =
     engine === "ours" ? await convertOurs(body, out) : await convertDuckDb(body, out, engine === "duckdb-one-file");
-  const result: BenchTransformResult = { engine, ...measured, peakRssBytes: peakRssBytes() };
+  const peak = peakRssBytes();
+  const result: BenchTransformResult = { engine, ...measured, peakRssBytes: peak, rowGroups: await rowGroupsIn(out) };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -11,6 +11,8 @@
  *    process and invoked once against s3rver and the fake Open-Meteo.
  * 3. Daily run: ingest + transform of 100 and 1,000 locations against the fake Open-Meteo with
  *    200 ms of latency per request, and one request per location for comparison.
+ * 4. CLI start (`npm run bench -- cli-start`): `npm --version`, `npm run pipeline -- --help` and
+ *    the compiled CLI's `--help` without npm, interleaved, median of five each.
  *
  * Outputs go to bench-out/ (git-ignored); generated inputs are kept there between runs.
  */
@@ -19,7 +21,6 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import * as ts from "typescript";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { addDays, todayIn } from "../core/dates";
 import { parseStackConfigValues } from "../infra/config";
@@ -27,7 +28,13 @@ import { ingestDate, planRequests, requestWeight } from "../ingest";
 import type { PipelineSettings } from "../core/settings";
 import { S3ObjectStore } from "../core/storage";
 import { transformRawObjects } from "../transform";
-import { BENCH_HOURLY_VARIABLES, benchLocations, writeBenchBody } from "./bench-input";
+import {
+  BENCH_HOURLY_VARIABLES,
+  BENCH_VALUE_KINDS,
+  benchLocations,
+  writeBenchBody,
+  type BenchValues,
+} from "./bench-input";
 import type { BenchTransformResult } from "./bench-transform";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import {
@@ -39,13 +46,17 @@ import {
 } from "../local/lambda-package";
 import { PROJECT_DIR, mockPhysicalName, readProjectName, type PlannedResource } from "../local/plan";
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../local/s3-server";
+import { CLI_ENTRY, DIST_DIR, rebuildIfStale } from "../local/build";
 
 const OUT = path.join(PROJECT_DIR, "bench-out");
 const DAYS = 365;
-/** Locations of the transform inputs; the targets are judged on the middle one. */
+/** Locations of the transform inputs (realistic values); the targets are judged on the middle one. */
 const TRANSFORM_SIZES = [25, 100, 400] as const;
 /** Repetitions per transform size (the largest runs once: it takes the longest). */
 const REPETITIONS: Readonly<Record<number, number>> = { 25: 3, 100: 5, 400: 1 };
+/** Runs of the other kinds of values, at TARGET_LOCATIONS. */
+const OTHER_VALUES_REPETITIONS = 3;
+const TARGET_LOCATIONS = 100;
 const COLD_START_RUNS = 3;
 const LATENCY_MS = 200;
 const DUCKDB_VERSION = (
@@ -89,32 +100,8 @@ const thousands = (n: number): string => n.toLocaleString("en-US");
 // Child processes
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Transpiles the data modules and the transform child to JavaScript under bench-out/js, so the
- * measured processes run plain Node (ts-node's compiler would add ~55 MB to every peak RSS).
- */
-function buildChildScripts(): string {
-  const outDir = path.join(OUT, "js");
-  // The data logic (core and the capabilities) and the bench itself; not the Pulumi or local tooling.
-  const sources = readdirSync(path.join(PROJECT_DIR, "pipeline"), { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".ts") && !/^(infra|cli|local)[\\/]/.test(f))
-    .map((f) => path.join("pipeline", f));
-  for (const source of sources) {
-    const { outputText } = ts.transpileModule(readFileSync(path.join(PROJECT_DIR, source), "utf8"), {
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2023,
-        // As tsconfig.json: constructor assignments, as the Lambdas get them.
-        useDefineForClassFields: false,
-      },
-      fileName: source,
-    });
-    const target = path.join(outDir, source.replace(/\.ts$/, ".js"));
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
-  }
-  return path.join(outDir, "pipeline", "bench", "bench-transform.js");
-}
+/** The transform child, compiled (dist/): plain Node, no compiler in its measured memory. */
+const TRANSFORM_CHILD = path.join(DIST_DIR, "pipeline", "bench", "bench-transform.js");
 
 /** Runs `node <args>` and returns its stdout; rejects with its stderr on failure. */
 function runNode(args: readonly string[], cwd = PROJECT_DIR): Promise<string> {
@@ -136,18 +123,19 @@ function runNode(args: readonly string[], cwd = PROJECT_DIR): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 
 /** The body of `locations` locations, generated once and kept (its name carries the generator's hash). */
-async function benchBody(locations: number): Promise<string> {
+async function benchBody(locations: number, values: BenchValues): Promise<string> {
   const generator = readFileSync(path.join(PROJECT_DIR, "pipeline", "bench", "bench-input.ts"));
   const hash = createHash("sha256").update(generator).digest("hex").slice(0, 8);
   const dir = path.join(OUT, "inputs");
-  const file = path.join(dir, `hourly-${locations}x${DAYS}-${hash}.json`);
+  const prefix = `hourly-${values}-${locations}x${DAYS}-`;
+  const file = path.join(dir, `${prefix}${hash}.json`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
-  for (const old of readdirSync(dir).filter((f) => f.startsWith(`hourly-${locations}x${DAYS}-`))) {
+  for (const old of readdirSync(dir).filter((f) => f.startsWith(prefix) || f.startsWith(`hourly-${locations}x`))) {
     rmSync(path.join(dir, old));
   }
   const started = performance.now();
-  const bytes = await writeBenchBody(`${file}.partial`, { locations, days: DAYS });
+  const bytes = await writeBenchBody(`${file}.partial`, { locations, days: DAYS, values });
   renameSync(`${file}.partial`, file);
   log(`  generated ${path.relative(PROJECT_DIR, file)}: ${mb(bytes)} in ${seconds(performance.now() - started)}`);
   return file;
@@ -166,6 +154,7 @@ interface Measured {
   readonly rows: number;
   readonly files: number;
   readonly outputBytes: number;
+  readonly rowGroups: number;
 }
 
 function combine(results: readonly BenchTransformResult[]): Measured {
@@ -179,7 +168,7 @@ function combine(results: readonly BenchTransformResult[]): Measured {
 }
 
 async function benchTransform(): Promise<void> {
-  const script = buildChildScripts();
+  const script = TRANSFORM_CHILD;
   // Outputs are deleted only after the section: deleting 365 folders just before a run slows
   // the next one's file creation (ext4 with discard), whoever runs next.
   const outputs = path.join(OUT, "transform");
@@ -193,29 +182,45 @@ async function benchTransform(): Promise<void> {
 
 async function transformEachSize(script: string, outputs: string): Promise<void> {
   const bySize = new Map<number, { ours: Measured; duckdb: Measured; bodyBytes: number }>();
-  for (const locations of TRANSFORM_SIZES) {
-    const body = await benchBody(locations);
+  // Realistic values at every size, then the other kinds at the target size.
+  const cases: { locations: number; values: BenchValues; repetitions: number }[] = [
+    ...TRANSFORM_SIZES.map((locations) => ({
+      locations,
+      values: "realistic" as const,
+      repetitions: REPETITIONS[locations] ?? 1,
+    })),
+    ...BENCH_VALUE_KINDS.filter((v) => v !== "realistic").map((values) => ({
+      locations: TARGET_LOCATIONS,
+      values,
+      repetitions: OTHER_VALUES_REPETITIONS,
+    })),
+  ];
+  for (const { locations, values, repetitions } of cases) {
+    const body = await benchBody(locations, values);
     const bodyBytes = readFileSync(body).byteLength;
+    const realistic = values === "realistic";
     const runs: Record<string, BenchTransformResult[]> = { ours: [], duckdb: [], "duckdb-one-file": [] };
-    const engines = locations === 100 ? ["ours", "duckdb", "duckdb-one-file"] : ["ours", "duckdb"];
-    for (let rep = 0; rep < (REPETITIONS[locations] ?? 1); rep++) {
+    const engines =
+      locations === TARGET_LOCATIONS && realistic ? ["ours", "duckdb", "duckdb-one-file"] : ["ours", "duckdb"];
+    const name = `${locations}-${values}`;
+    for (let rep = 0; rep < repetitions; rep++) {
       // Alternating who goes first, so neither always meets a warm page cache or a busy neighbour.
       for (const engine of rep % 2 === 0 ? engines : [...engines].reverse()) {
-        const out = path.join(outputs, `${engine}-${locations}-${rep}`);
+        const out = path.join(outputs, `${engine}-${name}-${rep}`);
         const result = await convert(script, engine, body, out);
         (runs[engine] as BenchTransformResult[]).push(result);
         log(
-          `  transform ${locations} locations, ${engine}: ${seconds(result.wallMs)}, ${mb(result.peakRssBytes)}, ` +
-            `${result.files} files, ${mb(result.outputBytes)}`,
+          `  transform ${locations} locations (${values}), ${engine}: ${seconds(result.wallMs)}, ` +
+            `${mb(result.peakRssBytes)}, ${result.files} files, ${mb(result.outputBytes)}, ${result.rowGroups} row groups`,
         );
       }
     }
     const ours = combine(runs["ours"] as BenchTransformResult[]);
     const duckdb = combine(runs["duckdb"] as BenchTransformResult[]);
-    bySize.set(locations, { ours, duckdb, bodyBytes });
-    if (locations <= 100) await checkSameRows(script, outputs, locations);
-    const isTarget = locations === 100;
-    const label = `transform ${locations} loc`;
+    if (realistic) bySize.set(locations, { ours, duckdb, bodyBytes });
+    if (locations <= TARGET_LOCATIONS) await checkSameRows(script, outputs, name, locations);
+    const isTarget = locations === TARGET_LOCATIONS && realistic;
+    const label = `transform ${locations} loc${realistic ? "" : ` (${values} values)`}`;
     addRow({ metric: `${label}: input`, ours: `${thousands(ours.rows)} rows, ${mb(bodyBytes)} of JSON` });
     const wallRatio = ours.wallMs / duckdb.wallMs;
     const rssRatio = ours.peakRssBytes / duckdb.peakRssBytes;
@@ -246,7 +251,17 @@ async function transformEachSize(script: string, outputs: string): Promise<void>
       reference: `DuckDB ${mb(duckdb.outputBytes)}, ${duckdb.files} files`,
       ratio: ratio(ours.outputBytes, duckdb.outputBytes),
     });
-    if (locations === 100) {
+    addRow({
+      metric: `${label}: bytes per date, row groups per file`,
+      ours: `${thousands(Math.round(ours.outputBytes / ours.files))} B, ${(ours.rowGroups / ours.files).toFixed(2)}`,
+      reference: `DuckDB ${thousands(Math.round(duckdb.outputBytes / duckdb.files))} B, ${(duckdb.rowGroups / duckdb.files).toFixed(2)}`,
+      ratio: ratio(ours.outputBytes / ours.files, duckdb.outputBytes / duckdb.files),
+      target: isTarget ? "<= 1.0, 1 group" : "",
+      met: isTarget
+        ? yesNo(ours.outputBytes / ours.files <= duckdb.outputBytes / duckdb.files && ours.rowGroups === ours.files)
+        : "",
+    });
+    if (isTarget) {
       const one = combine(runs["duckdb-one-file"] as BenchTransformResult[]);
       addRow({
         metric: `${label}: vs DuckDB writing one file (not the layout)`,
@@ -270,17 +285,17 @@ async function transformEachSize(script: string, outputs: string): Promise<void>
   }
 }
 
-/** Checks that our files and DuckDB's hold the same rows, value for value (the outputs of the last repetition). */
-async function checkSameRows(script: string, outputs: string, locations: number): Promise<void> {
-  const ours = path.join(outputs, `ours-${locations}-0`, "weather_hourly");
-  const duckdb = path.join(outputs, `duckdb-${locations}-0`);
+/** Checks that our files and DuckDB's hold the same rows, value for value (the outputs of the first repetition). */
+async function checkSameRows(script: string, outputs: string, name: string, locations: number): Promise<void> {
+  const ours = path.join(outputs, `ours-${name}-0`, "weather_hourly");
+  const duckdb = path.join(outputs, `duckdb-${name}-0`);
   const result = JSON.parse(await runNode([script, "compare", ours, duckdb])) as {
     rows: number;
     onlyOurs: number;
     onlyDuckDb: number;
   };
   addRow({
-    metric: `transform ${locations} loc: same rows as DuckDB`,
+    metric: `transform ${locations} loc${name.endsWith("-realistic") ? "" : ` (${name.split("-")[1]} values)`}: same rows as DuckDB`,
     ours: `${thousands(result.rows)} rows`,
     reference: `EXCEPT ALL: ${result.onlyOurs} only ours, ${result.onlyDuckDb} only DuckDB's`,
     met: yesNo(result.onlyOurs === 0 && result.onlyDuckDb === 0),
@@ -314,17 +329,7 @@ async function benchColdStart(): Promise<void> {
     const started = performance.now();
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [
-        "-r",
-        "ts-node/register",
-        "pipeline/cli/main.ts",
-        "plan",
-        "--stack",
-        stack,
-        "--json",
-        "--config-file",
-        configFile,
-      ],
+      [CLI_ENTRY, "plan", "--stack", stack, "--json", "--config-file", configFile],
       { cwd: PROJECT_DIR, maxBuffer: 256 * 1024 * 1024 },
     );
     const plan = JSON.parse(stdout) as PlannedResource[];
@@ -463,6 +468,55 @@ async function benchDailyRun(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. CLI start
+// ---------------------------------------------------------------------------------------------
+
+/** Wall time of one run of a command, in ms (its output discarded). */
+function timeCommand(command: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: PROJECT_DIR, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0
+        ? resolve(performance.now() - started)
+        : reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${stderr}`)),
+    );
+  });
+}
+
+async function benchCliStart(): Promise<void> {
+  const commands: [string, string, string[]][] = [
+    ["npm --version", "npm", ["--version"]],
+    ["npm run pipeline -- --help", "npm", ["run", "pipeline", "--", "--help"]],
+    [`node ${path.relative(PROJECT_DIR, CLI_ENTRY)} --help`, process.execPath, [CLI_ENTRY, "--help"]],
+  ];
+  const runs: number[][] = commands.map(() => []);
+  await timeCommand(process.execPath, [CLI_ENTRY, "--help"]); // the file cache warm for every round
+  for (let round = 0; round < 5; round++) {
+    // Interleaved, so a busy neighbour slows all three alike.
+    for (const [i, [, command, args]] of commands.entries())
+      (runs[i] as number[]).push(await timeCommand(command, args));
+  }
+  const medians = runs.map((r) => [...r].sort((a, b) => a - b)[2] as number);
+  const npm = medians[0] as number;
+  for (const [i, [name]] of commands.entries()) {
+    const median = medians[i] as number;
+    log(`  ${name}: ${(runs[i] as number[]).map((ms) => ms.toFixed(0)).join(", ")} ms`);
+    addRow({
+      metric: `CLI start: ${name}`,
+      ours: `${median.toFixed(0)} ms (median of 5)`,
+      ratio: i === 0 ? "" : ratio(median, npm),
+      reference: i === 0 ? "" : "vs npm --version",
+      target: i === 1 ? "<= 3.0" : "",
+      met: i === 1 ? yesNo(median / npm <= 3) : "",
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function printTable(): void {
   const header: Row = {
@@ -488,6 +542,7 @@ async function main(): Promise<void> {
     ["transform", benchTransform],
     ["cold-start", benchColdStart],
     ["daily-run", benchDailyRun],
+    ["cli-start", benchCliStart],
   ];
   // `npm run bench -- transform` runs only the sections named.
   const wanted = process.argv.slice(2);
@@ -505,8 +560,10 @@ async function main(): Promise<void> {
   console.log(
     `\nnpm run bench (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} cores, ` +
       `${(os.totalmem() / 2 ** 30).toFixed(0)} GB). Transform: ${DAYS} days x ${BENCH_HOURLY_VARIABLES.length} ` +
-      `hourly variables per location, ~1% nulls, one Parquet file per date; DuckDB ${DUCKDB_VERSION} on one ` +
-      `thread; wall = best of ${REPETITIONS[100]} runs at 100 loc (${REPETITIONS[25]} at 25, ${REPETITIONS[400]} at 400), ` +
+      `hourly variables per location, ~1% nulls, one Parquet file per date; values realistic unless named ` +
+      `(pipeline/local/bench-input.ts); DuckDB ${DUCKDB_VERSION} on one thread; wall = best of ` +
+      `${REPETITIONS[100]} runs at 100 loc (${REPETITIONS[25]} at 25, ${REPETITIONS[400]} at 400, ` +
+      `${OTHER_VALUES_REPETITIONS} for other values), ` +
       `peak RSS = the highest. Daily run: ${BENCH_HOURLY_VARIABLES.length} hourly + ${DAILY_VARIABLES.length} daily ` +
       `variables, fake Open-Meteo with ${LATENCY_MS} ms per request, default stack settings.\n`,
   );
@@ -514,7 +571,12 @@ async function main(): Promise<void> {
   console.log(`\n(${seconds(performance.now() - started)} in all)`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+const rerun = rebuildIfStale();
+if (rerun !== undefined) {
+  process.exitCode = rerun;
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

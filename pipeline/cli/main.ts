@@ -1,23 +1,37 @@
 /**
- * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine.
+ * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine, run from the
+ * compiled program in dist/ (pipeline/local/build.ts).
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { compactMonth, type CompactionResult } from "../catalog";
+import type * as Catalog from "../catalog";
+import type * as Config from "../infra/config";
+import type * as Storage from "../core/storage";
+import type * as Transform from "../transform";
+import type * as LocalBuckets from "../local/local-buckets";
+import type * as DuckDb from "../local/duckdb";
+import type * as Plan from "../local/plan";
+import type * as PlanReport from "./plan-report";
+import type * as RedriveAws from "./redrive-aws";
+import type * as Run from "./run";
+import type * as SampleSource from "../local/sample-source";
+import type * as Sources from "../sources";
 import { todayIn } from "../core/dates";
-import { parseStackConfigValues } from "../infra/config";
 import { assertIsoDate } from "../core/keys";
-import { createS3Client, DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
-import { transformResponseFiles } from "../transform";
-import { openLocalCuratedBucket } from "../local/local-buckets";
-import { formatResultRows, queryLocalCuratedData } from "../local/duckdb";
-import { PROJECT_DIR, planStack, readProjectName, readStackConfigFile } from "../local/plan";
-import { formatPlan } from "./plan-report";
-import { MAX_REPORT_DAYS } from "../report";
-import { redriveStack } from "./redrive-aws";
-import { writeLocalReport, writeStackReport } from "./report";
-import { runLocalDay } from "./run";
+import type * as Report from "./report";
+import type * as ReportData from "../report";
+import { PROJECT_DIR, rebuildIfStale } from "../local/build";
+
+/**
+ * A command's modules, loaded when it runs: loading them all up front (Pulumi, the AWS SDK,
+ * DuckDB, s3rver) took seconds before even `--help` could answer.
+ */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+  return require(id) as T;
+}
 
 /** Days of the report `npm start` writes, and of `report` without --days. */
 const DEFAULT_REPORT_DAYS = 30;
@@ -29,9 +43,23 @@ const program = new Command()
 
 /** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
 function settingsOf(stack: string | undefined) {
+  const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
+  const { parseStackConfigValues } = load<typeof Config>("../infra/config");
   const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
   const values = file ? readStackConfigFile(file) : {};
   return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
+}
+
+/**
+ * The sources of a stack file; without --stack, the local sample source `sample_stations`,
+ * which the embedded fake publishes (a new stack deploys none).
+ */
+function sourcesOf(stack: string | undefined): readonly Sources.SourceDefinition[] {
+  if (stack === undefined) return [load<typeof SampleSource>("../local/sample-source").LOCAL_SAMPLE_SOURCE];
+  const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
+  const { parseStackConfigValues } = load<typeof Config>("../infra/config");
+  const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
+  return parseStackConfigValues(readStackConfigFile(file), readProjectName(), path.basename(file)).sources;
 }
 
 function parseDate(value: string, option = "--date"): string {
@@ -62,8 +90,9 @@ program
       previewRows: number;
     }) => {
       const dataDir = path.resolve(options.dataDir);
-      await runLocalDay({
+      await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
+        sources: sourcesOf(options.stack),
         dataDir,
         date: options.date,
         live: options.live ?? false,
@@ -71,7 +100,7 @@ program
         previewRows: options.previewRows,
         print: (line) => console.log(line),
       });
-      const report = await writeLocalReport(dataDir, {
+      const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
         days: DEFAULT_REPORT_DAYS,
         out: path.join(dataDir, "report.html"),
       });
@@ -96,6 +125,7 @@ program
   .option("--out <file>", "the HTML file to write", "report.html")
   .action(async (options: { stack?: string; days: number; end?: string; dataDir: string; out: string }) => {
     const common = { days: options.days, end: options.end, out: options.out };
+    const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
     const report = options.stack
       ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
       : await writeLocalReport(path.resolve(options.dataDir), common);
@@ -115,7 +145,7 @@ program
   .option("--max <n>", "most messages to read", parsePositiveInteger, 100)
   .option("--dry-run", "say what would be started; start and delete nothing")
   .action(async (options: { stack: string; schedule?: boolean; max: number; dryRun?: boolean }) => {
-    const result = await redriveStack(options.stack, {
+    const result = await load<typeof RedriveAws>("./redrive-aws").redriveStack(options.stack, {
       maxMessages: options.max,
       dryRun: options.dryRun ?? false,
       queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
@@ -131,8 +161,16 @@ program
   .argument("<response.json...>", "saved response bodies")
   .requiredOption("--out <dir>", "folder to write <dir>/weather_hourly/date=.../*.parquet and weather_daily")
   .action(async (files: string[], options: { out: string }) => {
-    const inputs = await Promise.all(files.map(async (name) => ({ name, body: await readFile(name) })));
-    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)));
+    const { transformResponseFiles } = load<typeof Transform>("../transform");
+    const { DirectoryObjectStore } = load<typeof Storage>("../core/storage");
+    // Streamed, with rows waiting on disk for their row group (a year is 365 files open at
+    // once): memory stays bounded however large the files are, as in the Lambda and the bench.
+    const inputs = await Promise.all(
+      files.map(async (name) => ({ name, body: (await open(name, "r")).createReadStream({ highWaterMark: 1 << 20 }) })),
+    );
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)), {
+      spillDirectory: tmpdir(),
+    });
     for (const file of written)
       console.log(`${path.join(options.out, file.key)}: ${file.rows} rows, ${file.bytes} bytes`);
   });
@@ -144,7 +182,8 @@ program
   .option("--config-file <path>", "read config from this file instead of Pulumi.<stack>.yaml")
   .option("--json", "print an array of {type, name, inputs} for other tools")
   .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
-    const resources = await planStack(options);
+    const resources = await load<typeof Plan>("../local/plan").planStack(options);
+    const { formatPlan } = load<typeof PlanReport>("./plan-report");
     process.stdout.write(
       options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
     );
@@ -153,18 +192,21 @@ program
 program
   .command("query")
   .description(
-    'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly and weather_daily, partition column "date"',
+    'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly, weather_daily and source_<name> per source, partition column "date"',
   )
   .argument("<sql>", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
   .option("--data-dir <dir>", "where the local buckets live", ".local-data")
   .option("--stack <name>", "columns of a table with no files yet from Pulumi.<name>.yaml (default: embedded defaults)")
   .action(async (sql: string, options: { dataDir: string; stack?: string }) => {
     const settings = settingsOf(options.stack);
+    const { formatResultRows, queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
     const result = await queryLocalCuratedData({
       sql,
       dataDir: path.resolve(options.dataDir),
       hourlyVariables: settings.hourlyVariables,
       dailyVariables: settings.dailyVariables,
+      columnNames: settings.columnNames,
+      sources: sourcesOf(options.stack),
     });
     if (result.rows.length === 0) {
       console.log(`(no rows; columns: ${result.columns.map((c) => c.name).join(", ")})`);
@@ -183,10 +225,12 @@ program
   .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
   .action(async (options: { month: string; stack?: string; dataDir: string; bucket?: string }) => {
     const settings = settingsOf(options.stack);
+    const { createS3Client, S3ObjectStore } = load<typeof Storage>("../core/storage");
+    const { openLocalCuratedBucket } = load<typeof LocalBuckets>("../local/local-buckets");
     const local = options.bucket ? undefined : await openLocalCuratedBucket(path.resolve(options.dataDir));
-    const store: ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
+    const store: Storage.ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
     try {
-      const result = await compactMonth(store, {
+      const result = await load<typeof Catalog>("../catalog").compactMonth(store, {
         month: options.month,
         today: todayIn(settings.timezone, new Date()),
         hourlyVariables: settings.hourlyVariables,
@@ -199,7 +243,7 @@ program
   });
 
 /** Prints what compaction did, one line per partition it changed. */
-function printCompaction(where: string, result: CompactionResult): void {
+function printCompaction(where: string, result: Catalog.CompactionResult): void {
   let unchanged = 0;
   let deleted = 0;
   for (const p of result.partitions) {
@@ -224,6 +268,7 @@ function printCompaction(where: string, result: CompactionResult): void {
 
 /** Parses --days: a whole number of days from 1 to MAX_REPORT_DAYS. */
 function parseReportDays(value: string): number {
+  const { MAX_REPORT_DAYS } = load<typeof ReportData>("../report");
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_REPORT_DAYS) {
     throw new InvalidArgumentError(`--days is ${value}; it must be a whole number from 1 to ${MAX_REPORT_DAYS}`);
@@ -238,7 +283,12 @@ function parsePositiveInteger(value: string): number {
   return n;
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+const rerun = rebuildIfStale();
+if (rerun !== undefined) {
+  process.exitCode = rerun;
+} else {
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -5,13 +5,10 @@
  * using the machine's AWS credentials.
  */
 import { execFile } from "node:child_process";
-import * as path from "node:path";
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { redriveDeadLetters, type RedriveClients, type RedriveOptions, type RedriveResult } from "../operations";
-
-/** The project folder, where Pulumi.yaml is. */
-const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+import { PROJECT_DIR } from "../local/build";
 
 /** The stack output holding the run dead-letter queue's URL. */
 export const RUN_DEAD_LETTER_QUEUE_OUTPUT = "runDeadLetterQueueUrl";

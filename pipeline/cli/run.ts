@@ -13,6 +13,13 @@ import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
 import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
+import {
+  createSourceFetchHandler,
+  createSourceTransformHandler,
+  type SourceDefinition,
+  type SourceFetchResult,
+  type SourceTransformResult,
+} from "../sources";
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
 
@@ -32,6 +39,11 @@ export interface LocalRunOptions {
   readonly apiUrl?: string;
   /** Rows shown per dataset in the preview. */
   readonly previewRows: number;
+  /**
+   * Sources to fetch after the date, each once; without --live the embedded fake publishes
+   * each one's file (in its declared dialect, SYNTHETIC values) in place of its URL. Default none.
+   */
+  readonly sources?: readonly SourceDefinition[];
   /** Where progress and the summary go. */
   readonly print: (line: string) => void;
 }
@@ -41,6 +53,8 @@ export interface LocalRunResult {
   readonly ingest: IngestResult;
   readonly transform: TransformResult;
   readonly synthetic: boolean;
+  /** Per source: its fetch, and its transform when the fetch found a version to transform. */
+  readonly sources: readonly { readonly fetch: SourceFetchResult; readonly transform?: SourceTransformResult }[];
 }
 
 /**
@@ -89,18 +103,30 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     directory: path.join(options.dataDir, "s3"),
     buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
   });
-  const fake = options.live || custom ? undefined : await startFakeOpenMeteo();
+  const declared = options.sources ?? [];
+  // The fake also publishes the sources' files, except with --live (then their own URLs).
+  const fake =
+    options.live || (custom && declared.length === 0) ? undefined : await startFakeOpenMeteo({ sources: declared });
+  const sources = fake ? declared.map((source) => ({ ...source, url: fake.sourceUrl(source) })) : declared;
   try {
-    const settings: PipelineSettings = fake
-      ? { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
-      : { ...options.settings, ...custom };
+    const settings: PipelineSettings =
+      fake && !custom
+        ? { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
+        : { ...options.settings, ...custom };
     print(
-      fake
+      fake && !custom
         ? `Open-Meteo: embedded fake at ${fake.url} -- SYNTHETIC values, NOT real weather (use --live for the real API)`
         : custom
           ? `Open-Meteo: server at ${settings.forecastApiUrl} and ${settings.archiveApiUrl} (--api-url)`
           : `Open-Meteo: live API at ${settings.forecastApiUrl} (weather data by Open-Meteo.com, CC BY 4.0)`,
     );
+    if (sources.length > 0) {
+      print(
+        fake
+          ? `Sources: ${sources.map((s) => s.name).join(", ")}, published by the embedded fake at ${fake.url}/sources/ -- SYNTHETIC values`
+          : `Sources: ${sources.map((s) => `${s.name} (${s.url})`).join(", ")}`,
+      );
+    }
     print(`S3: s3rver at ${s3.endpoint}, data in ${s3.directory}`);
 
     const client = s3.client();
@@ -114,18 +140,20 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       id: newLocalRunId(startedAt),
       status: "RUNNING",
       startedAt: startedAt.toISOString(),
-      api: fake ? "fake" : custom ? settings.forecastApiUrl : "live",
+      api: fake && !custom ? "fake" : custom ? settings.forecastApiUrl : "live",
     };
     await writeLocalRunRecord(runs, run);
     try {
-      const result = await ingestAndTransform(options, settings, rawStore, curatedStore, `local run ${run.id}`);
+      const writtenBy = `local run ${run.id}`;
+      const result = await ingestAndTransform(options, settings, rawStore, curatedStore, writtenBy);
+      const fetched = await fetchAndTransformSources(options, sources, settings, rawStore, curatedStore, writtenBy);
       await writeLocalRunRecord(runs, {
         ...run,
         status: "SUCCEEDED",
         stoppedAt: new Date().toISOString(),
         dates: [result.ingest.date],
       });
-      return { ...result, synthetic: fake !== undefined };
+      return { ...result, synthetic: fake !== undefined && !custom, sources: fetched };
     } catch (error) {
       await writeLocalRunRecord(runs, {
         ...run,
@@ -149,7 +177,7 @@ async function ingestAndTransform(
   rawStore: S3ObjectStore,
   curatedStore: S3ObjectStore,
   writtenBy: string,
-): Promise<Omit<LocalRunResult, "synthetic">> {
+): Promise<Omit<LocalRunResult, "synthetic" | "sources">> {
   const { print } = options;
   {
     const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
@@ -172,6 +200,52 @@ async function ingestAndTransform(
     }
     return { ingest, transform };
   }
+}
+
+/** Each source once, as the run's EachSource does: fetch, then transform when there is a version to. */
+async function fetchAndTransformSources(
+  options: LocalRunOptions,
+  sources: readonly SourceDefinition[],
+  settings: PipelineSettings,
+  rawStore: S3ObjectStore,
+  curatedStore: S3ObjectStore,
+  writtenBy: string,
+): Promise<LocalRunResult["sources"]> {
+  const { print } = options;
+  const log = (line: string) => print(`  ${line}`);
+  const fetchOne = createSourceFetchHandler({ sources, http: settings.http, rawStore, log });
+  const transformOne = createSourceTransformHandler({ sources, rawStore, curatedStore, writtenBy, log });
+  const results: { fetch: SourceFetchResult; transform?: SourceTransformResult }[] = [];
+  for (const source of sources) {
+    print("");
+    print(`Source ${source.name}:`);
+    const fetched = await fetchOne({ source: source.name });
+    if (!fetched.transform) {
+      print(`  the curated table already holds this version (${fetched.key}): not transformed again`);
+      results.push({ fetch: fetched });
+      continue;
+    }
+    const transformed = await transformOne(fetched);
+    print(
+      `  ${transformed.totalRows} row(s) in the file, ${transformed.rejectedRows} rejected` +
+        (transformed.rejectsKey ? ` (s3://${LOCAL_BUCKETS.raw}/${transformed.rejectsKey})` : ""),
+    );
+    for (const file of transformed.files) {
+      print(
+        `  s3://${LOCAL_BUCKETS.curated}/${file.key}: ${file.rows} rows (${file.fromThisFile} from this file), ${file.bytes} bytes`,
+      );
+    }
+    const last = transformed.files[transformed.files.length - 1];
+    if (last) {
+      const { body } = await curatedStore.getObject(last.key);
+      const rows = await parquetReadObjects({ file: toArrayBuffer(body), rowEnd: options.previewRows });
+      print("");
+      print(`source_${source.name}, date=${last.date}, first ${rows.length} of ${last.rows} rows:`);
+      console.table(rows.map(formatPreviewRow));
+    }
+    results.push({ fetch: fetched, transform: transformed });
+  }
+  return results;
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

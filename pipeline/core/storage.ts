@@ -2,7 +2,7 @@
  * Where the pipeline keeps objects: an S3 bucket in AWS and in local runs (s3rver),
  * or a plain folder for `pipeline transform --out`. The data logic only sees ObjectStore.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import {
   DeleteObjectCommand,
@@ -34,21 +34,40 @@ export interface ObjectStore {
   /** A human-readable location, e.g. s3://bucket or a folder path, for messages. */
   readonly description: string;
   putObject(key: string, body: Uint8Array | string, options: PutOptions): Promise<void>;
-  /** Reads an object; throws ObjectNotFoundError when it does not exist. */
+  /**
+   * Reads an object; throws ObjectNotFoundError when it does not exist, or (S3) when S3 answers
+   * AccessDenied, which is what it answers for a missing key to a reader who may not list it.
+   */
   getObject(key: string): Promise<StoredObject>;
+  /**
+   * Reads an object's body as a stream of chunks, so memory never holds all of it; throws
+   * ObjectNotFoundError (before the first chunk) when it does not exist.
+   */
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>>;
   /** Lists keys under a prefix, in lexicographic order. */
   listKeys(prefix: string): Promise<string[]>;
   /** Deletes an object; deleting a key that does not exist succeeds (as in S3). */
   deleteObject(key: string): Promise<void>;
 }
 
-/** Thrown by getObject for a key that does not exist. */
+/**
+ * Thrown by getObject for a key that does not exist. `accessDenied` is set when S3 answered
+ * AccessDenied: S3 answers so for a missing key when the reader may not list the bucket, and
+ * for a key the reader may not get, and does not say which.
+ */
 export class ObjectNotFoundError extends PipelineError {
   constructor(
     readonly store: string,
     readonly key: string,
+    readonly accessDenied = false,
   ) {
-    super("ObjectNotFoundError", `${store}/${key} does not exist`);
+    super(
+      "ObjectNotFoundError",
+      accessDenied
+        ? `${store}/${key} does not exist or may not be read: S3 answered AccessDenied, as it does for a missing key ` +
+            `when the reader may not list the bucket`
+        : `${store}/${key} does not exist`,
+    );
   }
 }
 
@@ -82,12 +101,27 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getObject(key: string): Promise<StoredObject> {
+    const out = await this.get(key);
+    return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
+  }
+
+  /** In Node the SDK's body is an http.IncomingMessage: a Readable, so an async iterable of Buffers. */
+  async getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return (await this.get(key)).Body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  /** GetObject, with its body; a missing key as ObjectNotFoundError. */
+  private async get(key: string) {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!out.Body) throw new Error(`${this.description}/${key} has no body`);
-      return { key, body: await out.Body.transformToByteArray(), metadata: out.Metadata ?? {} };
+      return out as typeof out & { Body: NonNullable<typeof out.Body> };
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.description, key);
+      // The SDK names a service error by its code.
+      if ((error as { name?: unknown }).name === "AccessDenied") {
+        throw new ObjectNotFoundError(this.description, key, true);
+      }
       throw error;
     }
   }
@@ -148,6 +182,17 @@ export class DirectoryObjectStore implements ObjectStore {
       // An object written without metadata has no sidecar.
     }
     return { key, body, metadata };
+  }
+
+  async getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      // Opened first, so a missing file fails here rather than at the first read.
+      const handle = await open(this.pathOf(key), "r");
+      return handle.createReadStream({ highWaterMark: 1 << 20 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectNotFoundError(this.description, key);
+      throw error;
+    }
   }
 
   async listKeys(prefix: string): Promise<string[]> {

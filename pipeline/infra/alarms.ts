@@ -4,6 +4,7 @@
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import { CURATED_PARTITIONS_WRITTEN, METRICS_NAMESPACE, STACK_DIMENSION } from "../core/metrics";
+import { physicalName } from "./names";
 
 /** What the alarms watch. */
 export interface AlarmTargets {
@@ -26,7 +27,11 @@ export function createAlarms(
 ): aws.cloudwatch.MetricAlarm[] {
   const actions = { alarmActions: [t.topicArn], okActions: [t.topicArn] };
   const alarm = (suffix: string, args: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions">) =>
-    new aws.cloudwatch.MetricAlarm(`${name}-${suffix}`, { ...args, ...actions }, opts);
+    new aws.cloudwatch.MetricAlarm(
+      physicalName("cloudwatch-alarm", `${name}-${suffix}`, { autoNamed: true }),
+      { ...args, ...actions },
+      opts,
+    );
   const anyInFiveMinutes = {
     comparisonOperator: "GreaterThanOrEqualToThreshold",
     threshold: 1,

@@ -5,6 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { denyInsecureTransport } from "./deny-insecure-transport";
+import { physicalName } from "./names";
 
 /** Arguments of Alerting. */
 export interface AlertingArgs {
@@ -62,7 +63,11 @@ export class Alerting extends pulumi.ComponentResource {
       },
       parent,
     );
-    this.topic = new aws.sns.Topic(`${name}-topic`, { kmsMasterKeyId: this.key.arn }, parent);
+    this.topic = new aws.sns.Topic(
+      physicalName("sns-topic", `${name}-topic`, { autoNamed: true }),
+      { kmsMasterKeyId: this.key.arn },
+      parent,
+    );
     new aws.sns.TopicPolicy(
       `${name}-topic-policy`,
       {
@@ -99,7 +104,7 @@ export class Alerting extends pulumi.ComponentResource {
 
     const queue = (suffix: string) =>
       new aws.sqs.Queue(
-        `${name}-${suffix}`,
+        physicalName("sqs-queue", `${name}-${suffix}`, { autoNamed: true }),
         { sqsManagedSseEnabled: true, messageRetentionSeconds: MAX_RETENTION_SECONDS },
         parent,
       );

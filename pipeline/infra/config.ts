@@ -264,6 +264,8 @@ export const stackConfigSchema = z
     // whose whole limit is 10.
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
+    accessLogExpirationDays: integer(1, 36_500, "days").default(365),
     // Published files fetched each run beside Open-Meteo, one table each (pipeline/sources).
     sources: z
       .array(sourceConfigSchema, {
@@ -354,6 +356,8 @@ export interface StackConfig {
   readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
+  /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
+  readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
     /** A query that would scan more than this is cancelled. */
     readonly bytesScannedCutoffPerQuery: number;
@@ -440,6 +444,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
     },
+    accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,
       resultsExpirationDays: c.athenaResultsExpirationDays,

@@ -27,6 +27,7 @@ import {
   STACK_DIMENSION,
 } from "../core/metrics";
 import { OPEN_METEO_FREE_LIMITS } from "../ingest";
+import { physicalName } from "./names";
 
 const cw = awsx.classic.cloudwatch;
 type Widget = awsx.classic.cloudwatch.Widget;
@@ -331,7 +332,7 @@ export function createDashboard(
   return new cw.Dashboard(
     name,
     {
-      name,
+      name: physicalName("cloudwatch-dashboard", name),
       region: t.region as pulumi.Input<aws.Region>,
       // The last week when the dashboard opens: seven daily runs.
       start: "-P7D",

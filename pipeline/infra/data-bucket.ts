@@ -1,9 +1,11 @@
 /**
- * A private, encrypted, TLS-only S3 bucket with lifecycle rules: the raw and curated zones.
+ * A private, encrypted, TLS-only S3 bucket with lifecycle rules: the raw and curated zones, the
+ * query results, and the access logs.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { denyInsecureTransport } from "./deny-insecure-transport";
+import { physicalName } from "./names";
 
 /** Arguments of a DataBucket. */
 export interface DataBucketArgs {
@@ -15,6 +17,8 @@ export interface DataBucketArgs {
   readonly protectData?: boolean;
   /** Keep overwritten objects as noncurrent versions for this many days; 0 disables versioning. Default 0. */
   readonly noncurrentVersionDays?: number;
+  /** Statements the bucket policy grants besides refusing plain HTTP, given the bucket's ARN. Default none. */
+  readonly policyStatements?: (bucketArn: pulumi.Output<string>) => Record<string, unknown>[];
 }
 
 /** The S3 lifecycle rules for the given ages; empty when nothing should ever move or expire. */
@@ -64,12 +68,14 @@ export class DataBucket extends pulumi.ComponentResource {
   public readonly name: pulumi.Output<string>;
   /** The bucket's ARN. */
   public readonly arn: pulumi.Output<string>;
+  /** The bucket policy: depend on it before asking a service to write to the bucket. */
+  public readonly policy: aws.s3.BucketPolicy;
 
   constructor(name: string, args: DataBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("weather-pipeline:storage:DataBucket", name, {}, opts);
     const protect = args.protectData ?? false;
     this.bucket = new aws.s3.Bucket(
-      name,
+      physicalName("s3-bucket", name, { autoNamed: true }),
       // Empty on destroy only where the stack says its data is disposable.
       { forceDestroy: !protect },
       { parent: this, protect },
@@ -108,13 +114,18 @@ export class DataBucket extends pulumi.ComponentResource {
       { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } },
       { parent: this },
     );
-    new aws.s3.BucketPolicy(
-      `${name}-tls-only`,
+    const grants = args.policyStatements?.(this.bucket.arn) ?? [];
+    this.policy = new aws.s3.BucketPolicy(
+      // The name of a policy that only refuses plain HTTP stays as it was, so it is not replaced.
+      grants.length > 0 ? `${name}-policy` : `${name}-tls-only`,
       {
         bucket,
         policy: pulumi.jsonStringify({
           Version: "2012-10-17",
-          Statement: [denyInsecureTransport("s3:*", [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`])],
+          Statement: [
+            ...grants,
+            denyInsecureTransport("s3:*", [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`]),
+          ],
         }),
       },
       // S3 rejects a policy while the public access block is being written.

@@ -5,6 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "./names";
 import { createServiceRole, type PolicyStatement } from "./service-role";
 
 /** Clients of the AWS SDK v3 the Lambdas use, which the nodejs22.x runtime ships. */
@@ -19,7 +20,7 @@ const NEVER_SHIPPED = ["zod", "fastest-levenshtein", ...RUNTIME_PROVIDED_PACKAGE
 
 /** Arguments of a PipelineFunction. */
 export interface PipelineFunctionArgs<E, R> {
-  /** The deployed function's name; also names its log group. */
+  /** The deployed function's name (fitted to Lambda's rules by physicalName); also names its log group. */
   readonly functionName: string;
   readonly description: string;
   readonly memoryMb: number;
@@ -32,7 +33,7 @@ export interface PipelineFunctionArgs<E, R> {
   /** Dependencies this function does not use, left out of its package. Default none. */
   readonly excludePackages?: readonly string[];
   /** Reserved concurrent executions; undefined leaves the function unreserved. Default undefined. */
-  readonly reservedConcurrency?: number;
+  readonly reservedConcurrency?: pulumi.Input<number>;
 }
 
 /** A Lambda function built from an inline callback, with its least-privilege role and log group. */
@@ -43,14 +44,19 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
 
   constructor(name: string, args: PipelineFunctionArgs<E, R>, opts?: pulumi.ComponentResourceOptions) {
     super("weather-pipeline:compute:PipelineFunction", name, {}, opts);
+    const functionName = physicalName("lambda-function", args.functionName);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { name: `/aws/lambda/${args.functionName}`, retentionInDays: args.logRetentionDays },
+      { name: physicalName("log-group", `/aws/lambda/${functionName}`), retentionInDays: args.logRetentionDays },
       { parent: this },
     );
     const { role, policy } = createServiceRole(
       name,
+      // No aws:SourceAccount/aws:SourceArn condition: AWS's Lambda guide gives the execution
+      // role's trust policy without one (Lambda documents aws:SourceArn for the function's
+      // resource policy, i.e. who may invoke it), and a key Lambda does not send would keep the
+      // function from ever assuming its role.
       "lambda.amazonaws.com",
       [
         ...args.statements,
@@ -68,7 +74,7 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
     this.function = new aws.lambda.CallbackFunction<E, R>(
       name,
       {
-        name: args.functionName,
+        name: functionName,
         description: args.description,
         callbackFactory: args.callbackFactory,
         role: this.role,

@@ -10,6 +10,7 @@ import { DATASETS, type Dataset } from "../core/keys";
 import { datasetSchema, PARTITION_COLUMN, type ColumnNames, type TableSchema } from "../core/schema";
 import { sourceSchema, type SourceDefinition } from "../sources";
 import { DataBucket } from "./data-bucket";
+import { physicalName } from "./names";
 
 /** A saved query offered in the Athena console. */
 export interface ExampleQuery {
@@ -40,9 +41,12 @@ export interface QueryCatalogArgs {
 /** First day partition projection offers: the start of Open-Meteo's historical archive. */
 export const PROJECTION_START_DATE = "1940-01-01";
 
-/** The Glue database name of a project's stack: Athena wants [a-z0-9_]. */
+/**
+ * The Glue database name of a project's stack: Athena wants [a-z0-9_], so weather-pipeline-dev
+ * is weather_pipeline_dev; a stack name that cannot map so without meeting another's gets a hash.
+ */
 export function glueDatabaseName(project: string, stack: string): string {
-  return `${project}_${stack}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  return physicalName("glue-database", `${project}-${stack}`);
 }
 
 /** The Glue table properties of a curated table: Parquet, and `date` projected from the key layout. */
@@ -134,7 +138,7 @@ export class QueryCatalog extends pulumi.ComponentResource {
     this.workgroup = new aws.athena.Workgroup(
       `${name}-workgroup`,
       {
-        name,
+        name: physicalName("athena-workgroup", name),
         description: "Queries over this stack's curated weather data",
         // Saved queries and history go with the stack.
         forceDestroy: true,

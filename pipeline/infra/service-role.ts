@@ -4,6 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "./names";
 
 /** One IAM policy statement: named actions on named resources, never a wildcard action. */
 export interface PolicyStatement {
@@ -22,25 +23,83 @@ export interface ServiceRole {
   readonly policy: aws.iam.RolePolicy;
 }
 
-/** Creates `<name>-role`, assumable by `service` (e.g. lambda.amazonaws.com), and `<name>-policy`. */
+/** Who may assume a role: a service, and the conditions on the request it makes. */
+export interface Trust {
+  /** e.g. states.amazonaws.com. */
+  readonly service: string;
+  /**
+   * Conditions of the trust statement, e.g. aws:SourceAccount and aws:SourceArn, so the service
+   * assumes the role only for this account's resources (confused deputy). Default none.
+   */
+  readonly condition?: pulumi.Input<Record<string, Record<string, pulumi.Input<string>>>>;
+}
+
+/**
+ * The trust condition AWS recommends for a role Step Functions assumes: the request comes from
+ * a state machine of this account and region. A state machine's own ARN cannot be named: its
+ * role must exist before it, and its name is Pulumi's auto-name.
+ */
+export function stateMachineTrust(accountId: pulumi.Input<string>, region: pulumi.Input<string>): Trust {
+  return {
+    service: "states.amazonaws.com",
+    condition: pulumi.output({ accountId, region }).apply(({ accountId: account, region: r }) => ({
+      ArnLike: { "aws:SourceArn": `arn:aws:states:${r}:${account}:stateMachine:*` },
+      StringEquals: { "aws:SourceAccount": account },
+    })),
+  };
+}
+
+/**
+ * The trust condition AWS recommends for an EventBridge Scheduler execution role: a schedule of
+ * this account, in the given schedule group (AWS: scope aws:SourceArn to the group, never to a
+ * schedule).
+ */
+export function schedulerTrust(
+  accountId: pulumi.Input<string>,
+  region: pulumi.Input<string>,
+  scheduleGroup: string,
+): Trust {
+  return {
+    service: "scheduler.amazonaws.com",
+    condition: pulumi.output({ accountId, region }).apply(({ accountId: account, region: r }) => ({
+      StringEquals: {
+        "aws:SourceAccount": account,
+        "aws:SourceArn": `arn:aws:scheduler:${r}:${account}:schedule-group/${scheduleGroup}`,
+      },
+    })),
+  };
+}
+
+/**
+ * Creates `<name>-role`, assumable by `trust` (a service name such as lambda.amazonaws.com, or
+ * a Trust with conditions), and `<name>-policy`.
+ */
 export function createServiceRole(
   name: string,
-  service: string,
+  trust: string | Trust,
   statements: readonly PolicyStatement[],
   opts: pulumi.CustomResourceOptions,
 ): ServiceRole {
+  const { service, condition } = typeof trust === "string" ? { service: trust, condition: undefined } : trust;
   const role = new aws.iam.Role(
-    `${name}-role`,
+    physicalName("iam-role", `${name}-role`, { autoNamed: true }),
     {
-      assumeRolePolicy: JSON.stringify({
+      assumeRolePolicy: pulumi.jsonStringify({
         Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: service },
+            Action: "sts:AssumeRole",
+            ...(condition === undefined ? {} : { Condition: condition }),
+          },
+        ],
       }),
     },
     opts,
   );
   const policy = new aws.iam.RolePolicy(
-    `${name}-policy`,
+    physicalName("iam-role-policy", `${name}-policy`, { autoNamed: true }),
     { role: role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: statements }) },
     opts,
   );

@@ -20,8 +20,10 @@ import { createDashboard } from "./dashboard";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
+import { physicalName } from "./names";
 import { glueDatabaseName, QueryCatalog } from "./query-catalog";
-import { createServiceRole } from "./service-role";
+import { checkedReservations } from "./reserved-concurrency";
+import { createServiceRole, schedulerTrust, stateMachineTrust } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
 
 /** Prefix of every raw object key (see keys.ts). */
@@ -29,6 +31,12 @@ const RAW_PREFIX = "open-meteo/";
 
 /** The plan Lambda only lists prefixes: a minute is plenty. */
 const PLAN_TIMEOUT_SECONDS = 60;
+
+/** The raw date prefixes (keys.rawDatePrefix): what the planner lists and the transform reads. */
+const RAW_DATE_PREFIXES = [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`];
+
+/** The schedule group the daily schedule is in: the account's default (the schedule names none). */
+const SCHEDULE_GROUP = "default";
 
 /** Packages only a source's transform uses: left out of every other function, and of all where there are no sources. */
 const SOURCE_PACKAGES = ["csv-parse", "luxon"];
@@ -48,6 +56,8 @@ export interface WeatherPipelineContext {
 export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly rawBucket: DataBucket;
   public readonly curatedBucket: DataBucket;
+  /** Where S3 writes the raw and curated buckets' server access logs; undefined unless accessLogging. */
+  public readonly accessLogs: DataBucket | undefined;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
   /** Fetches Open-Meteo for a date, or a configured source (`{"source": name}`). */
   public readonly ingest: PipelineFunction<unknown, unknown>;
@@ -89,11 +99,35 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { expirationDays: config.curatedExpirationDays, protectData: config.protectData },
       parent,
     );
+    this.accessLogs = config.accessLogs.enabled
+      ? createAccessLogs(
+          name,
+          { raw: this.rawBucket, curated: this.curatedBucket },
+          {
+            accountId,
+            expirationDays: config.accessLogs.expirationDays,
+            protectData: config.protectData,
+            parent: this,
+          },
+        )
+      : undefined;
     const rawBucketName = this.rawBucket.name;
     const curatedBucketName = this.curatedBucket.name;
     const rawObjects = pulumi.interpolate`${this.rawBucket.arn}/${RAW_PREFIX}*`;
     const curatedObjects = DATASETS.map((dataset) => pulumi.interpolate`${this.curatedBucket.arn}/${dataset}/*`);
     const common = { logRetentionDays: config.logRetentionDays };
+    const reserved = checkedReservations(
+      {
+        ingest: { key: `${context.project}:ingestReservedConcurrency`, executions: config.reservedConcurrency.ingest },
+        transform: {
+          key: `${context.project}:transformReservedConcurrency`,
+          executions: config.reservedConcurrency.transform,
+        },
+      },
+      region,
+      parent,
+    );
+
     // Exactly each configured source's objects; no statement at all without sources.
     const sourceRaw = sources.map((s) => pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}*`);
     const sourceCurated = sources.map((s) => pulumi.interpolate`${this.curatedBucket.arn}/${sourceTable(s.name)}/*`);
@@ -144,7 +178,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
 
     const apiKeySecret = context.apiKey
       ? new aws.secretsmanager.Secret(
-          `${name}-api-key`,
+          physicalName("secretsmanager-secret", `${name}-api-key`, { autoNamed: true }),
           {
             description: "Open-Meteo API key, read by the ingest Lambda at cold start",
             // A disposable stack's secret goes at once, so the stack can be created again.
@@ -177,7 +211,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Action: ["s3:ListBucket"],
             Resource: [this.rawBucket.arn],
             // Exactly the date prefixes catch-up.ts lists.
-            Condition: { StringLike: { "s3:prefix": [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive/date=*`] } },
+            Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
           },
           {
             Sid: "ListCuratedDates",
@@ -210,7 +244,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         description: "Fetches a day of Open-Meteo data and stores each response unchanged in the raw bucket",
         memoryMb: config.ingest.memoryMb,
         timeoutSeconds: config.ingest.timeoutSeconds,
-        reservedConcurrency: config.reservedConcurrency.ingest,
+        reservedConcurrency: reserved.ingest,
         statements: [
           { Sid: "PutRawObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: [rawObjects] },
           ...(apiKeySecret
@@ -253,9 +287,18 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         description: "Turns a day of raw Open-Meteo JSON into Parquet in the curated bucket",
         memoryMb: config.transform.memoryMb,
         timeoutSeconds: config.transform.timeoutSeconds,
-        reservedConcurrency: config.reservedConcurrency.transform,
+        reservedConcurrency: reserved.transform,
         statements: [
           { Sid: "GetRawObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: [rawObjects] },
+          {
+            // Without it S3 answers a missing manifest with 403 AccessDenied, not 404 NoSuchKey; S3
+            // checks s3:prefix against the key read, so the grant is exactly the prefixes read.
+            Sid: "TellMissingRawObjects",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.rawBucket.arn],
+            Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
+          },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
           ...transformSourceStatements,
         ],
@@ -279,7 +322,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
-      "states.amazonaws.com",
+      stateMachineTrust(accountId, region),
       [
         {
           Sid: "InvokePipelineFunctions",
@@ -305,7 +348,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
     this.stateMachine = new aws.sfn.StateMachine(
-      `${name}-run`,
+      physicalName("sfn-state-machine", `${name}-run`, { autoNamed: true }),
       {
         roleArn: runRole.role.arn,
         type: "STANDARD",
@@ -338,7 +381,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
 
     const scheduleRole = createServiceRole(
       `${name}-schedule`,
-      "scheduler.amazonaws.com",
+      schedulerTrust(accountId, region, SCHEDULE_GROUP),
       [
         { Sid: "StartDailyRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [this.stateMachine.arn] },
         {
@@ -351,7 +394,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
     this.schedule = new aws.scheduler.Schedule(
-      `${name}-daily`,
+      physicalName("scheduler-schedule", `${name}-daily`, { autoNamed: true }),
       {
         description: `Starts the daily weather run (${config.schedule.cron}, ${settings.timezone})`,
         scheduleExpression: `cron(${config.schedule.cron})`,
@@ -443,4 +486,63 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       runDeadLetterQueueUrl: this.alerting.runDeadLetters.url,
     });
   }
+}
+
+/** Prefix of one data bucket's logs in the log bucket: "raw/" for `<name>-raw`. */
+function accessLogPrefix(zone: string): string {
+  return `${zone}/`;
+}
+
+/**
+ * The log bucket and the logging of each data bucket into it under its own prefix. S3 writes
+ * server access logs as the logging service, which the bucket policy lets write each prefix for
+ * its source bucket of this account only (AWS's recommended aws:SourceArn and aws:SourceAccount).
+ * Default encryption is SSE-S3: S3 cannot deliver access logs to a bucket whose default is SSE-KMS.
+ */
+function createAccessLogs(
+  name: string,
+  sources: Readonly<Record<string, DataBucket>>,
+  options: {
+    accountId: pulumi.Input<string>;
+    expirationDays: number;
+    protectData: boolean;
+    parent: pulumi.Resource;
+  },
+): DataBucket {
+  const zones = Object.entries(sources);
+  const logs = new DataBucket(
+    `${name}-access-logs`,
+    {
+      expirationDays: options.expirationDays,
+      protectData: options.protectData,
+      policyStatements: (logsArn) =>
+        zones.map(([zone, source]) => ({
+          Sid: `ServerAccessLogsOf${zone.charAt(0).toUpperCase()}${zone.slice(1)}`,
+          Effect: "Allow",
+          Principal: { Service: "logging.s3.amazonaws.com" },
+          Action: "s3:PutObject",
+          Resource: pulumi.interpolate`${logsArn}/${accessLogPrefix(zone)}*`,
+          Condition: {
+            ArnLike: { "aws:SourceArn": source.arn },
+            StringEquals: { "aws:SourceAccount": options.accountId },
+          },
+        })),
+    },
+    { parent: options.parent },
+  );
+  for (const [zone, source] of zones) {
+    new aws.s3.BucketLogging(
+      `${name}-${zone}-access-logging`,
+      {
+        bucket: source.bucket.id,
+        targetBucket: logs.bucket.id,
+        targetPrefix: accessLogPrefix(zone),
+        // Date-partitioned keys (<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...), which Athena can project.
+        targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } },
+      },
+      // Logs written before the policy lets the logging service in would be lost.
+      { parent: options.parent, dependsOn: [logs.policy] },
+    );
+  }
+  return logs;
 }

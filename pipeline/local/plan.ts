@@ -1,7 +1,8 @@
 /**
  * Runs the Pulumi program under Pulumi's own mocks (pulumi.runtime.setMocks) with one stack's
  * config file, and records every resource it declares: what `pulumi preview` would plan,
- * without AWS or the Pulumi CLI. One program run per process: Pulumi's runtime is global.
+ * without AWS or the Pulumi CLI. Pulumi's runtime is global, so runs in one process follow one
+ * another: each resets the runtime (setMocks does) and loads the program afresh.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parse as parseYaml } from "yaml";
+import { CODE_DIR, PROJECT_DIR } from "./build";
 
 /** A declared resource with its inputs, as the engine would receive them. */
 export interface PlannedResource {
@@ -23,11 +25,20 @@ export interface PlannedResource {
 /** An asset of a Lambda code archive, as recorded by the plan. */
 export type PlannedAsset = { readonly text: string } | { readonly path: string };
 
-/** Where the plan looks for the program and its stack files. */
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+/** Where the plan looks for the stack files (the program is the one in CODE_DIR). */
+export { PROJECT_DIR };
 
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "eu-west-1";
+
+/**
+ * What the plan answers for a Service Quotas lookup: AWS's default quota, since a plan cannot
+ * know the account's (a new account's Lambda concurrency is 10, not 1,000).
+ */
+export const MOCK_SERVICE_QUOTA_DEFAULTS: Readonly<Record<string, number>> = {
+  // Lambda: concurrent executions.
+  "L-B99A9384": 1000,
+};
 
 /** The project name from Pulumi.yaml. */
 export function readProjectName(projectDir = PROJECT_DIR): string {
@@ -78,18 +89,25 @@ export function readStackConfigFile(file: string): Record<string, string> {
   return readStackConfigWithSecrets(file).values;
 }
 
-/** The physical name the mocks give a resource: its `name` input, else auto-naming's `<name>-<7 hex>`. */
-export function mockPhysicalName(name: string, inputs: Record<string, unknown> = {}): string {
-  if (typeof inputs["name"] === "string") return inputs["name"];
+const BUCKET = "aws:s3/bucket:Bucket";
+
+/**
+ * The physical name the mocks give a resource: its name input (`bucket` for a bucket, else
+ * `name`), else auto-naming's `<name>-<7 hex>`, lower-cased for a bucket as pulumi-aws does.
+ */
+export function mockPhysicalName(name: string, inputs: Record<string, unknown> = {}, type?: string): string {
+  const explicit = inputs[type === BUCKET ? "bucket" : "name"];
+  if (typeof explicit === "string") return explicit;
   // A deterministic stand-in for the random suffix Pulumi's auto-naming adds.
-  return `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 7)}`;
+  const suffix = createHash("sha256").update(name).digest("hex").slice(0, 7);
+  return `${type === BUCKET ? name.toLowerCase() : name}-${suffix}`;
 }
 
 /** The outputs AWS would compute for a resource, enough for the program's Outputs to resolve. */
 function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  const physical = mockPhysicalName(name, inputs);
+  const physical = mockPhysicalName(name, inputs, type);
   switch (type) {
-    case "aws:s3/bucket:Bucket":
+    case BUCKET:
       return { bucket: physical, arn: `arn:aws:s3:::${physical}` };
     case "aws:iam/role:Role":
       return { name: physical, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
@@ -150,21 +168,28 @@ async function describeInputs(value: unknown): Promise<unknown> {
   return value;
 }
 
+/** `<type>::<name>` of the resources the current run registered with `protect`. */
+let protectedResources = new Set<string>();
+let protectRecorderInstalled = false;
+
 /**
  * Resource options never reach the mocks' newResource; the monitor's request carries them.
- * Returns the set of `<type>::<name>` registered with `protect`.
+ * Installs (once per process) a recorder of `protect`, and starts a fresh record for this run.
  */
 function recordProtectOption(): Set<string> {
-  const protectedResources = new Set<string>();
-  type Request = { getType(): string; getName(): string; getProtect(): boolean };
-  const monitor = MockMonitor.prototype as unknown as {
-    registerResource: (this: unknown, req: Request, cb: unknown) => unknown;
-  };
-  const register = monitor.registerResource;
-  monitor.registerResource = function (this: unknown, req: Request, callback: unknown) {
-    if (req.getProtect()) protectedResources.add(`${req.getType()}::${req.getName()}`);
-    return register.call(this, req, callback);
-  };
+  protectedResources = new Set<string>();
+  if (!protectRecorderInstalled) {
+    type Request = { getType(): string; getName(): string; getProtect(): boolean };
+    const monitor = MockMonitor.prototype as unknown as {
+      registerResource: (this: unknown, req: Request, cb: unknown) => unknown;
+    };
+    const register = monitor.registerResource;
+    monitor.registerResource = function (this: unknown, req: Request, callback: unknown) {
+      if (req.getProtect()) protectedResources.add(`${req.getType()}::${req.getName()}`);
+      return register.call(this, req, callback);
+    };
+    protectRecorderInstalled = true;
+  }
   return protectedResources;
 }
 
@@ -179,7 +204,7 @@ export async function planStack(options: { stack: string; configFile?: string })
   pulumi.runtime.setAllConfig(values, secretKeys);
 
   const recorded: Promise<PlannedResource>[] = [];
-  const protectedResources = recordProtectOption();
+  const protectedThisRun = recordProtectOption();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -188,7 +213,7 @@ export async function planStack(options: { stack: string; configFile?: string })
             type: args.type,
             name: args.name,
             inputs: inputs as Record<string, unknown>,
-            protect: protectedResources.has(`${args.type}::${args.name}`),
+            protect: protectedThisRun.has(`${args.type}::${args.name}`),
           })),
         );
         const inputs = args.inputs as Record<string, unknown>;
@@ -201,6 +226,11 @@ export async function planStack(options: { stack: string; configFile?: string })
             return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`, userId: "plan" };
           case "aws:index/getRegion:getRegion":
             return { name: MOCK_REGION, region: MOCK_REGION, id: MOCK_REGION };
+          case "aws:servicequotas/getServiceQuota:getServiceQuota": {
+            // A plan cannot know the account's quota: it answers with AWS's default.
+            const inputs = args.inputs as Record<string, unknown>;
+            return { ...inputs, value: MOCK_SERVICE_QUOTA_DEFAULTS[String(inputs["quotaCode"])] ?? 0 };
+          }
           default:
             throw new Error(`the plan does not mock the provider function ${args.token}`);
         }
@@ -210,9 +240,12 @@ export async function planStack(options: { stack: string; configFile?: string })
     options.stack,
     false,
   );
-  // The program registers its resources when loaded, as under `pulumi up`.
+  // The program registers its resources when loaded, as under `pulumi up`; an earlier run in
+  // this process loaded it already, so it is loaded again (the modules it imports hold no state).
+  const program = require.resolve(path.join(CODE_DIR, "index"));
+  delete require.cache[program];
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded as the Pulumi CLI loads it: require() of index.ts
-  require(path.join(PROJECT_DIR, "index"));
+  require(program);
   await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
   await new Promise((resolve) => setImmediate(resolve));
   let settled = 0;

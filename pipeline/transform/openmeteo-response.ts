@@ -1,6 +1,6 @@
 /**
- * Parsing and validation of raw Open-Meteo response bodies (`/v1/forecast`, `/v1/archive`),
- * and the conversion of their time labels to UTC instants and local calendar days.
+ * The parser of raw Open-Meteo response bodies (`/v1/forecast`, `/v1/archive`), and the
+ * conversion of their time labels to UTC instants and local calendar days.
  *
  * Time contract of the API: with `timeformat=iso8601` (the default) `time` values are the
  * wall-clock time of the body's `timezone`, written without offset, and `utc_offset_seconds`
@@ -8,8 +8,13 @@
  * `timeformat=unixtime` they are epoch seconds in UTC. The local calendar day of a step (the
  * `date=` partition it belongs to) is the date part of its label, or the date of t + offset.
  *
- * Labels are parsed arithmetically (no Date object per value): a year of hourly data for a
- * thousand locations is ~10^7 values.
+ * Why a scanner of its own rather than JSON.parse: a year of hourly data for 100 locations is
+ * ~60 MB and ~10^7 numbers, which JSON.parse needs in memory at once and turns into boxed values
+ * (several hundred MB of heap for the collector to walk). The scanner reads the body as a stream,
+ * holds one location (one element of the array) at a time, and reads number arrays straight into
+ * Float64Arrays and time labels into epoch milliseconds. It is strict JSON: what JSON.parse
+ * rejects it rejects too, and every error names the source, the byte, the location, the field and
+ * the value, and what to do.
  */
 import { PipelineError } from "../core/errors";
 
@@ -29,8 +34,8 @@ export interface ResponseExpectation {
   readonly locations?: number;
 }
 
-/** One `hourly` or `daily` block of one location, validated and converted. */
-export interface ParsedBlock {
+/** One `hourly` or `daily` block of a location, validated, with its values in typed arrays. */
+export interface ScannedBlock {
   readonly timeFormat: TimeFormat;
   /** The variables, in request order (or body order for "all"). */
   readonly variables: readonly string[];
@@ -40,12 +45,15 @@ export interface ParsedBlock {
   readonly utcMillis: Float64Array;
   /** Local calendar day of each step, as days since 1970-01-01 (see isoDateOfDay). */
   readonly localDays: Int32Array;
-  /** Values of each variable, in `variables` order; time-valued ones as epoch milliseconds. */
-  readonly values: readonly (readonly (number | null)[])[];
+  /**
+   * Values of each variable, in `variables` order, as doubles; time-valued ones as epoch
+   * milliseconds. NaN stands for null: JSON has no NaN, so it never stands for a value.
+   */
+  readonly values: readonly Float64Array[];
 }
 
 /** One location of a body. */
-export interface ParsedLocation {
+export interface ScannedLocation {
   /** 0-based position in the body (the requested coordinate's position). */
   readonly index: number;
   readonly latitude: number;
@@ -55,8 +63,8 @@ export interface ParsedLocation {
   readonly utcOffsetSeconds: number;
   /** `location_id`, sent from the 2nd element of a multi-location body on. */
   readonly locationId: number | undefined;
-  readonly hourly: ParsedBlock | undefined;
-  readonly daily: ParsedBlock | undefined;
+  readonly hourly: ScannedBlock | undefined;
+  readonly daily: ScannedBlock | undefined;
 }
 
 /** A body that is not what the request should have produced; the message names the source and the fix. */
@@ -72,43 +80,71 @@ export class OpenMeteoResponseError extends PipelineError {
 const MS_PER_DAY = 86_400_000;
 const BLOCKS = ["hourly", "daily"] as const;
 type BlockName = (typeof BLOCKS)[number];
+/** Objects and arrays nested deeper than this are not an Open-Meteo body (it nests three levels). */
+const MAX_DEPTH = 64;
 
 /**
- * Parses and validates a raw body (one object, or an array for several coordinates).
- * `source` (the raw object key or file name) prefixes every error message.
+ * Parses and validates a body arriving in chunks (a file or network stream, or one chunk for a
+ * body in memory), one location at a time: `onLocation` gets each location as soon as its
+ * element is complete, so memory holds one element, never the body. Its arrays are reused for
+ * the next location: copy what you keep before onLocation returns. Returns the number of
+ * locations. `source` (the raw object key or file name) prefixes every error message.
+ *
+ * Errors are reported as JSON.parse would rank them: a body that is not JSON (or not UTF-8) is
+ * reported as such, whatever else is wrong with it; then an Open-Meteo error body; then a
+ * location count other than `expect.locations`; then the first location that is not what was
+ * requested, as "location i of n" (so the whole body is read first, every element to its end).
+ * onLocation may have been called for the locations before a bad one.
  */
-export function parseOpenMeteoResponse(
-  body: string | Uint8Array,
+export async function scanOpenMeteoStream(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   source: string,
-  expect: ResponseExpectation = {},
-): ParsedLocation[] {
-  const text = typeof body === "string" ? body : decodeUtf8(body, source);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new OpenMeteoResponseError(source, describeJsonError(text, error));
-  }
-  const elements = Array.isArray(json) ? json : [json];
-  for (const element of elements) {
+  expect: ResponseExpectation,
+  onLocation: (location: ScannedLocation) => void,
+): Promise<number> {
+  const splitter = new ElementSplitter(source);
+  const reader = new ElementReader(source, expect.locations);
+  let errorReason: string | undefined;
+  let problem: LocationProblem | undefined;
+  const take = (bytes: Uint8Array, index: number, offset: number, cut: boolean): void => {
+    const element = reader.read(bytes, index, offset, splitter.isArray, cut);
     if (isRecord(element) && element["error"] === true) {
       const reason = element["reason"] ?? "(no reason given)";
-      throw new OpenMeteoResponseError(
-        source,
-        `the body is an Open-Meteo error: ${typeof reason === "string" ? reason : JSON.stringify(reason)}`,
-      );
+      errorReason ??= typeof reason === "string" ? reason : JSON.stringify(reason);
+      return;
     }
+    if (errorReason !== undefined || problem || (expect.locations !== undefined && index >= expect.locations)) return;
+    let location: ScannedLocation;
+    try {
+      location = checkLocation(element, index, expect, reader.pool);
+    } catch (error) {
+      if (!(error instanceof LocationProblem)) throw error;
+      problem = error;
+      return;
+    }
+    onLocation(location);
+  };
+  for await (const chunk of chunks) splitter.push(chunk, take);
+  const count = splitter.finish(take);
+  if (errorReason !== undefined) {
+    throw new OpenMeteoResponseError(source, `the body is an Open-Meteo error: ${errorReason}`);
   }
-  if (expect.locations !== undefined && elements.length !== expect.locations) {
+  if (expect.locations !== undefined && count !== expect.locations) {
     throw new OpenMeteoResponseError(
       source,
-      `expected ${expect.locations} locations (one per requested coordinate), got ${elements.length}` +
-        (Array.isArray(json) ? "" : " (a single object)"),
+      `expected ${expect.locations} locations (one per requested coordinate), got ${count}` +
+        (splitter.isArray ? "" : " (a single object)"),
     );
   }
-  return elements.map((element, index) =>
-    parseLocation(element, { source, index, count: elements.length, isArray: Array.isArray(json) }, expect),
-  );
+  if (problem) {
+    const name = `location ${problem.index + 1} of ${count}`;
+    const array = splitter.isArray;
+    throw new OpenMeteoResponseError(
+      source,
+      problem.render({ name, at: array ? ` in ${name}` : "", from: array ? ` from ${name}` : "" }),
+    );
+  }
+  return count;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (negative before 1970); H. Hinnant's days_from_civil. */
@@ -121,269 +157,16 @@ export function daysFromCivil(year: number, month: number, day: number): number 
   return era * 146_097 + dayOfEra - 719_468;
 }
 
-/** The `YYYY-MM-DD` date of a day number (days since 1970-01-01). */
+/** The `YYYY-MM-DD` date of a day number (days since 1970-01-01); one Date per day, not per value. */
 export function isoDateOfDay(days: number): string {
-  // One Date per distinct day (not per value), so plain Date arithmetic is fine here.
   return new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
 /** The day number (days since 1970-01-01) of a `YYYY-MM-DD` date; NaN if it is not a real date. */
 export function dayOfIsoDate(date: string): number {
-  return date.length === 10 ? dayOfDatePrefix(date) : NaN;
-}
-
-/** Epoch milliseconds of a `YYYY-MM-DDTHH:MM` label read as if it were UTC; NaN if malformed. */
-export function millisOfLocalLabel(label: string): number {
-  if (label.length !== 16 || label.charCodeAt(10) !== 84 /* T */ || label.charCodeAt(13) !== 58 /* : */) {
-    return NaN;
-  }
-  const days = dayOfDatePrefix(label);
-  const h = readDigits(label, 11, 2);
-  const min = readDigits(label, 14, 2);
-  if (!(h <= 23 && min <= 59)) return NaN;
-  return days * MS_PER_DAY + (h * 60 + min) * 60_000;
-}
-
-interface Where {
-  readonly source: string;
-  readonly index: number;
-  readonly count: number;
-  readonly isArray: boolean;
-}
-
-function parseLocation(element: unknown, where: Where, expect: ResponseExpectation): ParsedLocation {
-  const fail = (detail: string): never => {
-    throw new OpenMeteoResponseError(where.source, detail);
-  };
-  const at = where.isArray ? ` in location ${where.index + 1} of ${where.count}` : "";
-  if (!isRecord(element)) {
-    return fail(`location ${where.index + 1} of ${where.count} is ${describe(element)}; expected an object`);
-  }
-  const latitude = requireNumber(element, "latitude", at, fail);
-  const longitude = requireNumber(element, "longitude", at, fail);
-  const utcOffsetSeconds = requireNumber(element, "utc_offset_seconds", at, fail);
-  if (!Number.isInteger(utcOffsetSeconds) || Math.abs(utcOffsetSeconds) > 86_400) {
-    fail(`utc_offset_seconds is ${utcOffsetSeconds}${at}; expected whole seconds within one day`);
-  }
-  const elevation = element["elevation"];
-  if (elevation !== undefined && elevation !== null && typeof elevation !== "number") {
-    fail(`elevation is ${describe(elevation)}${at}; expected a number`);
-  }
-  const locationId = element["location_id"];
-  const blocks: Partial<Record<BlockName, ParsedBlock>> = {};
-  for (const block of BLOCKS) {
-    const request = expect[block];
-    if (request === undefined || (request !== "all" && request.length === 0)) continue;
-    if (request === "all" && element[block] === undefined) continue;
-    blocks[block] = parseBlock(element, block, request, utcOffsetSeconds, where, fail);
-  }
-  return {
-    index: where.index,
-    latitude,
-    longitude,
-    elevation: typeof elevation === "number" ? elevation : null,
-    utcOffsetSeconds,
-    locationId: typeof locationId === "number" ? locationId : undefined,
-    hourly: blocks.hourly,
-    daily: blocks.daily,
-  };
-}
-
-function parseBlock(
-  element: Readonly<Record<string, unknown>>,
-  block: BlockName,
-  request: BlockRequest,
-  offsetSeconds: number,
-  where: Where,
-  fail: (detail: string) => never,
-): ParsedBlock {
-  const from = where.isArray ? ` from location ${where.index + 1} of ${where.count}` : "";
-  const at = where.isArray ? ` in location ${where.index + 1} of ${where.count}` : "";
-  const data = element[block];
-  const unitsRaw = element[`${block}_units`];
-  if (!isRecord(data)) {
-    return fail(
-      data === undefined
-        ? `the ${block} block is missing${from}; the request asked for ${block} variables ` +
-            `(${request === "all" ? "all" : request.join(", ")})`
-        : `${block} is ${describe(data)}${at}; expected an object of arrays`,
-    );
-  }
-  if (!isRecord(unitsRaw)) {
-    return fail(`${block}_units is ${describe(unitsRaw)}${at}; every ${block} block comes with its units`);
-  }
-  const timeFormat = unitsRaw["time"];
-  if (timeFormat !== "iso8601" && timeFormat !== "unixtime") {
-    return fail(
-      `${block}_units.time is ${describe(timeFormat)}${at}; expected "iso8601" or "unixtime" ` +
-        "(the timeformat request parameter)",
-    );
-  }
-  const variables = request === "all" ? Object.keys(data).filter((k) => k !== "time") : request;
-
-  const times = data["time"];
-  if (!Array.isArray(times)) {
-    return fail(`${block}.time is ${describe(times)}${at}; expected an array of time labels`);
-  }
-  const n = times.length;
-  const utcMillis = new Float64Array(n);
-  const localDays = new Int32Array(n);
-  const offsetMs = offsetSeconds * 1000;
-  for (let i = 0; i < n; i++) {
-    const t: unknown = times[i];
-    let utc: number;
-    let day: number;
-    if (timeFormat === "unixtime") {
-      if (typeof t !== "number" || !Number.isInteger(t)) {
-        return fail(`${block}.time[${i}] is ${describe(t)}${at}; with unit "unixtime" it must be whole epoch seconds`);
-      }
-      utc = t * 1000;
-      day = Math.floor((utc + offsetMs) / MS_PER_DAY);
-    } else {
-      const local =
-        typeof t !== "string" ? NaN : block === "hourly" ? millisOfLocalLabel(t) : dayOfIsoDate(t) * MS_PER_DAY;
-      if (Number.isNaN(local)) {
-        const shape = block === "hourly" ? "YYYY-MM-DDTHH:MM" : "YYYY-MM-DD";
-        return fail(`${block}.time[${i}] is ${describe(t)}${at}; with unit "iso8601" it must be a local time ${shape}`);
-      }
-      utc = local - offsetMs;
-      day = Math.floor(local / MS_PER_DAY);
-    }
-    if (i > 0 && !(utc > (utcMillis[i - 1] as number))) {
-      return fail(
-        `${block}.time[${i}] (${describe(t)}) is not after ${block}.time[${i - 1}] (${describe(times[i - 1])})${at}; ` +
-          "Open-Meteo sends strictly ascending times: was the body edited or concatenated?",
-      );
-    }
-    utcMillis[i] = utc;
-    localDays[i] = day;
-  }
-
-  const units: Record<string, string> = {};
-  const values: (readonly (number | null)[])[] = [];
-  for (const variable of variables) {
-    const raw = data[variable];
-    if (raw === undefined) {
-      return fail(
-        `${block}.${variable} is missing${from}; the request asked for it ` +
-          "(is the variable name right for this endpoint?)",
-      );
-    }
-    const unit = unitsRaw[variable];
-    if (typeof unit !== "string") {
-      return fail(`${block}_units.${variable} is ${describe(unit)}${at}; every variable comes with its unit`);
-    }
-    if (!Array.isArray(raw)) {
-      return fail(`${block}.${variable} is ${describe(raw)}${at}; expected an array of ${n} values`);
-    }
-    if (raw.length !== n) {
-      return fail(
-        `${block}.${variable} has ${raw.length} values but ${block}.time has ${n}${at}; ` +
-          "every variable must have one value per time step (was the body truncated?)",
-      );
-    }
-    units[variable] = unit;
-    values.push(readValues(raw, `${block}.${variable}`, unit, offsetMs, at, fail));
-  }
-  return { timeFormat, variables: [...variables], units, utcMillis, localDays, values };
-}
-
-/** Validates one variable's values; converts time-valued ones (by unit) to epoch milliseconds. */
-function readValues(
-  raw: readonly unknown[],
-  path: string,
-  unit: string,
-  offsetMs: number,
-  at: string,
-  fail: (detail: string) => never,
-): (number | null)[] {
-  const n = raw.length;
-  if (unit === "iso8601" || unit === "unixtime") {
-    const out = new Array<number | null>(n);
-    for (let i = 0; i < n; i++) {
-      const v = raw[i];
-      if (v === null) {
-        out[i] = null;
-      } else if (unit === "unixtime" && typeof v === "number" && Number.isInteger(v)) {
-        out[i] = v * 1000;
-      } else {
-        const local = unit === "iso8601" && typeof v === "string" ? millisOfLocalLabel(v) : NaN;
-        if (Number.isNaN(local)) {
-          return fail(
-            `${path}[${i}] is ${describe(v)}${at}; with unit ${JSON.stringify(unit)} values must be ` +
-              (unit === "iso8601" ? "local times YYYY-MM-DDTHH:MM" : "whole epoch seconds") +
-              " or null",
-          );
-        }
-        out[i] = local - offsetMs;
-      }
-    }
-    return out;
-  }
-  for (let i = 0; i < n; i++) {
-    const v = raw[i];
-    if (v !== null && typeof v !== "number") {
-      return fail(
-        `${path}[${i}] is ${describe(v)}${at}; values must be numbers or null ` +
-          `(unit ${JSON.stringify(unit)}; only "iso8601"/"unixtime" variables may hold times)`,
-      );
-    }
-  }
-  // Validated in place: no copy of the largest arrays.
-  return raw as (number | null)[];
-}
-
-function requireNumber(
-  element: Readonly<Record<string, unknown>>,
-  key: string,
-  at: string,
-  fail: (detail: string) => never,
-): number {
-  const value = element[key];
-  if (typeof value !== "number") {
-    return fail(`${key} is ${describe(value)}${at}; expected a number (is this an Open-Meteo forecast/archive body?)`);
-  }
-  return value;
-}
-
-function decodeUtf8(bytes: Uint8Array, source: string): string {
-  try {
-    // Created per call: module-level objects do not survive Pulumi's closure serialization.
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new OpenMeteoResponseError(source, "not valid UTF-8; Open-Meteo sends UTF-8 JSON (was the body re-encoded?)");
-  }
-}
-
-function describeJsonError(text: string, error: unknown): string {
-  const reason = error instanceof Error ? error.message : String(error);
-  const nan = /\b(?:nan|NaN|-?Infinity)\b/.exec(text);
-  if (!nan) return `not valid JSON (${reason})`;
-  const near = text.slice(Math.max(0, nan.index - 20), nan.index + nan[0].length + 20);
-  return (
-    `not valid JSON (${reason}; near "…${near}…"): Open-Meteo has been seen to write ${nan[0]} for a ` +
-    "coordinate outside a model's domain; check that location's coordinates against the endpoint's models"
-  );
-}
-
-/** Day number of the `YYYY-MM-DD` at the start of `s` (no substring: this runs per value). */
-function dayOfDatePrefix(s: string): number {
-  if (s.charCodeAt(4) !== 45 /* - */ || s.charCodeAt(7) !== 45) return NaN;
-  const y = readDigits(s, 0, 4);
-  const m = readDigits(s, 5, 2);
-  const d = readDigits(s, 8, 2);
-  if (!(m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m))) return NaN;
-  return daysFromCivil(y, m, d);
-}
-
-function readDigits(s: string, start: number, count: number): number {
-  let value = 0;
-  for (let i = start; i < start + count; i++) {
-    const digit = s.charCodeAt(i) - 48;
-    if (!(digit >= 0 && digit <= 9)) return NaN;
-    value = value * 10 + digit;
-  }
-  return value;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return NaN;
+  const [y, m, d] = [+date.slice(0, 4), +date.slice(5, 7), +date.slice(8, 10)];
+  return m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m) ? daysFromCivil(y, m, d) : NaN;
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -391,239 +174,65 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return "missing";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === "object" && value !== null) return "an object";
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
-}
-
 // ---------------------------------------------------------------------------------------------
-// The fast path: the same checks, straight from the bytes into typed arrays
+// Validation of one location: what the request asked for, with messages naming path and value
 // ---------------------------------------------------------------------------------------------
-//
-// JSON.parse of a year of hourly data for 100 locations (~60 MB) builds ~10^7 boxed numbers
-// and arrays, several hundred MB of heap that garbage collection then walks. The scanner below
-// reads the same bytes once: number arrays go straight into Float64Arrays and time labels into
-// epoch milliseconds, and only the small parts of a body (coordinates, units) go through
-// JSON.parse. It is an optimization, not a second definition of a valid body: whenever it meets
-// anything it does not handle, or a check fails, the element (or the whole in-memory body) is
-// handed to the reference path above, which either accepts it or throws its usual error.
 
-/** One block of a location with its values in typed arrays, as the transform consumes it. */
-export interface ScannedBlock {
-  readonly timeFormat: TimeFormat;
-  readonly variables: readonly string[];
-  readonly units: Readonly<Record<string, string>>;
-  /** UTC instant of each step, epoch milliseconds (daily: local midnight). Strictly ascending. */
-  readonly utcMillis: Float64Array;
-  /** Local calendar day of each step, as days since 1970-01-01. */
-  readonly localDays: Int32Array;
-  /**
-   * Values of each variable, in `variables` order, as doubles; time-valued ones as epoch
-   * milliseconds. NaN stands for null: JSON has no NaN, so it never stands for a value.
-   */
-  readonly values: readonly Float64Array[];
-}
-
-/** One location of a body, with typed blocks. */
-export interface ScannedLocation {
-  /** 0-based position in the body (the requested coordinate's position). */
-  readonly index: number;
-  readonly latitude: number;
-  readonly longitude: number;
-  /** Null when the body has no `elevation`. */
-  readonly elevation: number | null;
-  readonly utcOffsetSeconds: number;
-  /** `location_id`, sent from the 2nd element of a multi-location body on. */
-  readonly locationId: number | undefined;
-  readonly hourly: ScannedBlock | undefined;
-  readonly daily: ScannedBlock | undefined;
+/** Where a problem is, once the number of locations is known. */
+interface Place {
+  /** "location i of n". */
+  readonly name: string;
+  /** " in location i of n" for an array body, else "". */
+  readonly at: string;
+  /** " from location i of n" for an array body, else "". */
+  readonly from: string;
 }
 
 /**
- * Parses and validates a raw body held in memory, as parseOpenMeteoResponse does (same rules,
- * same errors, same values), into typed arrays.
+ * A location that is valid JSON but not what was requested. Its message waits for the end of
+ * the body (it says "location i of n") and for the errors that outrank it.
  */
-export function scanOpenMeteoResponse(
-  body: string | Uint8Array,
-  source: string,
-  expect: ResponseExpectation = {},
-): ScannedLocation[] {
-  const scanned = typeof body === "string" ? undefined : scanBodyBytes(body, expect);
-  return scanned ?? parseOpenMeteoResponse(body, source, expect).map(scannedFromParsed);
+class LocationProblem extends PipelineError {
+  constructor(
+    readonly index: number,
+    readonly render: (place: Place) => string,
+  ) {
+    super("LocationProblem", render({ name: `location ${index + 1}`, at: "", from: "" }));
+  }
 }
 
-/**
- * Parses and validates a body arriving in chunks (a file or network stream), one location at a
- * time: `onLocation` gets each location as soon as its element is complete, so memory holds one
- * element, never the body. Its arrays are reused for the next location: copy what you keep
- * before onLocation returns. The rules and values are parseOpenMeteoResponse's; errors are found
- * in body order (an element's error before a later element's), and a location count that
- * differs from `expect.locations` is reported at the end. Returns the number of locations.
- */
-export async function scanOpenMeteoStream(
-  chunks: AsyncIterable<Uint8Array>,
-  source: string,
-  expect: ResponseExpectation,
-  onLocation: (location: ScannedLocation) => void,
-): Promise<number> {
-  const splitter = new ElementSplitter();
-  const pool = new ArrayPool();
-  let failure: { index: number; bytes: Uint8Array } | undefined;
-  const take = (element: Uint8Array, index: number): void => {
-    if (failure) return;
-    const where: Where = { source, index, count: expect.locations ?? index + 1, isArray: splitter.isArray };
-    pool.reset();
-    const raw = parseElementBytes(element, 0, element.length, pool);
-    let location = raw === undefined || isErrorObject(raw) ? undefined : scanLocation(raw, where, expect, pool);
-    if (!location) {
-      try {
-        location = slowScanElement(element, where, expect);
-      } catch {
-        // Reported once the element count is known, so the error can say "location i of n".
-        failure = { index, bytes: element.slice() };
-        return;
-      }
-    }
-    onLocation(location);
+function checkLocation(element: unknown, index: number, expect: ResponseExpectation, pool: ArrayPool): ScannedLocation {
+  const fail = (render: (place: Place) => string): never => {
+    throw new LocationProblem(index, render);
   };
-  for await (const chunk of chunks) {
-    splitter.push(chunk, take);
-    if (splitter.malformed !== undefined) break;
-  }
-  const count = splitter.finish(take);
-  if (failure) {
-    const where: Where = { source, index: failure.index, count: expect.locations ?? count, isArray: splitter.isArray };
-    slowScanElement(failure.bytes, where, expect);
-    throw new OpenMeteoResponseError(source, `location ${failure.index + 1} could not be read twice alike`);
-  }
-  if (splitter.malformed !== undefined || !splitter.complete) {
-    const reason = splitter.malformed === undefined ? "Unexpected end of JSON input" : "Unexpected token";
-    throw new OpenMeteoResponseError(source, describeJsonError(splitter.malformed ?? "", new SyntaxError(reason)));
-  }
-  if (expect.locations !== undefined && count !== expect.locations) {
-    throw new OpenMeteoResponseError(
-      source,
-      `expected ${expect.locations} locations (one per requested coordinate), got ${count}` +
-        (splitter.isArray ? "" : " (a single object)"),
+  if (!isRecord(element)) return fail((p) => `${p.name} is ${describe(element)}; expected an object`);
+  const number = (key: string): number => {
+    const value = element[key];
+    if (typeof value === "number") return value;
+    return fail(
+      (p) => `${key} is ${describe(value)}${p.at}; expected a number (is this an Open-Meteo forecast/archive body?)`,
     );
+  };
+  const latitude = number("latitude");
+  const longitude = number("longitude");
+  const utcOffsetSeconds = number("utc_offset_seconds");
+  if (!Number.isInteger(utcOffsetSeconds) || Math.abs(utcOffsetSeconds) > 86_400) {
+    fail((p) => `utc_offset_seconds is ${utcOffsetSeconds}${p.at}; expected whole seconds within one day`);
   }
-  return count;
-}
-
-/** A location of the reference parser, its values copied into typed arrays. */
-function scannedFromParsed(location: ParsedLocation): ScannedLocation {
-  const block = (b: ParsedBlock | undefined): ScannedBlock | undefined =>
-    b && {
-      timeFormat: b.timeFormat,
-      variables: b.variables,
-      units: b.units,
-      utcMillis: b.utcMillis,
-      localDays: b.localDays,
-      values: b.values.map((values) => Float64Array.from(values, (v) => (v === null ? NaN : v))),
-    };
-  return { ...location, hourly: block(location.hourly), daily: block(location.daily) };
-}
-
-/** The reference path for one element of a stream: its error (thrown), or its location. */
-function slowScanElement(bytes: Uint8Array, where: Where, expect: ResponseExpectation): ScannedLocation {
-  const text = decodeUtf8(bytes, where.source);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new OpenMeteoResponseError(where.source, describeJsonError(text, error));
+  const elevation = element["elevation"];
+  if (elevation !== undefined && elevation !== null && typeof elevation !== "number") {
+    fail((p) => `elevation is ${describe(elevation)}${p.at}; expected a number`);
   }
-  if (isErrorObject(json)) {
-    const reason = json["reason"] ?? "(no reason given)";
-    throw new OpenMeteoResponseError(
-      where.source,
-      `the body is an Open-Meteo error: ${typeof reason === "string" ? reason : JSON.stringify(reason)}`,
-    );
-  }
-  return scannedFromParsed(parseLocation(json, where, expect));
-}
-
-function isErrorObject(value: unknown): value is Record<string, unknown> {
-  return isRecord(value) && value["error"] === true;
-}
-
-/** The whole in-memory body on the fast path, or undefined for the reference path to decide. */
-function scanBodyBytes(bytes: Uint8Array, expect: ResponseExpectation): ScannedLocation[] | undefined {
-  const cursor = new ByteCursor(bytes, 0, bytes.length);
-  cursor.skipSpace();
-  const isArray = cursor.peek() === 0x5b; /* [ */
-  const elements: unknown[] = [];
-  if (isArray) {
-    cursor.pos++;
-    cursor.skipSpace();
-    if (cursor.peek() === 0x5d /* ] */) {
-      cursor.pos++;
-    } else {
-      for (;;) {
-        const element = parseElement(cursor);
-        if (element === undefined) return undefined;
-        elements.push(element);
-        cursor.skipSpace();
-        const c = cursor.peek();
-        cursor.pos++;
-        if (c === 0x5d /* ] */) break;
-        if (c !== 0x2c /* , */) return undefined;
-        cursor.skipSpace();
-      }
-    }
-  } else {
-    const element = parseElement(cursor);
-    if (element === undefined) return undefined;
-    elements.push(element);
-  }
-  cursor.skipSpace();
-  if (cursor.pos !== bytes.length) return undefined;
-  if (elements.some(isErrorObject)) return undefined;
-  if (expect.locations !== undefined && elements.length !== expect.locations) return undefined;
-  const out: ScannedLocation[] = [];
-  for (let index = 0; index < elements.length; index++) {
-    const where: Where = { source: "", index, count: elements.length, isArray };
-    const location = scanLocation(elements[index], where, expect);
-    if (!location) return undefined;
-    out.push(location);
-  }
-  return out;
-}
-
-/** parseLocation's checks on a scanned element; undefined wherever parseLocation would throw or could differ. */
-function scanLocation(
-  element: unknown,
-  where: Where,
-  expect: ResponseExpectation,
-  pool?: ArrayPool,
-): ScannedLocation | undefined {
-  if (!isRecord(element)) return undefined;
-  const { latitude, longitude, elevation } = element;
-  const utcOffsetSeconds = element["utc_offset_seconds"];
-  if (typeof latitude !== "number" || typeof longitude !== "number" || typeof utcOffsetSeconds !== "number") {
-    return undefined;
-  }
-  if (!Number.isInteger(utcOffsetSeconds) || Math.abs(utcOffsetSeconds) > 86_400) return undefined;
-  if (elevation !== undefined && elevation !== null && typeof elevation !== "number") return undefined;
   const locationId = element["location_id"];
   const blocks: Partial<Record<BlockName, ScannedBlock>> = {};
   for (const block of BLOCKS) {
     const request = expect[block];
     if (request === undefined || (request !== "all" && request.length === 0)) continue;
     if (request === "all" && element[block] === undefined) continue;
-    const scanned = scanBlock(element, block, request, utcOffsetSeconds, pool);
-    if (!scanned) return undefined;
-    blocks[block] = scanned;
+    blocks[block] = checkBlock(element, block, request, utcOffsetSeconds * 1000, pool, fail);
   }
   return {
-    index: where.index,
+    index,
     latitude,
     longitude,
     elevation: typeof elevation === "number" ? elevation : null,
@@ -634,114 +243,232 @@ function scanLocation(
   };
 }
 
-/** parseBlock's checks on a scanned block; undefined wherever parseBlock would throw. */
-function scanBlock(
+type Fail = (render: (place: Place) => string) => never;
+
+function checkBlock(
   element: Readonly<Record<string, unknown>>,
   block: BlockName,
   request: BlockRequest,
-  offsetSeconds: number,
-  pool: ArrayPool | undefined,
-): ScannedBlock | undefined {
+  offsetMs: number,
+  pool: ArrayPool,
+  fail: Fail,
+): ScannedBlock {
   const data = element[block];
   const unitsRaw = element[`${block}_units`];
-  if (!isRecord(data) || !isRecord(unitsRaw)) return undefined;
+  if (!isRecord(data)) {
+    return fail((p) =>
+      data === undefined
+        ? `the ${block} block is missing${p.from}; the request asked for ${block} variables ` +
+          `(${request === "all" ? "all" : request.join(", ")})`
+        : `${block} is ${describe(data)}${p.at}; expected an object of arrays`,
+    );
+  }
+  if (!isRecord(unitsRaw)) {
+    return fail((p) => `${block}_units is ${describe(unitsRaw)}${p.at}; every ${block} block comes with its units`);
+  }
   const timeFormat = unitsRaw["time"];
-  if (timeFormat !== "iso8601" && timeFormat !== "unixtime") return undefined;
+  if (timeFormat !== "iso8601" && timeFormat !== "unixtime") {
+    return fail(
+      (p) =>
+        `${block}_units.time is ${describe(timeFormat)}${p.at}; expected "iso8601" or "unixtime" ` +
+        "(the timeformat request parameter)",
+    );
+  }
   const variables = request === "all" ? Object.keys(data).filter((k) => k !== "time") : request;
-
-  const times = data["time"];
-  if (!(times instanceof ScannedArray)) return undefined;
-  const n = times.length;
-  const utcMillis = pool ? pool.doublesFor(n).subarray(0, n) : new Float64Array(n);
-  const localDays = pool ? pool.intsFor(n).subarray(0, n) : new Int32Array(n);
-  const offsetMs = offsetSeconds * 1000;
-  if (n > 0) {
-    if (times.nulls > 0) return undefined;
-    if (timeFormat === "unixtime") {
-      if (times.kind !== "numbers") return undefined;
-    } else if (times.kind !== "labels" || times.labelLength !== (block === "hourly" ? 16 : 10)) {
-      return undefined;
-    }
-  }
-  const t = times.data;
-  let previous = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = t[i] as number;
-    let utc: number;
-    let day: number;
-    if (timeFormat === "unixtime") {
-      if (!Number.isInteger(v)) return undefined;
-      utc = v * 1000;
-      day = Math.floor((utc + offsetMs) / MS_PER_DAY);
-    } else {
-      utc = v - offsetMs;
-      day = Math.floor(v / MS_PER_DAY);
-    }
-    if (!(utc > previous)) return undefined;
-    previous = utc;
-    utcMillis[i] = utc;
-    localDays[i] = day;
-  }
-
+  const { utcMillis, localDays } = checkTimes(data["time"], block, timeFormat, offsetMs, pool, fail);
+  const n = utcMillis.length;
   const units: Record<string, string> = {};
   const values: Float64Array[] = [];
   for (const variable of variables) {
     const raw = data[variable];
+    if (raw === undefined) {
+      return fail(
+        (p) =>
+          `${block}.${variable} is missing${p.from}; the request asked for it ` +
+          "(is the variable name right for this endpoint?)",
+      );
+    }
     const unit = unitsRaw[variable];
-    if (!(raw instanceof ScannedArray) || typeof unit !== "string" || raw.length !== n) return undefined;
+    if (typeof unit !== "string") {
+      return fail((p) => `${block}_units.${variable} is ${describe(unit)}${p.at}; every variable comes with its unit`);
+    }
+    if (!isScanned(raw) && !Array.isArray(raw)) {
+      return fail((p) => `${block}.${variable} is ${describe(raw)}${p.at}; expected an array of ${n} values`);
+    }
+    if (raw.length !== n) {
+      return fail(
+        (p) =>
+          `${block}.${variable} has ${raw.length} values but ${block}.time has ${n}${p.at}; ` +
+          "every variable must have one value per time step (was the body truncated?)",
+      );
+    }
     units[variable] = unit;
-    const converted = scanValues(raw, unit, offsetMs, pool);
-    if (!converted) return undefined;
-    values.push(converted);
+    values.push(checkValues(raw, `${block}.${variable}`, unit, offsetMs, pool, fail));
   }
   return { timeFormat, variables: [...variables], units, utcMillis, localDays, values };
 }
 
-/** readValues' checks and conversions on a scanned array; undefined wherever readValues would throw. */
-function scanValues(
-  raw: ScannedArray,
-  unit: string,
+/**
+ * The UTC instants and local days of a block's `time`, checked to be labels of the format and
+ * ascending: straight from the typed array in the common case, else value by value (for the
+ * message). The days take half of a pooled array's bytes.
+ */
+function checkTimes(
+  times: unknown,
+  block: BlockName,
+  format: TimeFormat,
   offsetMs: number,
-  pool: ArrayPool | undefined,
-): Float64Array | undefined {
-  const v = raw.data;
-  const n = raw.length;
-  const allNull = raw.nulls === n;
-  // Converted into a copy: a body may list one array under two names.
-  if (unit === "iso8601") {
-    if (allNull) return v;
-    if (raw.kind !== "labels" || raw.labelLength !== 16) return undefined;
-    const out = pool ? pool.doublesFor(n).subarray(0, n) : new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = (v[i] as number) - offsetMs; // NaN (null) stays NaN
-    return out;
+  pool: ArrayPool,
+  fail: Fail,
+): { utcMillis: Float64Array; localDays: Int32Array } {
+  if (!isScanned(times) && !Array.isArray(times)) {
+    return fail((p) => `${block}.time is ${describe(times)}${p.at}; expected an array of time labels`);
   }
-  if (unit === "unixtime") {
-    if (allNull) return v;
-    if (raw.kind !== "numbers") return undefined;
-    const out = pool ? pool.doublesFor(n).subarray(0, n) : new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const x = v[i] as number;
-      if (x === x && !Number.isInteger(x)) return undefined;
-      out[i] = x * 1000;
+  const n = times.length;
+  const utcMillis = pool.doubles(n).subarray(0, n);
+  const localDays = new Int32Array(pool.doubles(n).buffer, 0, n);
+  const labelLength = format === "unixtime" ? 0 : block === "hourly" ? 16 : 10;
+  const typed =
+    isScanned(times) &&
+    times.nulls === 0 &&
+    (labelLength === 0 ? times.kind === "numbers" : times.kind === "labels" && times.labelLength === labelLength)
+      ? times
+      : undefined;
+  for (let i = 0; i < n; i++) {
+    let t = typed ? (typed[i] as number) : timeValue(valueAt(times, i), labelLength);
+    if (labelLength === 0 && !Number.isInteger(t)) t = NaN;
+    if (Number.isNaN(t)) {
+      const value = describe(valueAt(times, i));
+      return fail((p) =>
+        labelLength === 0
+          ? `${block}.time[${i}] is ${value}${p.at}; with unit "unixtime" it must be whole epoch seconds`
+          : `${block}.time[${i}] is ${value}${p.at}; with unit "iso8601" it must be a local time ` +
+            (block === "hourly" ? "YYYY-MM-DDTHH:MM" : "YYYY-MM-DD"),
+      );
     }
-    return out;
+    const utc = labelLength === 0 ? t * 1000 : t - offsetMs;
+    if (i > 0 && !(utc > (utcMillis[i - 1] as number))) {
+      const [previous, current] = [describe(valueAt(times, i - 1)), describe(valueAt(times, i))];
+      return fail(
+        (p) =>
+          `${block}.time[${i}] (${current}) is not after ${block}.time[${i - 1}] (${previous})${p.at}; ` +
+          "Open-Meteo sends strictly ascending times: was the body edited or concatenated?",
+      );
+    }
+    utcMillis[i] = utc;
+    localDays[i] = Math.floor((labelLength === 0 ? utc + offsetMs : t) / MS_PER_DAY);
   }
-  return raw.kind === "numbers" || allNull ? v : undefined;
+  return { utcMillis, localDays };
 }
 
 /**
- * An array of a block read straight from the bytes: numbers, or `YYYY-MM-DD[THH:MM]` labels as
- * epoch milliseconds of the label read as UTC; NaN for each null.
+ * One variable's values as doubles (NaN for null), checked against its unit. Measurements are
+ * the scanned array itself (no copy of the largest arrays); time-valued ones ("iso8601",
+ * "unixtime") are converted to epoch milliseconds in a pooled copy, the scanned array being its
+ * name's alone.
  */
-class ScannedArray {
-  constructor(
-    readonly kind: "numbers" | "labels",
-    readonly data: Float64Array,
-    readonly length: number,
-    readonly nulls: number,
-    /** For labels: the length every label has (10 or 16). */
-    readonly labelLength: number,
-  ) {}
+function checkValues(
+  raw: ScannedArray | readonly unknown[],
+  path: string,
+  unit: string,
+  offsetMs: number,
+  pool: ArrayPool,
+  fail: Fail,
+): Float64Array {
+  const n = raw.length;
+  const scanned = isScanned(raw) ? raw : undefined;
+  const allNull = scanned !== undefined && scanned.nulls === n;
+  if (unit !== "iso8601" && unit !== "unixtime") {
+    if (scanned && (scanned.kind === "numbers" || allNull)) return scanned;
+    let i = 0;
+    while (i < n && (valueAt(raw, i) === null || typeof valueAt(raw, i) === "number")) i++;
+    const value = describe(valueAt(raw, i));
+    return fail(
+      (p) =>
+        `${path}[${i}] is ${value}${p.at}; values must be numbers or null ` +
+        `(unit ${JSON.stringify(unit)}; only "iso8601"/"unixtime" variables may hold times)`,
+    );
+  }
+  const labels = unit === "iso8601";
+  const typed =
+    scanned &&
+    (allNull || (labels ? scanned.kind === "labels" && scanned.labelLength === 16 : scanned.kind === "numbers"))
+      ? scanned
+      : undefined;
+  const out = pool.doubles(n).subarray(0, n);
+  for (let i = 0; i < n; i++) {
+    const v = typed ? (typed[i] as number) : valueAt(raw, i);
+    if (v === null || (typed && Number.isNaN(v))) {
+      out[i] = NaN;
+      continue;
+    }
+    const t = typeof v === "number" && typed ? v : timeValue(v, labels ? 16 : 0);
+    if (Number.isNaN(t) || (!labels && !Number.isInteger(t))) {
+      const value = describe(valueAt(raw, i));
+      return fail(
+        (p) =>
+          `${path}[${i}] is ${value}${p.at}; with unit ${JSON.stringify(unit)} values must be ` +
+          (labels ? "local times YYYY-MM-DDTHH:MM" : "whole epoch seconds") +
+          " or null",
+      );
+    }
+    out[i] = labels ? t - offsetMs : t * 1000;
+  }
+  return out;
+}
+
+/**
+ * A time value given as plain data: epoch seconds (labelLength 0), or a label of that length as
+ * epoch milliseconds read as if UTC; NaN for anything else. Labels go through the scanner's own
+ * label reader, as JSON bytes: one definition of a label.
+ */
+function timeValue(value: unknown, labelLength: number): number {
+  if (labelLength === 0) return typeof value === "number" ? value : NaN;
+  if (typeof value !== "string" || value.length !== labelLength) return NaN;
+  const reader = new ElementReader("", undefined);
+  reader.bytes = new TextEncoder().encode(JSON.stringify(value));
+  reader.end = reader.bytes.length;
+  return reader.label({ key: -1, day: 0, length: 0 });
+}
+
+/** The value at `i` as JSON gives it: a number, null, or the label text. */
+function valueAt(array: ScannedArray | readonly unknown[], i: number): unknown {
+  if (!isScanned(array)) return array[i];
+  const v = array[i] as number;
+  if (Number.isNaN(v)) return null;
+  return array.kind === "numbers" ? v : new Date(v).toISOString().slice(0, array.labelLength);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !isScanned(value);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (Array.isArray(value) || isScanned(value)) return `an array of ${value.length}`;
+  if (typeof value === "object" && value !== null) return "an object";
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scanner: elements cut from the stream, each read as strict JSON
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * An array of a block read straight from the bytes, as the (pooled) doubles themselves:
+ * numbers, or `YYYY-MM-DD[THH:MM]` labels as epoch milliseconds of the label read as UTC; NaN
+ * for each null. `labelLength` is the length every label has (10 or 16). Arrays holding anything
+ * else are read as plain arrays (they are reported if the request uses them).
+ */
+type ScannedArray = Float64Array & {
+  readonly kind: "numbers" | "labels";
+  readonly nulls: number;
+  readonly labelLength: number;
+};
+
+function isScanned(value: unknown): value is ScannedArray {
+  return value instanceof Float64Array;
 }
 
 /**
@@ -750,41 +477,24 @@ class ScannedArray {
  * ~1 MB of garbage per location (a year of hourly data) for the collector.
  */
 class ArrayPool {
-  private readonly doubles: Float64Array[] = [];
-  private readonly ints: Int32Array[] = [];
-  private nextDouble = 0;
-  private nextInt = 0;
-
-  /** Starts handing out the arrays from the first again. */
-  reset(): void {
-    this.nextDouble = 0;
-    this.nextInt = 0;
-  }
+  private readonly arrays: Float64Array[] = [];
+  /** The next array to hand out; 0 starts over with the first. */
+  next = 0;
 
   /** The next pooled Float64Array with room for at least `n` values (its contents are stale). */
-  doublesFor(n: number): Float64Array {
-    const i = this.nextDouble++;
-    let array = this.doubles[i];
+  doubles(n: number): Float64Array {
+    let array = this.arrays[this.next];
     if (!array || array.length < n) {
       array = new Float64Array(Math.max(n, 1024));
-      this.doubles[i] = array;
+      this.arrays[this.next] = array;
     }
+    this.next++;
     return array;
   }
 
-  /** Replaces the Float64Array handed out last, which turned out too small. */
-  replaceLastDoubles(array: Float64Array): void {
-    this.doubles[this.nextDouble - 1] = array;
-  }
-
-  intsFor(n: number): Int32Array {
-    const i = this.nextInt++;
-    let array = this.ints[i];
-    if (!array || array.length < n) {
-      array = new Int32Array(Math.max(n, 1024));
-      this.ints[i] = array;
-    }
-    return array;
+  /** Replaces the array handed out last, which turned out too small. */
+  replaceLast(array: Float64Array): void {
+    this.arrays[this.next - 1] = array;
   }
 }
 
@@ -793,28 +503,77 @@ const POWERS_OF_TEN = [
   1e21, 1e22,
 ];
 
-/** A position in bytes being parsed; every method returns undefined (or NaN) for "not handled here". */
-class ByteCursor {
-  /** Bytes of the last array read, grown as needed and reused across arrays of one element. */
-  scratch: Float64Array;
-  decoder: InstanceType<typeof TextDecoder> | undefined;
+const ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  "\\": "\\",
+  "/": "/",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+};
+
+/**
+ * Reads one element (a location) of a body as strict JSON: objects as records, with the arrays
+ * of its `hourly` and `daily` blocks as ScannedArrays; any error is thrown at once, naming the
+ * byte, the location and the path.
+ */
+class ElementReader {
+  bytes: Uint8Array;
+  pos: number;
+  end: number;
+  readonly pool: ArrayPool;
+  /** Where the element starts in the body, for messages. */
+  private offset: number;
+  private index: number;
+  private isArray: boolean;
+  /** Whether the body ended inside this element. */
+  private cut: boolean;
+  /** The keys and indexes leading to the value being read, for messages. */
+  private readonly path: string[];
+  /** The element's top-level members read so far (its coordinates, for messages). */
+  private head: Record<string, unknown>;
+  private decoder: InstanceType<typeof TextDecoder> | undefined;
 
   constructor(
-    readonly bytes: Uint8Array,
-    public pos: number,
-    readonly end: number,
-    /** Where arrays come from in a stream (see ArrayPool); without one each array is a new copy. */
-    readonly pool?: ArrayPool,
+    readonly source: string,
+    /** The expected number of locations, for "location i of n" before the body's end. */
+    readonly expected: number | undefined,
   ) {
-    this.scratch = new Float64Array(0);
+    this.bytes = new Uint8Array(0);
+    this.pos = 0;
+    this.end = 0;
+    this.pool = new ArrayPool();
+    this.offset = 0;
+    this.index = 0;
+    this.isArray = false;
+    this.cut = false;
+    this.path = [];
+    this.head = {};
     this.decoder = undefined;
   }
 
-  peek(): number {
-    return this.pos < this.end ? (this.bytes[this.pos] as number) : -1;
+  /** The element in `bytes` (which must hold exactly one JSON value, spaces around it allowed). */
+  read(bytes: Uint8Array, index: number, offset: number, isArray: boolean, cut: boolean): unknown {
+    this.bytes = bytes;
+    this.end = bytes.length;
+    this.pos = 0;
+    this.offset = offset;
+    this.index = index;
+    this.isArray = isArray;
+    this.cut = cut;
+    this.path.length = 0;
+    this.head = {};
+    this.pool.next = 0;
+    this.skipSpace();
+    const value = this.bytes[this.pos] === 0x7b ? this.container(1, 0) : this.value(0);
+    this.skipSpace();
+    if (this.pos < this.end) this.unexpected(this.pos);
+    return value;
   }
 
-  skipSpace(): void {
+  private skipSpace(): void {
     const b = this.bytes;
     let p = this.pos;
     while (p < this.end) {
@@ -825,94 +584,185 @@ class ByteCursor {
     this.pos = p;
   }
 
-  /** Decodes bytes as strict UTF-8, or undefined. */
-  text(start: number, end: number): string | undefined {
-    this.decoder ??= new TextDecoder("utf-8", { fatal: true });
-    try {
-      return this.decoder.decode(this.bytes.subarray(start, end));
-    } catch {
-      return undefined;
+  /** Any JSON value at pos. */
+  private value(depth: number): unknown {
+    const c = this.bytes[this.pos];
+    if (c === 0x7b || c === 0x5b) return this.container(0, depth);
+    if (c === 0x22 /* " */) return this.string();
+    const word = c === 0x74 ? "true" : c === 0x66 ? "false" : c === 0x6e ? "null" : "";
+    if (word !== "") {
+      for (let i = 0; i < word.length; i++) {
+        if (this.bytes[this.pos + i] !== word.charCodeAt(i)) this.unexpected(this.pos);
+      }
+      this.pos += word.length;
+      return word === "null" ? null : word === "true";
+    }
+    const value = this.number();
+    if (Number.isNaN(value)) this.unexpected(this.pos);
+    return value;
+  }
+
+  /**
+   * An object (a record) or array at pos. Mode 1 is the element itself: its `hourly`/`daily`
+   * objects are read in mode 2, whose arrays become ScannedArrays. Mode 0 is anything else.
+   * As JSON.parse, "__proto__" becomes an own member, not the prototype.
+   */
+  private container(mode: 0 | 1 | 2, depth: number): Record<string, unknown> | unknown[] {
+    if (depth >= MAX_DEPTH) this.fail(this.pos, `objects and arrays nested deeper than ${MAX_DEPTH} levels`);
+    const array = this.bytes[this.pos] === 0x5b;
+    const close = array ? 0x5d : 0x7d;
+    const out: Record<string, unknown> | unknown[] = array ? [] : mode === 1 ? this.head : {};
+    this.pos++;
+    this.skipSpace();
+    if (this.bytes[this.pos] === close) {
+      this.pos++;
+      return out;
+    }
+    for (let i = 0; ; i++) {
+      let key = `[${i}]`;
+      if (!array) {
+        if (this.bytes[this.pos] !== 0x22) this.unexpected(this.pos, "a member name in quotes");
+        key = this.string();
+        this.skipSpace();
+        if (this.bytes[this.pos] !== 0x3a) this.unexpected(this.pos, '":"');
+        this.pos++;
+        this.skipSpace();
+      }
+      this.path.push(key);
+      const c = this.bytes[this.pos];
+      const value =
+        mode === 1 && c === 0x7b && (key === "hourly" || key === "daily")
+          ? this.container(2, depth + 1)
+          : mode === 2 && c === 0x5b
+            ? this.scannedArray(depth + 1)
+            : this.value(depth + 1);
+      this.path.pop();
+      if (Array.isArray(out)) out.push(value);
+      else if (key !== "__proto__") out[key] = value;
+      else Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      this.skipSpace();
+      const next = this.bytes[this.pos++];
+      if (next === close) return out;
+      if (next !== 0x2c) this.unexpected(this.pos - 1, array ? '"," or "]"' : '"," or "}"');
+      this.skipSpace();
     }
   }
 
-  /** A JSON string at pos (the quote), or undefined. */
-  string(): string | undefined {
+  /**
+   * An array of a block at pos: numbers and nulls, or labels and nulls, into a pooled
+   * Float64Array; any other array (other values, or not JSON) is read again as plain values, by
+   * the reader that says what is wrong. Spaces are skipped inline: separators mostly follow at once.
+   */
+  private scannedArray(depth: number): ScannedArray | unknown[] {
     const b = this.bytes;
     const start = this.pos;
-    let p = start + 1;
-    let plain = true;
-    for (;;) {
-      if (p >= this.end) return undefined;
-      const c = b[p] as number;
-      if (c === 0x22) break;
-      if (c < 0x20) return undefined;
-      if (c === 0x5c /* \ */) {
-        plain = false;
-        p += 2;
-      } else {
-        if (c >= 0x80) plain = false;
-        p++;
-      }
-    }
-    this.pos = p + 1;
-    if (plain) {
-      let s = "";
-      for (let i = start + 1; i < p; i++) s += String.fromCharCode(b[i] as number);
-      return s;
-    }
-    return this.json(start, p + 1) as string | undefined;
-  }
-
-  /** JSON.parse of a byte range, or undefined when it is not valid JSON. */
-  json(start: number, end: number): unknown {
-    const text = this.text(start, end);
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Moves past one JSON value of any kind without reading it; false if the bytes end first. */
-  skipValue(): boolean {
-    const b = this.bytes;
-    let p = this.pos;
-    let depth = 0;
-    while (p < this.end) {
-      const c = b[p] as number;
-      if (c === 0x22) {
-        p++;
-        while (p < this.end && b[p] !== 0x22) p += b[p] === 0x5c ? 2 : 1;
-        if (p >= this.end) return false;
-        p++;
-        if (depth === 0) break;
-        continue;
-      }
-      if (c === 0x7b || c === 0x5b) {
-        depth++;
-      } else if (c === 0x7d || c === 0x5d) {
-        if (depth === 0) break;
-        depth--;
-        if (depth === 0) {
-          p++;
+    this.pos++;
+    this.skipSpace();
+    let out = this.pool.doubles(0);
+    let n = 0;
+    let nulls = 0;
+    let kind: "numbers" | "labels" | undefined;
+    let labelLength = 0;
+    const previous = { key: -1, day: 0, length: 0 };
+    let plain = false;
+    if (this.bytes[this.pos] === 0x5d) {
+      this.pos++;
+    } else {
+      for (;;) {
+        const c = b[this.pos] as number;
+        let value: number;
+        if (c === 0x6e /* n */ && b[this.pos + 1] === 0x75 && b[this.pos + 2] === 0x6c && b[this.pos + 3] === 0x6c) {
+          this.pos += 4;
+          value = NaN;
+          nulls++;
+        } else if (c === 0x22 /* " */ && kind !== "numbers") {
+          kind = "labels";
+          value = this.label(previous);
+          if (Number.isNaN(value) || (labelLength !== 0 && previous.length !== labelLength)) {
+            plain = true;
+            break;
+          }
+          labelLength = previous.length;
+        } else if (kind !== "labels" && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
+          kind = "numbers";
+          value = this.number();
+          if (Number.isNaN(value)) {
+            plain = true;
+            break;
+          }
+        } else {
+          plain = true;
           break;
         }
-      } else if (depth === 0 && (c === 0x2c || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) {
-        break;
+        if (n === out.length) {
+          const grown = new Float64Array(out.length * 2);
+          grown.set(out);
+          out = grown;
+          this.pool.replaceLast(grown);
+        }
+        out[n++] = value;
+        let s = b[this.pos] as number;
+        if (s === 0x20 || s === 0x0a || s === 0x0d || s === 0x09) {
+          this.skipSpace();
+          s = b[this.pos] as number;
+        }
+        this.pos++;
+        if (s === 0x5d /* ] */) break;
+        if (s !== 0x2c /* , */ || this.pos >= this.end) {
+          plain = true;
+          break;
+        }
+        s = b[this.pos] as number;
+        if (s === 0x20 || s === 0x0a || s === 0x0d || s === 0x09) this.skipSpace();
       }
-      p++;
     }
-    this.pos = p;
-    return p <= this.end;
+    if (plain || this.pos > this.end) {
+      this.pos = start;
+      return this.container(0, depth) as unknown[];
+    }
+    return Object.assign(out.subarray(0, n), { kind: kind ?? "numbers", nulls, labelLength });
   }
 
-  /** Any JSON value at pos, through JSON.parse (for the small parts of a body). */
-  value(): { value: unknown } | undefined {
-    const start = this.pos;
-    if (!this.skipValue() || this.pos === start) return undefined;
-    const value = this.json(start, this.pos);
-    return value === undefined ? undefined : { value };
+  /**
+   * A `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM"` label at pos as epoch milliseconds read as UTC,
+   * with its length in `previous.length`; NaN if it is anything else (or not a real date).
+   * `previous` caches the day of the last date seen: consecutive labels mostly share it (NaN
+   * digits make its key NaN, which the date check rejects).
+   */
+  label(previous: { key: number; day: number; length: number }): number {
+    const b = this.bytes;
+    const p = this.pos + 1;
+    const digitAt = (_: Uint8Array, i: number): number => {
+      const digit = (b[i] as number) - 0x30;
+      return digit >= 0 && digit <= 9 ? digit : NaN;
+    };
+    if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d) return NaN;
+    const y = digitAt(b, p) * 1000 + digitAt(b, p + 1) * 100 + digitAt(b, p + 2) * 10 + digitAt(b, p + 3);
+    const m = digitAt(b, p + 5) * 10 + digitAt(b, p + 6);
+    const day = digitAt(b, p + 8) * 10 + digitAt(b, p + 9);
+    let length: number;
+    let minutes = 0;
+    if (b[p + 10] === 0x22) {
+      length = 10;
+    } else if (b[p + 10] === 0x54 /* T */ && b[p + 13] === 0x3a /* : */ && b[p + 16] === 0x22) {
+      length = 16;
+      const h = digitAt(b, p + 11) * 10 + digitAt(b, p + 12);
+      const min = digitAt(b, p + 14) * 10 + digitAt(b, p + 15);
+      if (!(h <= 23 && min <= 59)) return NaN;
+      minutes = h * 60 + min;
+    } else {
+      return NaN;
+    }
+    if (p + length >= this.end) return NaN;
+    const key = y * 10_000 + m * 100 + day;
+    if (key !== previous.key) {
+      if (!(m >= 1 && m <= 12 && day >= 1 && day <= daysInMonth(y, m))) return NaN;
+      previous.key = key;
+      previous.day = daysFromCivil(y, m, day);
+    }
+    previous.length = length;
+    this.pos = p + length + 1;
+    return previous.day * MS_PER_DAY + minutes * 60_000;
   }
 
   /**
@@ -921,7 +771,7 @@ class ByteCursor {
    * rounding of the division gives the correctly rounded value, as the JSON parser does.
    * Longer numbers and exponents go through Number(). NaN when the bytes are not a number.
    */
-  number(): number {
+  private number(): number {
     const b = this.bytes;
     const start = this.pos;
     let p = start;
@@ -934,8 +784,8 @@ class ByteCursor {
     let digits = 0;
     let c = b[p] as number;
     if (c === 0x30) {
-      p++;
-      c = b[p] as number;
+      digits = 1;
+      c = b[++p] as number;
       if (c >= 0x30 && c <= 0x39) return NaN; // leading zero
     } else if (c >= 0x31 && c <= 0x39) {
       do {
@@ -975,381 +825,268 @@ class ByteCursor {
     return negative ? -value : value;
   }
 
-  /**
-   * A `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM"` label at pos as epoch milliseconds read as UTC,
-   * with its length in `labelLength`; NaN if it is anything else (or not a real date).
-   */
-  label(previous: { key: number; day: number; length: number }): number {
+  /** A JSON string at pos (the quote): escapes checked and decoded, UTF-8 checked. */
+  private string(): string {
     const b = this.bytes;
-    const p = this.pos + 1;
-    if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d) return NaN;
-    const y = digitAt(b, p) * 1000 + digitAt(b, p + 1) * 100 + digitAt(b, p + 2) * 10 + digitAt(b, p + 3);
-    const m = digitAt(b, p + 5) * 10 + digitAt(b, p + 6);
-    const day = digitAt(b, p + 8) * 10 + digitAt(b, p + 9);
-    let length: number;
-    let minutes = 0;
-    if (b[p + 10] === 0x22) {
-      length = 10;
-    } else if (b[p + 10] === 0x54 /* T */ && b[p + 13] === 0x3a /* : */ && b[p + 16] === 0x22) {
-      length = 16;
-      const h = digitAt(b, p + 11) * 10 + digitAt(b, p + 12);
-      const min = digitAt(b, p + 14) * 10 + digitAt(b, p + 15);
-      if (!(h <= 23 && min <= 59)) return NaN;
-      minutes = h * 60 + min;
-    } else {
-      return NaN;
-    }
-    if (p + length >= this.end) return NaN;
-    const key = y * 10_000 + m * 100 + day;
-    if (key !== previous.key) {
-      // NaN digits make the key NaN, which fails here.
-      if (!(m >= 1 && m <= 12 && day >= 1 && day <= daysInMonth(y, m))) return NaN;
-      previous.key = key;
-      previous.day = daysFromCivil(y, m, day);
-    }
-    previous.length = length;
-    this.pos = p + length + 1;
-    return previous.day * MS_PER_DAY + minutes * 60_000;
-  }
-
-  /**
-   * An array of numbers and nulls, or of labels and nulls, at pos (the bracket); undefined when
-   * it holds anything else, for the caller to read it through JSON.parse.
-   */
-  scannedArray(): ScannedArray | undefined {
-    const b = this.bytes;
-    this.pos++;
-    this.skipSpace();
-    const pool = this.pool;
-    let out = pool ? pool.doublesFor(0) : this.scratch.length > 0 ? this.scratch : new Float64Array(1024);
-    let n = 0;
-    let nulls = 0;
-    let kind: "numbers" | "labels" | undefined;
-    let labelLength = 0;
-    const previous = { key: -1, day: 0, length: 0 };
-    if (this.peek() === 0x5d) {
-      this.pos++;
-    } else {
-      for (;;) {
-        const c = b[this.pos] as number;
-        let value: number;
-        if (c === 0x6e /* n */) {
-          if (b[this.pos + 1] !== 0x75 || b[this.pos + 2] !== 0x6c || b[this.pos + 3] !== 0x6c) return undefined;
-          this.pos += 4;
-          value = NaN;
-          nulls++;
-        } else if (c === 0x22 /* " */) {
-          if (kind === "numbers") return undefined;
-          kind = "labels";
-          value = this.label(previous);
-          if (Number.isNaN(value) || (labelLength !== 0 && previous.length !== labelLength)) return undefined;
-          labelLength = previous.length;
+    const start = this.pos + 1;
+    let p = start;
+    let ascii = true;
+    let escaped = false;
+    for (;;) {
+      if (p >= this.end) this.unexpected(this.end);
+      const c = b[p] as number;
+      if (c === 0x22) break;
+      if (c < 0x20) this.fail(p, `a control character (byte 0x${c.toString(16).padStart(2, "0")}) in a string`);
+      if (c === 0x5c /* \ */) {
+        escaped = true;
+        if (p + 1 >= this.end) this.unexpected(this.end);
+        const e = String.fromCharCode(b[p + 1] as number);
+        if (e === "u") {
+          if (p + 6 > this.end) this.unexpected(this.end);
+          for (let i = p + 2; i < p + 6; i++) {
+            if (!/[0-9a-fA-F]/.test(String.fromCharCode(b[i] as number)))
+              this.fail(p, "a \\u escape without 4 hex digits");
+          }
+          p += 6;
+        } else if (e in ESCAPES) {
+          p += 2;
         } else {
-          if (kind === "labels") return undefined;
-          kind = "numbers";
-          // Inline fast path for what Open-Meteo writes (-12.3, 85); anything else (exponents,
-          // 16+ digits, invalid JSON) goes through number(), which starts over at this.pos.
-          let p = this.pos;
-          const negative = c === 0x2d;
-          if (negative) p++;
-          let d = (b[p] as number) - 0x30;
-          let mantissa = 0;
-          let digits = 0;
-          let decimals = 0;
-          let plain = true;
-          if (d === 0) {
-            digits = 1;
-            d = (b[++p] as number) - 0x30;
-            if (d >= 0 && d <= 9) plain = false; // a leading zero: not JSON
-          } else if (d >= 1 && d <= 9) {
-            do {
-              mantissa = mantissa * 10 + d;
-              digits++;
-              d = (b[++p] as number) - 0x30;
-            } while (d >= 0 && d <= 9);
-          } else {
-            plain = false;
-          }
-          if (plain && d === 0x2e - 0x30) {
-            d = (b[++p] as number) - 0x30;
-            if (!(d >= 0 && d <= 9)) plain = false;
-            while (d >= 0 && d <= 9) {
-              mantissa = mantissa * 10 + d;
-              decimals++;
-              d = (b[++p] as number) - 0x30;
-            }
-          }
-          if (plain && d !== 0x65 - 0x30 && d !== 0x45 - 0x30 && digits + decimals <= 15) {
-            this.pos = p;
-            const magnitude = decimals === 0 ? mantissa : mantissa / (POWERS_OF_TEN[decimals] as number);
-            value = negative ? -magnitude : magnitude;
-          } else {
-            value = this.number();
-            if (Number.isNaN(value)) return undefined;
-          }
+          this.fail(p, `"\\${e}", which is not a JSON escape`);
         }
-        if (n === out.length) {
-          const grown = new Float64Array(out.length * 2);
-          grown.set(out);
-          out = grown;
-          pool?.replaceLastDoubles(grown);
-        }
-        out[n++] = value;
-        // Inline skipSpace: the separator usually follows at once.
-        let s = b[this.pos] as number;
-        if (s === 0x20 || s === 0x0a || s === 0x0d || s === 0x09) {
-          this.skipSpace();
-          s = b[this.pos] as number;
-        }
-        this.pos++;
-        if (s === 0x5d /* ] */) break;
-        if (s !== 0x2c /* , */ || this.pos >= this.end) return undefined;
-        s = b[this.pos] as number;
-        if (s === 0x20 || s === 0x0a || s === 0x0d || s === 0x09) this.skipSpace();
+        continue;
       }
+      if (c >= 0x80) ascii = false;
+      p++;
     }
-    if (this.pos > this.end) return undefined;
-    if (pool) return new ScannedArray(kind ?? "numbers", out.subarray(0, n), n, nulls, labelLength);
-    this.scratch = out;
-    return new ScannedArray(kind ?? "numbers", out.slice(0, n), n, nulls, labelLength);
-  }
-}
-
-/** The decimal digit at `i`, or NaN. */
-function digitAt(bytes: Uint8Array, i: number): number {
-  const digit = (bytes[i] as number) - 0x30;
-  return digit >= 0 && digit <= 9 ? digit : NaN;
-}
-
-/** One location element parsed from bytes: plain values, with `hourly`/`daily` arrays as ScannedArrays. */
-function parseElementBytes(bytes: Uint8Array, start: number, end: number, pool?: ArrayPool): unknown {
-  const cursor = new ByteCursor(bytes, start, end, pool);
-  cursor.skipSpace();
-  const element = parseElement(cursor);
-  cursor.skipSpace();
-  return cursor.pos === end ? element : undefined;
-}
-
-/** An element at the cursor: an object whose blocks are read into ScannedArrays, or any value through JSON.parse. */
-function parseElement(cursor: ByteCursor): unknown {
-  if (cursor.peek() !== 0x7b /* { */) return cursor.value()?.value;
-  return parseObject(cursor, (key) => key === "hourly" || key === "daily");
-}
-
-/** An object at the cursor; members named by `scanned` are read as blocks. Undefined if not handled. */
-function parseObject(
-  cursor: ByteCursor,
-  scanned: ((key: string) => boolean) | "arrays",
-): Record<string, unknown> | undefined {
-  const out: Record<string, unknown> = {};
-  cursor.pos++;
-  cursor.skipSpace();
-  if (cursor.peek() === 0x7d /* } */) {
-    cursor.pos++;
-    return out;
-  }
-  for (;;) {
-    if (cursor.peek() !== 0x22) return undefined;
-    const key = cursor.string();
-    // "__proto__" would set the prototype here, where JSON.parse makes an own property.
-    if (key === undefined || key === "__proto__") return undefined;
-    cursor.skipSpace();
-    if (cursor.peek() !== 0x3a /* : */) return undefined;
-    cursor.pos++;
-    cursor.skipSpace();
-    const c = cursor.peek();
-    let value: unknown;
-    if (scanned === "arrays" && c === 0x5b) {
-      const start = cursor.pos;
-      value = cursor.scannedArray();
-      if (value === undefined) {
-        cursor.pos = start;
-        value = cursor.value();
-        if (value === undefined) return undefined;
-        value = (value as { value: unknown }).value;
-      }
-    } else if (scanned !== "arrays" && c === 0x7b && scanned(key)) {
-      value = parseObject(cursor, "arrays");
-      if (value === undefined) return undefined;
+    this.pos = p + 1;
+    let text = "";
+    if (ascii) {
+      for (let i = start; i < p; i++) text += String.fromCharCode(b[i] as number);
     } else {
-      const parsed = cursor.value();
-      if (parsed === undefined) return undefined;
-      value = parsed.value;
+      this.decoder ??= new TextDecoder("utf-8", { fatal: true });
+      try {
+        text = this.decoder.decode(b.subarray(start, p));
+      } catch {
+        this.fail(start - 1, "UTF-8");
+      }
     }
-    out[key] = value;
-    cursor.skipSpace();
-    const next = cursor.peek();
-    cursor.pos++;
-    if (next === 0x7d /* } */) return out;
-    if (next !== 0x2c /* , */) return undefined;
-    cursor.skipSpace();
+    return escaped
+      ? text.replace(/\\(?:u([0-9a-fA-F]{4})|(.))/g, (_, hex: string | undefined, e: string) =>
+          hex === undefined ? (ESCAPES[e] as string) : String.fromCharCode(parseInt(hex, 16)),
+        )
+      : text;
   }
-}
 
-/** How many backslashes directly precede position `end` of a chunk, counting none before `from`. */
-function backslashesBefore(chunk: Uint8Array, from: number, end: number): number {
-  let count = 0;
-  while (end - count - 1 >= from && chunk[end - count - 1] === 0x5c) count++;
-  return count;
+  /**
+   * Throws for the byte at `at`: the body's end, or a token running to the end of an element the
+   * body ended in (both cut off), bad UTF-8, or a token JSON does not have.
+   */
+  private unexpected(at: number, wanted?: string): never {
+    const b = this.bytes;
+    let cutToken = this.cut;
+    for (let i = at; i < this.end && cutToken; i++) cutToken = !/[\s,:\]}"]/.test(String.fromCharCode(b[i] as number));
+    if (at >= this.end || cutToken) this.fail(this.end, "");
+    if ((b[at] as number) >= 0x80 && !validUtf8At(b, at, this.end)) this.fail(at, "UTF-8");
+    const token = /^-?[A-Za-z]+/.exec(String.fromCharCode(...b.subarray(at, at + 12)))?.[0] ?? "";
+    if (!/^-?(nan|NaN|Infinity|inf)$/.test(token)) {
+      this.fail(at, `unexpected ${JSON.stringify(token || charAt(b, at))}${wanted ? ` (expected ${wanted})` : ""}`);
+    }
+    const { latitude, longitude } = this.head;
+    const coordinates =
+      typeof latitude === "number" && typeof longitude === "number" ? ` (${latitude}, ${longitude})` : "";
+    this.fail(
+      at,
+      `${token}, which JSON has no word for`,
+      `Open-Meteo has been seen to write ${token} for a coordinate outside a model's domain: check ` +
+        `${this.isArray ? `location ${this.index + 1}'s` : "the location's"} coordinates${coordinates} against the endpoint's models`,
+    );
+  }
+
+  /**
+   * Throws the error of byte `at`, with the location and path ("location 2 of 3,
+   * hourly.temperature_2m[5]") as far as they are known: `what` is wrong there, "UTF-8" for bad
+   * UTF-8, "" for the end of a body that was cut off.
+   */
+  private fail(at: number, what: string, advice?: string): never {
+    const location = this.isArray
+      ? `location ${this.index + 1}${this.expected === undefined ? "" : ` of ${this.expected}`}`
+      : "";
+    const path = this.path.map((part, i) => (i === 0 || part.startsWith("[") ? part : `.${part}`)).join("");
+    const where = [location, path].filter((s) => s !== "").join(", ");
+    throw bodyError(this.source, this.bytes, at, this.offset + at, where, what, advice);
+  }
 }
 
 /**
- * Cuts a byte stream of one JSON object, or of an array of them, into its elements, without
- * parsing them: it follows only strings and bracket depth.
+ * The error of a body that is not JSON at byte `at` of `bytes` (`byte` of the body, `where` in
+ * it): `what` is wrong there, "UTF-8" for bad UTF-8, "" for the end of a body that was cut off.
+ */
+function bodyError(
+  source: string,
+  bytes: Uint8Array,
+  at: number,
+  byte: number,
+  where: string,
+  what: string,
+  advice = "the body is not an Open-Meteo answer: inspect it (raw objects are kept as received) and fetch it again",
+): OpenMeteoResponseError {
+  return new OpenMeteoResponseError(
+    source,
+    what === ""
+      ? `not valid JSON: the body ends at byte ${byte}${where ? `, inside ${where}` : ""}; it was cut off: fetch it again`
+      : what === "UTF-8"
+        ? `not valid UTF-8 at byte ${byte}${where ? ` (${where})` : ""}; Open-Meteo sends UTF-8 JSON (was the body re-encoded?)`
+        : `not valid JSON at byte ${byte}${where ? ` (${where})` : ""}: ${what}, near "${near(bytes, at)}"; ${advice}`,
+  );
+}
+
+/** Whether a valid UTF-8 sequence starts at `at` (or may: it runs past `end`). */
+function validUtf8At(bytes: Uint8Array, at: number, end: number): boolean {
+  const c = bytes[at] as number;
+  const length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+  if (c < 0xc2 || c > 0xf4) return false;
+  if (at + length > end) return true;
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(at, at + length));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The character starting at byte `at`, for a message. */
+function charAt(bytes: Uint8Array, at: number): string {
+  const c = bytes[at] as number;
+  return new TextDecoder().decode(bytes.subarray(at, at + (c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2)));
+}
+
+/** The text around byte `at`, for a message. */
+function near(bytes: Uint8Array, at: number): string {
+  const from = Math.max(0, at - 20);
+  const to = Math.min(bytes.length, at + 20);
+  const text = new TextDecoder().decode(bytes.subarray(from, to)).replace(/\s+/g, " ");
+  return `${from > 0 ? "…" : ""}${text}${to < bytes.length ? "…" : ""}`;
+}
+
+/** Gets an element's bytes (valid during the call); `cut` when the body ended inside it. */
+type Take = (element: Uint8Array, index: number, offset: number, cut: boolean) => void;
+
+/**
+ * Cuts a byte stream of one JSON value, or of an array of them, into its elements, without
+ * reading them: it follows only strings and bracket depth (ElementReader checks the rest).
+ * A value starts with { [ " - a digit, or t/f/n (true, false, null); a scalar element ends
+ * before the byte after it (a space, a comma, the array's bracket), which is read again as part
+ * of the array. The inner loop sees every byte of the body: it keeps its state in locals and
+ * skips numbers, commas and spaces inside objects through a table.
  */
 class ElementSplitter {
-  /** Whether the body is an array (else one object). */
-  isArray: boolean;
-  /** Whether the top-level value was closed. */
-  complete: boolean;
-  /** The text around the first byte that cannot be JSON, when one was found. */
-  malformed: string | undefined;
-  private state: "start" | "before-element" | "element" | "after-element" | "done";
-  private depth: number;
-  private inString: boolean;
-  private escaped: boolean;
-  private buffer: Uint8Array;
-  private length: number;
-  private count: number;
-  /** 1 for the bytes that matter inside an element: quotes and brackets. */
-  private readonly special: Uint8Array;
+  /** Whether the body is an array (else one value). */
+  isArray = false;
+  /** 0 before the body, 1 before an element, 2 in one, 3 after one, 4 after the body. */
+  private state = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private buffer = new Uint8Array(1 << 16);
+  private length = 0;
+  private count = 0;
+  /** Bytes of the body before the current chunk. */
+  private consumed = 0;
+  /** Where the element being cut starts in the body. */
+  private elementStart = 0;
+  /** 1 for each byte but quotes and brackets. */
+  private readonly plain = new Uint8Array(256).fill(1);
 
-  constructor() {
-    this.isArray = false;
-    this.complete = false;
-    this.malformed = undefined;
-    this.state = "start";
-    this.depth = 0;
-    this.inString = false;
-    this.escaped = false;
-    this.buffer = new Uint8Array(1 << 16);
-    this.length = 0;
-    this.count = 0;
-    this.special = new Uint8Array(256);
-    for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) this.special[c] = 1;
+  constructor(readonly source: string) {
+    for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) this.plain[c] = 0;
   }
 
-  /** Feeds a chunk; calls `take` with each element completed in it (a view valid during the call). */
-  push(chunk: Uint8Array, take: (element: Uint8Array, index: number) => void): void {
+  /** Feeds a chunk; calls `take` with each element completed in it. */
+  push(chunk: Uint8Array, take: Take): void {
     const n = chunk.length;
-    let i = 0;
-    while (i < n && this.malformed === undefined) {
-      if (this.state === "element") {
-        const start = i;
-        let depth = this.depth;
-        let inString = this.inString;
-        let escaped = this.escaped;
-        let closed = false;
-        const special = this.special;
-        for (; i < n; i++) {
-          if (inString) {
-            // Jump to the next quote; it ends the string unless an odd run of backslashes precedes it.
-            if (escaped) {
-              escaped = false;
-              continue;
-            }
-            const quote = chunk.indexOf(0x22, i);
-            const run = backslashesBefore(chunk, i, quote < 0 ? n : quote);
-            if (quote < 0) {
-              escaped = run % 2 === 1;
-              i = n;
-              break;
-            }
-            i = quote;
-            if (run % 2 === 0) inString = false;
-            continue;
-          }
-          if (depth > 0) {
-            while (i < n && special[chunk[i] as number] === 0) i++;
-            if (i === n) break;
-          }
-          const c = chunk[i] as number;
-          if (c === 0x22) {
-            inString = true;
-          } else if (c === 0x7b || c === 0x5b) {
-            depth++;
-          } else if (c === 0x7d || c === 0x5d) {
-            if (depth === 0) {
-              closed = true; // a scalar element ends at the array's bracket
-              break;
-            }
-            depth--;
-            if (depth === 0) {
-              i++;
-              closed = true;
-              break;
-            }
-          } else if (depth === 0 && (c === 0x2c || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) {
-            closed = true;
-            break;
-          }
-        }
-        this.depth = depth;
-        this.inString = inString;
-        this.escaped = escaped;
-        this.append(chunk, start, i);
-        if (closed) {
-          take(this.buffer.subarray(0, this.length), this.count++);
-          this.length = 0;
-          this.state = this.isArray ? "after-element" : "done";
-          this.complete = !this.isArray;
-        }
-        continue;
-      }
+    for (let i = 0, from = 0; i < n; i++) {
       const c = chunk[i] as number;
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-        i++;
+      if (this.state === 2) {
+        let { depth, inString, escaped } = this;
+        const plain = this.plain;
+        let end = -1;
+        for (; i < n; i++) {
+          if (depth > 0 && !inString) while (i < n && plain[chunk[i] as number] === 1) i++;
+          if (i === n) break;
+          const b = chunk[i] as number;
+          if (inString) {
+            if (escaped) escaped = false;
+            else if (b === 0x5c) escaped = true;
+            else if (b === 0x22) inString = false;
+          } else if (b === 0x22) {
+            inString = true;
+          } else if (b === 0x7b || b === 0x5b) {
+            depth++;
+          } else if (depth > 0) {
+            if ((b === 0x7d || b === 0x5d) && --depth === 0) end = i + 1;
+          } else if (b <= 0x20 || b === 0x2c || b === 0x5d || b === 0x7d) {
+            end = i--;
+          }
+          if (end >= 0) break;
+        }
+        Object.assign(this, { depth, inString, escaped });
+        const to = end < 0 ? n : end;
+        if (this.length + to - from > this.buffer.length) {
+          const grown = new Uint8Array(Math.max(this.length + to - from, this.buffer.length * 2));
+          grown.set(this.buffer.subarray(0, this.length));
+          this.buffer = grown;
+        }
+        this.buffer.set(chunk.subarray(from, to), this.length);
+        this.length += to - from;
+        if (end >= 0) this.hand(take, false);
+      } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
         continue;
-      }
-      if (this.state === "start") {
-        this.isArray = c === 0x5b;
-        if (this.isArray) i++;
-        this.state = this.isArray ? "before-element" : "element";
-      } else if (this.state === "before-element") {
-        if (c === 0x5d && this.count === 0) {
-          i++;
-          this.state = "done";
-          this.complete = true;
-        } else {
-          this.state = "element";
-        }
-      } else if (this.state === "after-element") {
-        i++;
-        if (c === 0x2c) {
-          this.state = "before-element";
-          if (i < n && chunk[i] === 0x5d) this.fail(chunk, i);
-        } else if (c === 0x5d) {
-          this.state = "done";
-          this.complete = true;
-        } else {
-          this.fail(chunk, i - 1);
-        }
+      } else if (this.state === 0 && c === 0x5b) {
+        this.isArray = true;
+        this.state = 1;
+      } else if (this.state === 1 && c === 0x5d && this.count === 0) {
+        this.state = 4;
+      } else if (this.state < 2 && /[{["\-0-9tfn]/.test(String.fromCharCode(c))) {
+        this.state = 2;
+        this.elementStart = this.consumed + i;
+        from = i--;
+      } else if (this.state === 3 && (c === 0x2c || c === 0x5d)) {
+        this.state = c === 0x2c ? 1 : 4;
       } else {
         this.fail(chunk, i);
       }
     }
+    this.consumed += n;
   }
 
-  /** Ends the stream; an unfinished last element is still handed over, for its error. Returns the element count. */
-  finish(take: (element: Uint8Array, index: number) => void): number {
-    if (this.state === "element" && this.length > 0 && this.malformed === undefined) {
-      take(this.buffer.subarray(0, this.length), this.count++);
+  /**
+   * Ends the stream: an unfinished last element is handed over too (a top-level scalar ends with
+   * the body; in anything else the reader reports the cut).
+   */
+  finish(take: Take): number {
+    if (this.state === 2) this.hand(take, true);
+    if (this.state !== 4) {
+      throw new OpenMeteoResponseError(
+        this.source,
+        this.state === 0
+          ? "not valid JSON: the body is empty; an Open-Meteo answer is a JSON object or array"
+          : `not valid JSON: the body ends at byte ${this.consumed} after location ${this.count}, before the ` +
+              "array's closing ]; it was cut off: fetch it again",
+      );
     }
     return this.count;
   }
 
-  private append(chunk: Uint8Array, start: number, end: number): void {
-    const needed = this.length + (end - start);
-    if (needed > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
-      grown.set(this.buffer.subarray(0, this.length));
-      this.buffer = grown;
-    }
-    this.buffer.set(chunk.subarray(start, end), this.length);
-    this.length = needed;
+  private hand(take: Take, cut: boolean): void {
+    take(this.buffer.subarray(0, this.length), this.count++, this.elementStart, cut);
+    this.length = this.depth = 0;
+    this.state = this.isArray ? 3 : 4;
   }
 
-  private fail(chunk: Uint8Array, at: number): void {
-    this.malformed = new TextDecoder().decode(chunk.subarray(Math.max(0, at - 20), at + 20));
+  private fail(chunk: Uint8Array, at: number): never {
+    const utf8 = (chunk[at] as number) >= 0x80 && !validUtf8At(chunk, at, chunk.length);
+    const what = utf8 ? "UTF-8" : `unexpected ${JSON.stringify(charAt(chunk, at))}`;
+    const where = this.count === 0 ? "" : `after location ${this.count}`;
+    throw bodyError(this.source, chunk, at, this.consumed + at, where, what);
   }
 }

@@ -111,27 +111,28 @@ export class RowGroupSpill {
 }
 
 /**
- * How each column is written, chosen by measuring a year of hourly data for 100 locations
- * (`npm run bench`, pipeline/local/bench.ts). Naming the encoding skips hyparquet-writer's
- * dictionary trial, which builds a whole dictionary only to throw it away where it loses.
+ * How each column is written, chosen by measuring a year of hourly data for 100 locations with
+ * realistic values (API-rounded smooth series) and with high-entropy ones (full-precision
+ * noise): see pipeline/local/bench-input.ts and `npm run bench -- transform`.
  *
- * - Dictionary for location, coordinates and measurements: a location repeats its name and
- *   coordinates on every row, and measurements of one to three decimals have few distinct
- *   values per row group, so their indexes take about a byte (PLAIN doubles: 1.7x the file).
- * - PLAIN for timestamps: the writer turns each into a BigInt, and its DELTA_BINARY_PACKED
- *   path then does BigInt arithmetic per value (2.5x slower for 1.5% smaller files).
- * - Statistics (min/max per row group) for `time`, so a query that filters on time but forgets
- *   the date partition still skips files, and `location`, so one that filters on a location
- *   skips row groups once a day has several (files are sorted by location). The writer
- *   compares each value in JavaScript: statistics on every column cost about a fifth of the
- *   write. Coordinates would not exclude a file (each day file holds every location); a filter
- *   on a measurement reads the column.
+ * - hyparquet-writer's automatic choice (dictionary when it at least halves the PLAIN bytes,
+ *   else PLAIN), for every column. On realistic values that is a dictionary everywhere: a
+ *   location repeats its name and coordinates on every row, measurements of one to three
+ *   decimals have few distinct values per day, and a day's `time` has 24 (dictionary: 290 bytes
+ *   a day, PLAIN: 1,069). On high-entropy values the dictionary loses (22.7 KB against 19.1 KB
+ *   PLAIN per column and day), and the automatic choice falls back to PLAIN, as DuckDB does.
+ *   With the typed-array paths of patches/hyparquet-writer+0.17.0.patch, trying a dictionary
+ *   costs little and gives up early on values that are nearly all distinct.
+ *   BYTE_STREAM_SPLIT would take another 12-24% off high-entropy doubles, but Athena does not
+ *   document reading it (Trino reads it since 2022), and the API never sends such values.
+ * - Statistics (min/max per row group, i.e. per daily file) on every column: about 630 bytes a
+ *   file (2%), and a query filtering on a measurement skips the days that cannot match (of 365
+ *   days, `snowfall > 0` skips 224, `temperature_2m > 25` 277, `precipitation > 3` 236).
  */
-function columnEncoding(column: ColumnDefinition, allNull: boolean): Pick<ColumnSource, "encoding" | "statistics"> {
-  const statistics = column.name === "location" || column.name === "time";
+function columnEncoding(_column: ColumnDefinition, allNull: boolean): Pick<ColumnSource, "encoding" | "statistics"> {
   // No values at all: nothing to build a dictionary of.
-  if (allNull) return { encoding: "PLAIN", statistics };
-  return { encoding: column.glueType === "timestamp" ? "PLAIN" : "RLE_DICTIONARY", statistics };
+  if (allNull) return { encoding: "PLAIN", statistics: true };
+  return { encoding: undefined, statistics: true };
 }
 
 /** Writes one Parquet file of a curated table, a batch of rows at a time, into memory (or a RowGroupSpill). */
@@ -263,24 +264,27 @@ export class DatasetParquetWriter {
       const source = this.columns[j] as number | PlainRuns;
       if (typeof source !== "number") {
         const allNull = source.allNull;
+        const numbers =
+          column.parquet.type !== "BYTE_ARRAY" && source.holdsOnlyNumbers ? source.takeNumbers() : undefined;
+        if (numbers) return { name: column.name, ...numbers, ...columnEncoding(column, allNull) };
         return {
           name: column.name,
           data: source.take(utf8[j] === true) as ColumnSource["data"],
           ...columnEncoding(column, allNull),
         };
       }
-      const nulls = this.numbers.nulls(source);
-      return {
-        name: column.name,
-        data: this.numbers.column(source, nulls) as ColumnSource["data"],
-        ...columnEncoding(column, nulls === rows),
-      };
+      const { data, validity, nulls } = this.numbers.column(source);
+      return { name: column.name, data, validity, ...columnEncoding(column, nulls === rows) };
     });
     this.numbers.clear();
     // A ByteWriter's flush() (the spill's) is synchronous, so write() returns nothing to await.
     // pageSize 0: one page per column chunk, so the writer does not estimate each value's size to
     // cut pages (a row group is about rowGroupRows rows at most; readers skip by row group).
-    void this.writer.write({ columnData, rowGroupSize: rows, pageSize: 0 });
+    // dataPageVersion 1 (patches/hyparquet-writer+0.17.0.patch): DATA_PAGE, the page format
+    // every reader reads (Athena's engines, Hive, DuckDB, older pandas), as DuckDB writes; the
+    // writer's default DATA_PAGE_V2 is read by Trino and DuckDB too, and measured 0.4% larger here
+    // (its levels are not compressed).
+    void this.writer.write({ columnData, rowGroupSize: rows, pageSize: 0, dataPageVersion: 1 });
     this.buffered = 0;
   }
 
@@ -351,6 +355,22 @@ function lazyColumn(length: number, slice: (from: number, to: number) => unknown
   // The writer's ColumnSource type asks for an array; length and slice() are what it uses.
   const column = { length, slice: (from = 0, to = length) => slice(from, Math.min(to, length)) };
   return column;
+}
+
+/**
+ * The validity bitmap (hyparquet-writer's `validity`, Arrow's layout: bit i % 8 of byte i >> 3
+ * set where row i has a value) of doubles in which NaN stands for null, and the null count;
+ * no bitmap when there are no nulls.
+ */
+function validityOf(data: Float64Array): { validity: Uint8Array | undefined; nulls: number } {
+  const n = data.length;
+  let nulls = 0;
+  for (let i = 0; i < n; i++) if (Number.isNaN(data[i])) nulls++;
+  if (nulls === 0) return { validity: undefined, nulls };
+  const validity = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++)
+    if (!Number.isNaN(data[i])) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+  return { validity, nulls };
 }
 
 /** Whether a slice's values are all numbers or null (what NumericRows holds). */
@@ -453,33 +473,15 @@ class NumericRows {
     return runs;
   }
 
-  /** Column k's null count. */
-  nulls(k: number): number {
-    const data = this.data;
-    const end = k * this.capacity + this.length;
-    let count = 0;
-    for (let i = k * this.capacity; i < end; i++) if (Number.isNaN(data[i])) count++;
-    return count;
-  }
-
   /**
-   * Column k's rows (`nulls` of them null) as hyparquet-writer takes them: without nulls a
-   * Float64Array; with nulls a lazyColumn of a holey array (unboxed doubles; a hole reads as
-   * undefined, which the writer takes for null).
+   * Column k's rows as hyparquet-writer takes them (patches/hyparquet-writer+0.17.0.patch): the
+   * Float64Array itself, and for its nulls (NaN here) a validity bitmap, so no value is boxed.
    */
-  column(k: number, nulls: number): ArrayLike<unknown> {
+  column(k: number): { data: Float64Array; validity: Uint8Array | undefined; nulls: number } {
     const start = k * this.capacity;
     const n = this.length;
-    if (nulls === 0) return this.data.subarray(start, start + n);
-    const data = this.data;
-    return lazyColumn(n, (from, to) => {
-      const holey = new Array<number>(to - from);
-      for (let i = from; i < to; i++) {
-        const value = data[start + i] as number;
-        if (!Number.isNaN(value)) holey[i - from] = value;
-      }
-      return holey;
-    });
+    const data = this.data.subarray(start, start + n);
+    return { data, ...validityOf(data) };
   }
 
   /** Bytes packInto writes. */
@@ -577,6 +579,25 @@ class PlainRuns {
     } else {
       for (let i = 0; i < rows; i++) this.push(slice.values[slice.offset + i], 1);
     }
+  }
+
+  /**
+   * The values as a Float64Array and a validity bitmap (runs of numbers and nulls only: see
+   * holdsOnlyNumbers), and no runs left.
+   */
+  takeNumbers(): { data: Float64Array; validity: Uint8Array | undefined } {
+    const rows = this.counts.reduce((sum, c) => sum + c, 0);
+    const data = new Float64Array(rows);
+    let row = 0;
+    this.forEach((value, count) => {
+      data.fill(typeof value === "number" ? value : NaN, row, row + count);
+      row += count;
+    });
+    this.values = [];
+    this.counts = [];
+    this.numbersOnly = true;
+    const { validity } = validityOf(data);
+    return { data, validity };
   }
 
   /**

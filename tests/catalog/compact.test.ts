@@ -163,6 +163,10 @@ class RecordingStore implements ObjectStore {
     return this.inner.getObject(key);
   }
 
+  getObjectStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    return this.inner.getObjectStream(key);
+  }
+
   listKeys(prefix: string): Promise<string[]> {
     return this.inner.listKeys(prefix);
   }

@@ -2,7 +2,7 @@
  * The commands a user types, run as child processes the way npm runs them.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +15,8 @@ import { PROJECT_DIR } from "../../pipeline/local/plan";
 import { runLocalDay } from "../../pipeline/cli/run";
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../../pipeline/local/s3-server";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
+import { pipelineArgs } from "../support/cli";
+import { CLI_ENTRY, DIST_DIR, staleSources } from "../../pipeline/local/build";
 
 const run = promisify(execFile);
 const FIXTURES = path.join(__dirname, "..", "fixtures", "open-meteo", "recorded");
@@ -24,7 +26,7 @@ function pipeline(...args: string[]) {
 }
 
 function pipelineWithEnv(env: Record<string, string>, ...args: string[]) {
-  return run(process.execPath, ["-r", "ts-node/register", "pipeline/cli/main.ts", ...args], {
+  return run(process.execPath, pipelineArgs(...args), {
     cwd: PROJECT_DIR,
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, ...env },
@@ -84,6 +86,20 @@ function filesUnder(dir: string): string[] {
 
 describe("the pipeline command", function () {
   this.timeout(60_000);
+
+  it("starts from dist/, and compiles a source newer than its output before it runs", async () => {
+    pipelineArgs(); // a fresh build to start from
+    const output = path.join(DIST_DIR, "pipeline", "core", "dates.js");
+    const before = readFileSync(output);
+    // An output older than its source, as after an edit of pipeline/core/dates.ts.
+    utimesSync(output, new Date(0), new Date(0));
+    expect(staleSources()).to.deep.equal([path.join("pipeline", "core", "dates.ts")]);
+    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, "--help"], { cwd: PROJECT_DIR });
+    expect(stderr).to.equal("dist/ was older than 1 source(s) (pipeline/core/dates.ts, …): compiled them again\n");
+    expect(stdout).to.match(/^Usage: pipeline /);
+    expect(staleSources()).to.deep.equal([]);
+    expect(readFileSync(output).equals(before)).to.equal(true);
+  });
 
   it("runs a local day offline, says the data is synthetic, and prints what it wrote", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "local-run-"));

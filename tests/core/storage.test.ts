@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { startLocalS3 } from "../../pipeline/local/s3-server";
+import { startDenyListingProxy } from "../support/deny-listing-proxy";
 import {
   DirectoryObjectStore,
   ObjectNotFoundError,
@@ -40,7 +41,39 @@ async function expectDeletes(store: ObjectStore): Promise<void> {
   expect((await store.getObject("a/b/one.parquet")).metadata).to.not.have.property("compacted-from");
 }
 
+/** The getObjectStream contract both stores keep: the bytes in chunks, a missing key before the first. */
+async function expectStreams(store: ObjectStore): Promise<void> {
+  // Larger than one chunk of either store, with every byte value, so nothing is decoded or re-encoded.
+  const body = Uint8Array.from({ length: 3 * (1 << 20) + 17 }, (_, i) => (i * 7919) % 256);
+  await store.putObject("raw/body.json", body, { contentType: "application/json" });
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of await store.getObjectStream("raw/body.json")) chunks.push(chunk);
+  expect(chunks.length).to.be.greaterThan(1);
+  expect(Buffer.concat(chunks).equals(Buffer.from(body))).to.equal(true);
+  const error = await store.getObjectStream("raw/missing.json").then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).to.be.instanceOf(ObjectNotFoundError);
+  expect((error as ObjectNotFoundError).key).to.equal("raw/missing.json");
+}
+
 describe("storage", () => {
+  describe("getObjectStream", () => {
+    it("streams a folder store's object, and names a missing key", async () => {
+      await expectStreams(new DirectoryObjectStore(await tempDir()));
+    });
+
+    it("streams an S3 object (s3rver on 127.0.0.1), and names a missing key", async () => {
+      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
+      try {
+        await expectStreams(new S3ObjectStore(s3.client(), "bucket"));
+      } finally {
+        await s3.close();
+      }
+    });
+  });
+
   describe("deleteObject", () => {
     it("removes a folder store's object and its metadata sidecar, and accepts a missing key", async () => {
       const root = await tempDir();
@@ -59,6 +92,35 @@ describe("storage", () => {
         const client = s3.client();
         await expectDeletes(new S3ObjectStore(client, "bucket"));
       } finally {
+        await s3.close();
+      }
+    });
+  });
+
+  describe("getObject on S3 without s3:ListBucket", () => {
+    it("reports a missing key that S3 answers with 403 AccessDenied as missing or not permitted", async () => {
+      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
+      // AWS S3 answers a reader who may not list the bucket 403 for a missing key; s3rver, 404.
+      const proxy = await startDenyListingProxy(s3.endpoint);
+      const client = proxy.client();
+      try {
+        const store = new S3ObjectStore(client, "bucket");
+        await store.putObject("a/there.json", "{}", { contentType: "application/json" });
+        expect(new TextDecoder().decode((await store.getObject("a/there.json")).body)).to.equal("{}");
+        const error = await store.getObject("a/missing.json").then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(proxy.denied).to.deep.equal(["GET /bucket/a/missing.json?x-id=GetObject"]);
+        expect(error).to.be.instanceOf(ObjectNotFoundError);
+        expect((error as ObjectNotFoundError).accessDenied).to.equal(true);
+        expect((error as Error).message).to.equal(
+          "s3://bucket/a/missing.json does not exist or may not be read: S3 answered AccessDenied, " +
+            "as it does for a missing key when the reader may not list the bucket",
+        );
+      } finally {
+        client.destroy();
+        await proxy.close();
         await s3.close();
       }
     });

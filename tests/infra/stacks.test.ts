@@ -13,7 +13,7 @@ import {
   readStackConfigFile,
   type PlannedResource,
 } from "../../pipeline/local/plan";
-import { curatedPartitionPrefix } from "../../pipeline/core/keys";
+import { curatedPartitionPrefix, rawBodyKey, requestManifestKey } from "../../pipeline/core/keys";
 import { failedPlanOf, find, ofType, planOf } from "../support/plans";
 
 const PROJECT = "weather-pipeline";
@@ -44,6 +44,7 @@ const T = {
   queue: "aws:sqs/queue:Queue",
   queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
   alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  logging: "aws:s3/bucketLogging:BucketLogging",
 } as const;
 
 interface Statement {
@@ -92,7 +93,7 @@ const urlOfQueue = (logical: string) =>
 const arnOfLogGroup = (name: string) => `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${name}`;
 
 describe("infrastructure under Pulumi mocks", function () {
-  // Each stack's program runs in its own process (ts-node and @pulumi/aws take a few seconds).
+  // Each stack's program runs in its own process (@pulumi/aws takes a few seconds to load).
   this.timeout(120_000);
   const plans = new Map<string, PlannedResource[]>();
 
@@ -109,11 +110,14 @@ describe("infrastructure under Pulumi mocks", function () {
 
       it("declares the data buckets, emptied on destroy only where data is not protected", () => {
         const buckets = ofType(plan(), T.bucket);
-        expect(buckets.map((b) => b.name).sort()).to.deep.equal([
-          `${prefix}-curated`,
-          `${prefix}-query-results`,
-          `${prefix}-raw`,
-        ]);
+        expect(buckets.map((b) => b.name).sort()).to.deep.equal(
+          [
+            ...(config.accessLogs.enabled ? [`${prefix}-access-logs`] : []),
+            `${prefix}-curated`,
+            `${prefix}-query-results`,
+            `${prefix}-raw`,
+          ].sort(),
+        );
         for (const bucket of buckets) {
           // Query results are disposable in every stack.
           const keepsData = config.protectData && !bucket.name.endsWith("-query-results");
@@ -146,6 +150,61 @@ describe("infrastructure under Pulumi mocks", function () {
           expect(deny!.Resource).to.deep.equal([arnOfBucket(bucket), `${arnOfBucket(bucket)}/*`]);
         });
       }
+
+      it("logs every request to the raw and curated buckets where the stack says (prod)", () => {
+        const logging = ofType(plan(), T.logging);
+        if (!config.accessLogs.enabled) {
+          expect(logging).to.be.empty;
+          return;
+        }
+        const logs = `${prefix}-access-logs`;
+        for (const zone of ["raw", "curated"]) {
+          expect(find(plan(), T.logging, `${prefix}-${zone}-access-logging`).inputs).to.deep.equal({
+            // The mocks give a resource the id <logical name>-id.
+            bucket: `${prefix}-${zone}-id`,
+            targetBucket: `${logs}-id`,
+            targetPrefix: `${zone}/`,
+            targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } },
+          });
+        }
+        expect(logging).to.have.length(2);
+        // Server access logs can only be delivered to a bucket whose default encryption is SSE-S3.
+        expect(find(plan(), T.encryption, `${logs}-encryption`).inputs["rules"]).to.deep.equal([
+          { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
+        ]);
+        const pab = find(plan(), T.publicAccess, `${logs}-public-access`).inputs;
+        for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
+          expect(pab[flag], flag).to.equal(true);
+        }
+        expect(find(plan(), T.ownership, `${logs}-ownership`).inputs["rule"]).to.deep.equal({
+          objectOwnership: "BucketOwnerEnforced",
+        });
+        const statements = statementsOf(find(plan(), T.bucketPolicy, `${logs}-policy`).inputs["policy"]);
+        const logsArn = arnOfBucket(logs);
+        expect(statements.slice(0, 2)).to.deep.equal(
+          ["raw", "curated"].map((zone) => ({
+            Sid: `ServerAccessLogsOf${zone === "raw" ? "Raw" : "Curated"}`,
+            Effect: "Allow",
+            Principal: { Service: "logging.s3.amazonaws.com" },
+            Action: "s3:PutObject",
+            Resource: `${logsArn}/${zone}/*`,
+            Condition: {
+              ArnLike: { "aws:SourceArn": arnOfBucket(`${prefix}-${zone}`) },
+              StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT },
+            },
+          })),
+        );
+        expect(statements.slice(2).map((st) => st.Sid)).to.deep.equal(["DenyInsecureTransport"]);
+        type Rule = { id: string; expiration?: { days: number } };
+        const rules = find(plan(), T.lifecycle, `${logs}-lifecycle`).inputs["rules"] as Rule[];
+        expect(rules.find((r) => r.id === "expire")?.expiration?.days).to.equal(config.accessLogs.expirationDays);
+        const bucket = find(plan(), T.bucket, logs);
+        expect(bucket.protect).to.equal(config.protectData);
+        // Nothing but the logging service writes there: no role of the stack is granted the bucket.
+        for (const rp of ofType(plan(), T.rolePolicy)) {
+          expect(JSON.stringify(rp.inputs["policy"]), rp.name).to.not.contain(logsArn);
+        }
+      });
 
       it("catalogs both datasets in Glue with the stack's variables as columns and date projected", () => {
         const database = find(plan(), T.database, `${prefix}-query-database`).inputs;
@@ -333,6 +392,7 @@ describe("infrastructure under Pulumi mocks", function () {
         });
         expect(policy(`${prefix}-transform-policy`)).to.deep.equal({
           GetRawObjects: `s3:GetObject on ${raw}/open-meteo/*`,
+          TellMissingRawObjects: `s3:ListBucket on ${raw}`,
           PutCuratedObjects: `s3:PutObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("transform")}`,
           ...transformSources,
@@ -344,9 +404,10 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(conditions("ingest")).to.deep.equal(
           names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `sources/${n}/*`) } }],
         );
-        expect(conditions("transform")).to.deep.equal(
-          names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `source_${n}/date=*`) } }],
-        );
+        expect(conditions("transform")).to.deep.equal([
+          { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
+          ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `source_${n}/date=*`) } }]),
+        ]);
         const fns = ["plan", "ingest", "transform"].map((f) => arnOfFunction(`${prefix}-${f}`));
         expect(policy(`${prefix}-run-policy`)).to.deep.equal({
           InvokePipelineFunctions: `lambda:InvokeFunction on ${fns.flatMap((f) => [f, `${f}:*`]).join(",")}`,
@@ -365,6 +426,20 @@ describe("infrastructure under Pulumi mocks", function () {
           { StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] } },
           undefined,
         ]);
+        // The transform may list exactly the prefixes it reads: S3 then answers a missing manifest
+        // with 404 (its clear "re-run ingest" error), as it does only to a reader allowed to list.
+        const transform = statementsOf(find(plan(), T.rolePolicy, `${prefix}-transform-policy`).inputs["policy"]);
+        expect(transform.find((st) => st.Sid === "TellMissingRawObjects")?.Condition).to.deep.equal({
+          StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] },
+        });
+        // Every key the transform reads falls under one of those prefixes.
+        const read = rawBodyKey("archive", "2026-11-20", "abc");
+        for (const key of [read, requestManifestKey(read)]) {
+          expect(
+            ["open-meteo/forecast/date=", "open-meteo/archive/date="].some((p) => key.startsWith(p)),
+            key,
+          ).to.equal(true);
+        }
       });
 
       it("encrypts the alert topic and both dead-letter queues, and lets only CloudWatch alarms publish", () => {
@@ -478,6 +553,18 @@ describe("infrastructure under Pulumi mocks", function () {
           Catch?: { Next: string }[];
           ItemProcessor?: { StartAt: string; States: Record<string, State> };
         };
+        // Confused deputy: only a state machine of this account and region may assume the role.
+        expect(statementsOf(find(plan(), T.role, `${prefix}-run-role`).inputs["assumeRolePolicy"])).to.deep.equal([
+          {
+            Effect: "Allow",
+            Principal: { Service: "states.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: {
+              ArnLike: { "aws:SourceArn": `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:*` },
+              StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT },
+            },
+          },
+        ]);
         const definition = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
           StartAt: string;
           States: Record<string, State>;
@@ -486,6 +573,8 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
         expect(definition.StartAt).to.equal("PlanRun");
         const each = definition.States["EachDate"]!;
+        // One date at a time, so one request in flight per run, with no reserved concurrency.
+        expect((each as { MaxConcurrency?: number }).MaxConcurrency).to.equal(1);
         const inner = each.ItemProcessor!.States;
         expect(definition.States["PlanRun"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-plan`));
         expect(inner["Ingest"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-ingest`));
@@ -555,8 +644,22 @@ describe("infrastructure under Pulumi mocks", function () {
         expect((schedule["target"] as { deadLetterConfig: unknown }).deadLetterConfig).to.deep.equal({
           arn: arnOf("queue", `${prefix}-alerts-schedule-dlq`),
         });
+        // Confused deputy: only a schedule of this account's default group may assume the role.
         const trust = statementsOf(find(plan(), T.role, `${prefix}-schedule-role`).inputs["assumeRolePolicy"]);
-        expect(trust[0]?.Principal).to.deep.equal({ Service: "scheduler.amazonaws.com" });
+        expect(trust).to.deep.equal([
+          {
+            Effect: "Allow",
+            Principal: { Service: "scheduler.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: {
+              StringEquals: {
+                "aws:SourceAccount": MOCK_ACCOUNT,
+                "aws:SourceArn": `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule-group/default`,
+              },
+            },
+          },
+        ]);
+        expect(schedule["groupName"] ?? "default").to.equal("default");
       });
     });
   }
@@ -573,6 +676,48 @@ describe("infrastructure under Pulumi mocks", function () {
         seen.set(physical, stack);
       }
     }
+  });
+
+  it("reserves no concurrency in any stack it ships: new accounts (quota 10) could not deploy it", () => {
+    for (const stack of STACKS) {
+      for (const fn of ofType(plans.get(stack)!, T.fn)) {
+        expect(fn.inputs["reservedConcurrentExecutions"], `${stack} ${fn.name}`).to.equal(-1);
+      }
+    }
+  });
+
+  describe("with reserved concurrency", () => {
+    const stackFile = (lines: string[]) => {
+      const dir = mkdtempSync(path.join(tmpdir(), "reserved-"));
+      const file = path.join(dir, "Pulumi.reserved.yaml");
+      writeFileSync(file, ["config:", ...lines.map((l) => `  ${l}`)].join("\n"));
+      return file;
+    };
+
+    it("reserves what the stack asks when the account's quota leaves Lambda's 100 unreserved", async () => {
+      const plan = await planOf("reserved", stackFile(["weather-pipeline:ingestReservedConcurrency: 1"]));
+      expect(find(plan, T.fn, "weather-pipeline-reserved-ingest").inputs["reservedConcurrentExecutions"]).to.equal(1);
+      expect(find(plan, T.fn, "weather-pipeline-reserved-transform").inputs["reservedConcurrentExecutions"]).to.equal(
+        -1,
+      );
+    });
+
+    it("fails the plan, naming the keys, the quota and the fix, when too few would stay unreserved", async () => {
+      // The plan answers Service Quotas with AWS's default quota, 1,000.
+      const { exitCode, stderr } = await failedPlanOf(
+        "reserved",
+        stackFile([
+          "weather-pipeline:ingestReservedConcurrency: 600",
+          "weather-pipeline:transformReservedConcurrency: 301",
+        ]),
+      );
+      expect(exitCode).to.not.equal(0);
+      expect(stderr).to.contain(
+        "weather-pipeline:ingestReservedConcurrency is 600 and weather-pipeline:transformReservedConcurrency is 301, " +
+          "but the account's Lambda quota of concurrent executions in eu-west-1 is 1000",
+      );
+      expect(stderr).to.contain("set them to 0");
+    });
   });
 
   it("plans a stack that has no config file, on the defaults", async () => {

@@ -306,6 +306,7 @@ describe("ingest against the fake Open-Meteo and a local S3", function () {
         return Promise.reject(error);
       },
       getObject: () => Promise.reject(new Error("unused")),
+      getObjectStream: () => Promise.reject(new Error("unused")),
       listKeys: () => Promise.resolve([]),
       deleteObject: () => Promise.resolve(),
     });

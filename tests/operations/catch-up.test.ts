@@ -33,6 +33,11 @@ class RecordingStore implements ObjectStore {
     return this.inner.getObject(key);
   }
 
+  getObjectStream(key: string): ReturnType<ObjectStore["getObjectStream"]> {
+    this.calls.push(`get ${key}`);
+    return this.inner.getObjectStream(key);
+  }
+
   listKeys(prefix: string): Promise<string[]> {
     this.calls.push(`list ${prefix}`);
     return this.inner.listKeys(prefix);

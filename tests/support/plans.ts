@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { type PlannedResource, PROJECT_DIR } from "../../pipeline/local/plan";
+import { pipelineArgs } from "./cli";
 
 const run = promisify(execFile);
 const cache = new Map<string, Promise<PlannedResource[]>>();
@@ -16,7 +17,7 @@ export interface FailedPlan {
 }
 
 function spawnPlan(stack: string, configFile?: string) {
-  const args = ["-r", "ts-node/register", "pipeline/cli/main.ts", "plan", "--stack", stack, "--json"];
+  const args = pipelineArgs("plan", "--stack", stack, "--json");
   if (configFile) args.push("--config-file", configFile);
   return run(process.execPath, args, { cwd: PROJECT_DIR, maxBuffer: 256 * 1024 * 1024 });
 }
@@ -30,6 +31,20 @@ export function planOf(stack: string, configFile?: string): Promise<PlannedResou
     cache.set(key, plan);
   }
   return plan;
+}
+
+/**
+ * The resources the program declares for each of `stacks` (all with `configFile`, else each
+ * with its own stack file), planned one after another in one child process.
+ */
+export async function plansOf(stacks: readonly string[], configFile?: string): Promise<Map<string, PlannedResource[]>> {
+  const { stdout } = await run(
+    process.execPath,
+    ["-r", "ts-node/register", "tests/support/plan-stacks.ts", JSON.stringify({ stacks, configFile })],
+    { cwd: PROJECT_DIR, maxBuffer: 512 * 1024 * 1024 },
+  );
+  const plans = JSON.parse(stdout) as Record<string, PlannedResource[]>;
+  return new Map(stacks.map((stack) => [stack, plans[stack]!]));
 }
 
 /** Runs a plan that should fail and returns its exit code and error output. */

@@ -8,7 +8,9 @@ import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { curatedObjectKey, rawBodyKey, requestManifestKey } from "../../pipeline/core/keys";
 import type { RequestManifest } from "../../pipeline/core/manifest";
 import { DEFAULT_PIPELINE_SETTINGS, type Location, type PipelineSettings } from "../../pipeline/core/settings";
-import { DirectoryObjectStore } from "../../pipeline/core/storage";
+import { DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../../pipeline/core/storage";
+import { startLocalS3 } from "../../pipeline/local/s3-server";
+import { startDenyListingProxy } from "../support/deny-listing-proxy";
 import {
   PARQUET_CONTENT_TYPE,
   transformRawObjects,
@@ -289,9 +291,10 @@ describe("transform", () => {
       );
       expect(written).to.have.lengthOf(40);
       expect(written.every((f) => f.rows === 48)).to.equal(true);
-      // Without the shared budget each day's 48 rows would sit in memory until the end (one row group).
+      // The budget moves rows to the spill (in the system's temporary folder), not into early row
+      // groups: each day is still one row group.
       const metadata = await readMetadata(store, curatedObjectKey("weather_hourly", "2024-01-02"));
-      expect(metadata.row_groups.map((g) => Number(g.num_rows))).to.deep.equal([24, 24]);
+      expect(metadata.row_groups.map((g) => Number(g.num_rows))).to.deep.equal([48]);
       const day = await readRows(store, curatedObjectKey("weather_hourly", "2024-01-02"));
       expect(day.map((r) => [r["latitude"], r["x"]])).to.deep.equal([
         ...Array.from({ length: 24 }, (_, h) => [1, 24 + h]),
@@ -461,7 +464,7 @@ describe("transform", () => {
     }
 
     /** Writes both raw bodies (batch 0 as a JSON array, batch 1 as a single object) and their manifests. */
-    async function writeRaw(store: DirectoryObjectStore, shift = 0): Promise<void> {
+    async function writeRaw(store: ObjectStore, shift = 0): Promise<void> {
       const bodies = [
         JSON.stringify(BATCHES[0]!.map((loc, i) => element(loc, i, shift))),
         JSON.stringify(element(BATCHES[1]![0]!, 0, shift)),
@@ -558,6 +561,7 @@ describe("transform", () => {
       const curatedStore = {
         description: "recording",
         getObject: deps.curatedStore.getObject.bind(deps.curatedStore),
+        getObjectStream: deps.curatedStore.getObjectStream.bind(deps.curatedStore),
         listKeys: deps.curatedStore.listKeys.bind(deps.curatedStore),
         deleteObject: deps.curatedStore.deleteObject.bind(deps.curatedStore),
         putObject: async (key: string, body: Uint8Array | string, options: { contentType: string }) => {
@@ -705,6 +709,31 @@ describe("transform", () => {
           expect(leftovers.filter((f) => f.endsWith(".partial"))).to.deep.equal([]);
         });
       }
+
+      it("says re-run ingest for a missing manifest that S3 answers with AccessDenied, as AWS does without s3:ListBucket", async () => {
+        const s3 = await startLocalS3({ directory: (await tempStore()).root, buckets: ["raw"] });
+        const proxy = await startDenyListingProxy(s3.endpoint);
+        const client = proxy.client();
+        try {
+          const rawStore = new S3ObjectStore(client, "raw");
+          await writeRaw(rawStore);
+          await rawStore.deleteObject(requestManifestKey(KEYS[1]!));
+          const message = await messageOf(
+            transformRawObjects({ date: DATE, keys: KEYS }, { settings, rawStore, curatedStore: await tempStore() }),
+          );
+          expect(proxy.denied).to.have.length(1);
+          expect(message).to.equal(
+            `${KEYS[1]}: its request manifest ${requestManifestKey(KEYS[1]!)} does not exist or may not be read ` +
+              "(S3 answered AccessDenied, as it does for a missing key when the reader may not list the bucket); " +
+              "ingest writes one beside every body, so re-run ingest for that date; if the manifest is there, " +
+              "give the transform role s3:GetObject on it",
+          );
+        } finally {
+          client.destroy();
+          await proxy.close();
+          await s3.close();
+        }
+      });
 
       it("writes nothing at all when the first run already fails", async () => {
         const deps = await stores();

@@ -1,0 +1,24 @@
+import { renderFakeSourceFile } from "../pipeline/local/fake-open-meteo";
+import { LOCAL_SAMPLE_SOURCE } from "../pipeline/local/sample-source";
+import { parseSourceFile, convertRecords, sourceSchema, transformSource, sourceBodyKey } from "../pipeline/sources";
+import { DirectoryObjectStore } from "../pipeline/core/storage";
+import { createHash } from "node:crypto";
+import { parquetReadObjects } from "hyparquet";
+(async () => {
+  const file = renderFakeSourceFile(LOCAL_SAMPLE_SOURCE, new Date("2026-10-25T05:30:00Z"));
+  console.log(Buffer.from(file.body).toString("latin1").split("\r\n").slice(0, 4).join("\n"));
+  console.log(file.etag, file.lastModified, file.body.length);
+  const parsed = parseSourceFile(file.body, LOCAL_SAMPLE_SOURCE);
+  const conv = convertRecords(parsed, LOCAL_SAMPLE_SOURCE, sourceSchema(LOCAL_SAMPLE_SOURCE));
+  console.log(conv.totalRows, conv.rows.length, conv.rejects.slice(0,5), conv.warnings);
+  const raw = new DirectoryObjectStore("/tmp/srcsmoke/raw");
+  const cur = new DirectoryObjectStore("/tmp/srcsmoke/cur");
+  const sha = createHash("sha256").update(file.body).digest("hex");
+  const key = sourceBodyKey(LOCAL_SAMPLE_SOURCE, sha);
+  await raw.putObject(key, file.body, { contentType: "text/csv" });
+  const r = await transformSource({ source: "sample_stations", key, sha256: sha }, { source: LOCAL_SAMPLE_SOURCE, rawStore: raw, curatedStore: cur });
+  console.log(JSON.stringify(r, null, 1).slice(0, 800));
+  const { body } = await cur.getObject(r.files[0]!.key);
+  const rows = await parquetReadObjects({ file: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer });
+  console.log(rows.slice(0, 3), rows.length);
+})().catch((e) => { console.error(e); process.exit(1); });
