@@ -103,6 +103,8 @@ program
       const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
         days: DEFAULT_REPORT_DAYS,
         out: path.join(dataDir, "report.html"),
+        sources: sourcesOf(options.stack),
+        columnNames: settingsOf(options.stack).columnNames,
       });
       console.log("");
       console.log(`Weather report (last ${DEFAULT_REPORT_DAYS} days of local data): ${report.path}`);
@@ -124,7 +126,13 @@ program
   .option("--data-dir <dir>", "where the local buckets live (without --stack)", ".local-data")
   .option("--out <file>", "the HTML file to write", "report.html")
   .action(async (options: { stack?: string; days: number; end?: string; dataDir: string; out: string }) => {
-    const common = { days: options.days, end: options.end, out: options.out };
+    const common = {
+      days: options.days,
+      end: options.end,
+      out: options.out,
+      sources: sourcesOf(options.stack),
+      columnNames: settingsOf(options.stack).columnNames,
+    };
     const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
     const report = options.stack
       ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
