@@ -35,5 +35,12 @@ export const athenaWorkgroup = pipeline.catalog.workgroup.name;
 export const exampleQueryCommand = pulumi.interpolate`aws athena start-query-execution --work-group ${pipeline.catalog.workgroup.name} --query-execution-context Database=${pipeline.catalog.database.name} --query-string 'SELECT "date", count(*) AS row_count FROM weather_hourly WHERE "date" >= current_date - INTERVAL '"'"'7'"'"' DAY GROUP BY 1 ORDER BY 1'`;
 /** Starts a run by hand; drop --input for yesterday. */
 export const startRunCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.stateMachine.arn} --input '{"date":"YYYY-MM-DD"}'`;
+/** The warehouse (where warehouseEnabled): where it is and the ARN of its master user secret (never the password). */
+export const warehouseEndpoint = pipeline.warehouse?.cluster.endpoint;
+export const warehouseDatabase = pipeline.warehouse?.cluster.databaseName;
+export const warehouseSecretArn = pipeline.warehouse?.secretArn;
+export const warehouseLoadFunctionName = pipeline.warehouse?.load.function.name;
+export const warehouseLoadSecurityGroupId = pipeline.warehouse?.loadSecurityGroup.id;
+export const warehouseSubnetIds = pipeline.warehouse?.subnetIds;
 /** The stack's CloudWatch dashboard in the console: runs, Lambdas, dead letters, freshness, Open-Meteo usage, alarms. */
 export const dashboardUrl = pipeline.dashboard.url;

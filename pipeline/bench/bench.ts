@@ -13,6 +13,8 @@
  *    200 ms of latency per request, and one request per location for comparison.
  * 4. CLI start (`npm run bench -- cli-start`): `npm --version`, `npm run pipeline -- --help` and
  *    the compiled CLI's `--help` without npm, interleaved, median of five each.
+ * 5. Warehouse: a year of prod-size data loaded into PostgreSQL as the load Lambda does it, and
+ *    the same rows with psql \copy (bench-warehouse.ts).
  *
  * Outputs go to bench-out/ (git-ignored); generated inputs are kept there between runs.
  */
@@ -36,6 +38,7 @@ import {
   type BenchValues,
 } from "./bench-input";
 import type { BenchTransformResult } from "./bench-transform";
+import { benchWarehouse } from "./bench-warehouse";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import {
   buildLambdaPackage,
@@ -543,6 +546,17 @@ async function main(): Promise<void> {
     ["cold-start", benchColdStart],
     ["daily-run", benchDailyRun],
     ["cli-start", benchCliStart],
+    [
+      "warehouse",
+      () =>
+        benchWarehouse({
+          out: OUT,
+          buildChildScripts: () => path.join(DIST_DIR, "pipeline", "bench"),
+          runNode,
+          addRow,
+          log,
+        }),
+    ],
   ];
   // `npm run bench -- transform` runs only the sections named.
   const wanted = process.argv.slice(2);

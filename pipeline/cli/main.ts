@@ -12,6 +12,7 @@ import type * as Storage from "../core/storage";
 import type * as Transform from "../transform";
 import type * as LocalBuckets from "../local/local-buckets";
 import type * as DuckDb from "../local/duckdb";
+import type * as LocalWarehouse from "../local/local-warehouse";
 import type * as Plan from "../local/plan";
 import type * as PlanReport from "./plan-report";
 import type * as RedriveAws from "./redrive-aws";
@@ -80,6 +81,10 @@ program
   .option("--stack <name>", "use the locations and variables of Pulumi.<name>.yaml (default: embedded defaults)")
   .option("--data-dir <dir>", "where the local buckets live", ".local-data")
   .option("--preview-rows <n>", "rows to preview per dataset", parsePositiveInteger, 5)
+  .option(
+    "--warehouse [url]",
+    "also load the day into a PostgreSQL warehouse: embedded PGlite in <data-dir>/warehouse, or the server at a postgres:// URL",
+  )
   .action(
     async (options: {
       live?: boolean;
@@ -88,6 +93,7 @@ program
       stack?: string;
       dataDir: string;
       previewRows: number;
+      warehouse?: string | true;
     }) => {
       const dataDir = path.resolve(options.dataDir);
       await load<typeof Run>("./run").runLocalDay({
@@ -99,6 +105,7 @@ program
         apiUrl: options.apiUrl,
         previewRows: options.previewRows,
         print: (line) => console.log(line),
+        ...(options.warehouse !== undefined ? { warehouse: options.warehouse } : {}),
       });
       const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
         days: DEFAULT_REPORT_DAYS,
@@ -202,27 +209,56 @@ program
   .description(
     'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly, weather_daily and source_<name> per source, partition column "date"',
   )
-  .argument("<sql>", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
+  .argument("[sql]", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
   .option("--data-dir <dir>", "where the local buckets live", ".local-data")
   .option("--stack <name>", "columns of a table with no files yet from Pulumi.<name>.yaml (default: embedded defaults)")
-  .action(async (sql: string, options: { dataDir: string; stack?: string }) => {
-    const settings = settingsOf(options.stack);
-    const { formatResultRows, queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
-    const result = await queryLocalCuratedData({
-      sql,
-      dataDir: path.resolve(options.dataDir),
-      hourlyVariables: settings.hourlyVariables,
-      dailyVariables: settings.dailyVariables,
-      columnNames: settings.columnNames,
-      sources: sourcesOf(options.stack),
-    });
-    if (result.rows.length === 0) {
-      console.log(`(no rows; columns: ${result.columns.map((c) => c.name).join(", ")})`);
-      return;
-    }
-    console.table(formatResultRows(result));
-    console.log(`${result.rows.length} row(s)`);
-  });
+  .option(
+    "--warehouse [url]",
+    "query the PostgreSQL warehouse instead: the embedded one of `npm start -- --warehouse`, or the server at a postgres:// URL",
+  )
+  .action(
+    async (given: string | undefined, options: { dataDir: string; stack?: string; warehouse?: string | true }) => {
+      // `query --warehouse "SELECT ..."`: the option's optional value took the SQL.
+      let warehouse = options.warehouse;
+      let sql = given;
+      if (sql === undefined && typeof warehouse === "string" && !/^postgres(ql)?:\/\//.test(warehouse)) {
+        sql = warehouse;
+        warehouse = true;
+      }
+      if (sql === undefined) {
+        throw new InvalidArgumentError('give the SQL to run, e.g. query "SELECT count(*) FROM weather_hourly"');
+      }
+      if (warehouse !== undefined) {
+        const { formatWarehouseRows, openLocalWarehouse } = load<typeof LocalWarehouse>("../local/local-warehouse");
+        const database = await openLocalWarehouse(warehouse, path.resolve(options.dataDir));
+        try {
+          const rows = await database.query(sql);
+          if (rows.length === 0) console.log("(no rows)");
+          else console.table(formatWarehouseRows(rows));
+          console.log(`${rows.length} row(s) from ${database.description}`);
+        } finally {
+          await database.close();
+        }
+        return;
+      }
+      const settings = settingsOf(options.stack);
+      const { formatResultRows, queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
+      const result = await queryLocalCuratedData({
+        sql,
+        dataDir: path.resolve(options.dataDir),
+        hourlyVariables: settings.hourlyVariables,
+        dailyVariables: settings.dailyVariables,
+        columnNames: settings.columnNames,
+        sources: sourcesOf(options.stack),
+      });
+      if (result.rows.length === 0) {
+        console.log(`(no rows; columns: ${result.columns.map((c) => c.name).join(", ")})`);
+        return;
+      }
+      console.table(formatResultRows(result));
+      console.log(`${result.rows.length} row(s)`);
+    },
+  );
 
 program
   .command("compact")

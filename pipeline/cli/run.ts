@@ -22,6 +22,8 @@ import {
 } from "../sources";
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
+import { openLocalWarehouse } from "../local/local-warehouse";
+import { loadDate, type LoadResult } from "../warehouse";
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -46,6 +48,8 @@ export interface LocalRunOptions {
   readonly sources?: readonly SourceDefinition[];
   /** Where progress and the summary go. */
   readonly print: (line: string) => void;
+  /** Also load the day into a warehouse: true for the embedded PGlite in `<dataDir>/warehouse`, or a postgres:// URL. */
+  readonly warehouse?: string | true;
 }
 
 /** What a local run did. */
@@ -55,6 +59,8 @@ export interface LocalRunResult {
   readonly synthetic: boolean;
   /** Per source: its fetch, and its transform when the fetch found a version to transform. */
   readonly sources: readonly { readonly fetch: SourceFetchResult; readonly transform?: SourceTransformResult }[];
+  /** What the load wrote, when the run loaded a warehouse. */
+  readonly load?: LoadResult;
 }
 
 /**
@@ -147,13 +153,17 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       const writtenBy = `local run ${run.id}`;
       const result = await ingestAndTransform(options, settings, rawStore, curatedStore, writtenBy);
       const fetched = await fetchAndTransformSources(options, sources, settings, rawStore, curatedStore, writtenBy);
+      const load =
+        options.warehouse === undefined
+          ? undefined
+          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date);
       await writeLocalRunRecord(runs, {
         ...run,
         status: "SUCCEEDED",
         stoppedAt: new Date().toISOString(),
         dates: [result.ingest.date],
       });
-      return { ...result, synthetic: fake !== undefined && !custom, sources: fetched };
+      return { ...result, synthetic: fake !== undefined && !custom, sources: fetched, ...(load ? { load } : {}) };
     } catch (error) {
       await writeLocalRunRecord(runs, {
         ...run,
@@ -246,6 +256,30 @@ async function fetchAndTransformSources(
     results.push({ fetch: fetched, transform: transformed });
   }
   return results;
+}
+
+/** Loads the date into the local warehouse as the load Lambda does it, and prints what it wrote. */
+async function loadIntoWarehouse(
+  options: LocalRunOptions,
+  settings: PipelineSettings,
+  curatedStore: S3ObjectStore,
+  date: string,
+): Promise<LoadResult> {
+  const { print } = options;
+  const database = await openLocalWarehouse(options.warehouse, options.dataDir);
+  try {
+    const load = await loadDate(date, { settings, curatedStore, database });
+    print("");
+    print(`Load ${load.date} into ${database.description}:`);
+    for (const migration of load.migrations) print(`  ${migration}`);
+    for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+    print(
+      `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
+    );
+    return load;
+  } finally {
+    await database.close();
+  }
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

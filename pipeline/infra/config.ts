@@ -42,6 +42,17 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/** A private (RFC 1918) IPv4 block from /16 to /24: room for the warehouse's two subnets. */
+function isPrivateCidr(cidr: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!match) return false;
+  const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
+  if ([a, b, c, d].some((o) => o > 255) || bits < 16 || bits > 24) return false;
+  const value = ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
+  if (value % 2 ** (32 - bits) !== 0) return false;
+  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
 const variables = (what: string) =>
   z
     .array(
@@ -264,6 +275,39 @@ export const stackConfigSchema = z
     // whose whole limit is 10.
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    // The warehouse (README "Warehouse"): off unless a stack turns it on.
+    warehouseEnabled: z.boolean({ error: "it must be true or false" }).default(false),
+    // Aurora Serverless v2 capacity in ACUs; a minimum of 0 lets the database pause when idle.
+    warehouseMinCapacityAcu: integer(0, 256, "ACUs (0 lets the database pause)").default(0),
+    warehouseMaxCapacityAcu: integer(1, 256, "ACUs").default(1),
+    warehouseAutoPauseSeconds: integer(300, 86_400, "seconds").default(300),
+    warehouseBackupRetentionDays: integer(1, 35, "days").default(1),
+    warehouseDatabaseName: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+        error: "it must be a PostgreSQL database name: lower-case letters, digits and _, starting with a letter",
+      })
+      .default("weather"),
+    warehouseEngineVersion: z
+      .string()
+      .regex(/^\d+\.\d+$/, { error: 'it must be an Aurora PostgreSQL version such as "16.6"' })
+      .default("16.6"),
+    warehouseVpcCidr: z
+      .string()
+      .refine(isPrivateCidr, { error: "it must be a private IPv4 CIDR block from /16 to /24, e.g. 10.64.0.0/16" })
+      .default("10.64.0.0/16"),
+    warehouseVpcId: z
+      .union([
+        z.literal(""),
+        z.string().regex(/^vpc-[0-9a-f]+$/, { error: "it must be a VPC id (vpc-...), or empty to create one" }),
+      ])
+      .default(""),
+    warehouseSubnetIds: z
+      .array(z.string().regex(/^subnet-[0-9a-f]+$/, { error: "each must be a subnet id (subnet-...)" }))
+      .default([]),
+    warehouseLoadMemoryMb: integer(128, 10_240, "MB").default(256),
+    // Long enough for a paused database to resume (about 15 s) and a large date to load.
+    warehouseLoadTimeoutSeconds: integer(30, 900, "seconds").default(120),
     accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
     accessLogExpirationDays: integer(1, 36_500, "days").default(365),
     // Published files fetched each run beside Open-Meteo, one table each (pipeline/sources).
@@ -316,6 +360,30 @@ export const stackConfigSchema = z
         message: "hourlyVariables and dailyVariables are both empty; list at least one variable",
       });
     }
+    if (c.warehouseMinCapacityAcu > c.warehouseMaxCapacityAcu) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["warehouseMinCapacityAcu"],
+        input: c.warehouseMinCapacityAcu,
+        message: `it is above warehouseMaxCapacityAcu (${c.warehouseMaxCapacityAcu}); lower it or raise the maximum`,
+      });
+    }
+    if ((c.warehouseVpcId === "") !== (c.warehouseSubnetIds.length === 0)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [c.warehouseVpcId === "" ? "warehouseSubnetIds" : "warehouseVpcId"],
+        input: c.warehouseVpcId === "" ? c.warehouseSubnetIds : c.warehouseVpcId,
+        message:
+          "warehouseVpcId and warehouseSubnetIds go together: set both to use an existing VPC (two or more private subnets in different zones), or neither to let the stack create one",
+      });
+    } else if (c.warehouseSubnetIds.length === 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["warehouseSubnetIds"],
+        input: c.warehouseSubnetIds,
+        message: "RDS needs subnets in at least two availability zones; list two or more",
+      });
+    }
     if (c.protectData && (c.rawExpirationDays > 0 || c.curatedExpirationDays > 0)) {
       ctx.addIssue({
         code: "custom",
@@ -356,6 +424,8 @@ export interface StackConfig {
   readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
+  /** The PostgreSQL warehouse; undefined where warehouseEnabled is false. */
+  readonly warehouse: WarehouseConfig | undefined;
   /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
   readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
@@ -363,6 +433,19 @@ export interface StackConfig {
     readonly bytesScannedCutoffPerQuery: number;
     readonly resultsExpirationDays: number;
   };
+}
+
+/** The warehouse of a stack (see pipeline/infra/warehouse.ts). */
+export interface WarehouseConfig {
+  readonly minCapacityAcu: number;
+  readonly maxCapacityAcu: number;
+  readonly autoPauseSeconds: number;
+  readonly backupRetentionDays: number;
+  readonly databaseName: string;
+  readonly engineVersion: string;
+  /** Create a VPC with this block, or use an existing one. */
+  readonly network: { readonly cidr: string } | { readonly vpcId: string; readonly subnetIds: readonly string[] };
+  readonly load: FunctionSizing;
 }
 
 /** Memory and timeout of one Lambda function. */
@@ -444,6 +527,21 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
     },
+    warehouse: c.warehouseEnabled
+      ? {
+          minCapacityAcu: c.warehouseMinCapacityAcu,
+          maxCapacityAcu: c.warehouseMaxCapacityAcu,
+          autoPauseSeconds: c.warehouseAutoPauseSeconds,
+          backupRetentionDays: c.warehouseBackupRetentionDays,
+          databaseName: c.warehouseDatabaseName,
+          engineVersion: c.warehouseEngineVersion,
+          network:
+            c.warehouseVpcId === ""
+              ? { cidr: c.warehouseVpcCidr }
+              : { vpcId: c.warehouseVpcId, subnetIds: c.warehouseSubnetIds },
+          load: { memoryMb: c.warehouseLoadMemoryMb, timeoutSeconds: c.warehouseLoadTimeoutSeconds },
+        }
+      : undefined,
     accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,

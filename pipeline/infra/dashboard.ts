@@ -47,7 +47,7 @@ export interface DashboardTargets {
   readonly stack: string;
   readonly region: pulumi.Input<string>;
   readonly stateMachineArn: pulumi.Input<string>;
-  /** The Lambdas, keyed by role (plan, ingest, transform), in display order. */
+  /** The Lambdas, keyed by role (plan, ingest, transform, and load with a warehouse), in display order. */
   readonly functions: Readonly<Record<string, DashboardFunction>>;
   /** The dead-letter queues, keyed by role. */
   readonly deadLetterQueues: Readonly<Record<string, aws.sqs.Queue>>;

@@ -34,6 +34,16 @@ export interface PipelineFunctionArgs<E, R> {
   readonly excludePackages?: readonly string[];
   /** Reserved concurrent executions; undefined leaves the function unreserved. Default undefined. */
   readonly reservedConcurrency?: pulumi.Input<number>;
+  /**
+   * Runs the function in these private subnets with these security groups; the statements must
+   * then let it manage its network interfaces (see warehouse.ts). Default none: outside any VPC.
+   */
+  readonly vpcConfig?: {
+    readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    readonly securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
+  };
+  /** Environment variables (never a secret value: they are plain in the function's configuration). */
+  readonly environment?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /** A Lambda function built from an inline callback, with its least-privilege role and log group. */
@@ -86,6 +96,8 @@ export class PipelineFunction<E, R> extends pulumi.ComponentResource {
         timeout: args.timeoutSeconds,
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
         codePathOptions: { extraExcludePackages: [...NEVER_SHIPPED, ...(args.excludePackages ?? [])] },
+        ...(args.vpcConfig ? { vpcConfig: args.vpcConfig } : {}),
+        ...(args.environment ? { environment: { variables: { ...args.environment } } } : {}),
       },
       // Without the policy the first invocation could fail; without the group Lambda would create one.
       { parent: this, dependsOn: [policy, this.logGroup] },

@@ -9,6 +9,11 @@
  *     <Step>Failed -> AlertDateFailure (SNS) -> DeadLetterDate (SQS) -> DateFailed
  *   a failed date fails the run (visible as failed); later dates wait for the next run's catch-up.
  *
+ * With a warehouse (loadFunctionArn), PlanLoads follows PlanRun (adding dates whose Parquet
+ * exists but is not loaded, as `{date, loadOnly}`), Load follows Transform, and a load-only
+ * date goes straight to Load; a failed Load dead-letters `{date, loadOnly: true}`, so its
+ * redrive loads the date again without fetching it again.
+ *
  * With configured sources, the dates are followed (also when one failed) by
  *   EachSource (Map)   one source at a time, each once per run:
  *     FetchSource (ingest function) -> SourceChanged? -> TransformSource (transform function),
@@ -18,6 +23,7 @@
  *   then the run fails if a date or a source failed.
  */
 import { SOURCE_UNAVAILABLE_ERROR_NAME, TRANSIENT_ERROR_NAME } from "../core/errors";
+import { WAREHOUSE_UNAVAILABLE_ERROR_NAME } from "../warehouse";
 
 /** What the definition invokes and where failures go. */
 export interface StateMachineTargets {
@@ -29,6 +35,8 @@ export interface StateMachineTargets {
   readonly deadLetterQueueUrl: string;
   /** Names of the configured sources, fetched in this order each run; default none. */
   readonly sources?: readonly string[];
+  /** The load function of the warehouse; absent where the stack has none. */
+  readonly loadFunctionArn?: string;
 }
 
 /** Errors Lambda itself raises when an invocation could not run; always worth retrying. */
@@ -72,6 +80,28 @@ const RETRY_TRANSIENT = {
   MaxAttempts: 3,
   BackoffRate: 2,
   MaxDelaySeconds: 600,
+  JitterStrategy: "FULL",
+};
+
+/**
+ * Load failures a later attempt can get past: the database unreachable, resuming from a pause
+ * (about 15 s), shutting down or out of connections (the loader names them
+ * WarehouseUnavailableError), a timeout, or a network error on the way to S3.
+ */
+const RETRY_WAREHOUSE = {
+  ErrorEquals: [
+    WAREHOUSE_UNAVAILABLE_ERROR_NAME,
+    "States.Timeout",
+    "Sandbox.Timedout",
+    "Error",
+    "TimeoutError",
+    "SlowDown",
+    "InternalError",
+  ],
+  IntervalSeconds: 30,
+  MaxAttempts: 4,
+  BackoffRate: 2,
+  MaxDelaySeconds: 300,
   JitterStrategy: "FULL",
 };
 
@@ -258,19 +288,49 @@ function sourceStates(t: StateMachineTargets, sources: readonly string[]): Recor
 
 /** Builds the definition; the input may carry `{"date": "YYYY-MM-DD"}`, else the run plans its dates. */
 export function buildStateMachineDefinition(t: StateMachineTargets): Record<string, unknown> {
+  const load = t.loadFunctionArn;
+  const warehouseStates = load
+    ? {
+        Load: {
+          ...lambdaTask(load, [RETRY_LAMBDA_SERVICE, RETRY_WAREHOUSE], "", "LoadFailed"),
+          // Only the date: the transform's result is not the load's business.
+          Parameters: { FunctionName: load, Payload: { "date.$": "$.date" } },
+          Next: undefined,
+          End: true,
+        },
+        LoadFailed: {
+          Type: "Pass",
+          // Redriven, this input loads the date again (its Parquet exists) without fetching it again.
+          Parameters: {
+            step: "Load",
+            input: { "date.$": "$.date", loadOnly: true },
+            keys: [],
+            "failure.$": "$.failure",
+          },
+          Next: "AlertDateFailure",
+        },
+      }
+    : {};
   const dateStates = {
     NeedsIngest: {
       Type: "Choice",
-      // The planner lists keys only where the date's raw data is complete: transform them again.
-      Choices: [{ Variable: "$.keys", IsPresent: true, Next: "Transform" }],
+      Choices: [
+        // A date of the warehouse's catch-up: its Parquet exists and only the load is missing.
+        ...(load ? [{ Variable: "$.loadOnly", IsPresent: true, Next: "Load" }] : []),
+        // The planner lists keys only where the date's raw data is complete: transform them again.
+        { Variable: "$.keys", IsPresent: true, Next: "Transform" },
+      ],
       Default: "Ingest",
     },
     Ingest: lambdaTask(t.ingestFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "Transform", "IngestFailed"),
-    Transform: {
-      ...lambdaTask(t.transformFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "", "TransformFailed"),
-      Next: undefined,
-      End: true,
-    },
+    Transform: load
+      ? lambdaTask(t.transformFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "Load", "TransformFailed")
+      : {
+          ...lambdaTask(t.transformFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "", "TransformFailed"),
+          Next: undefined,
+          End: true,
+        },
+    ...warehouseStates,
     IngestFailed: {
       Type: "Pass",
       Parameters: { step: "Ingest", input: { "date.$": "$.date" }, keys: [], "failure.$": "$.failure" },
@@ -286,12 +346,26 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
   const sources = t.sources ?? [];
   const definition = {
     Comment:
-      `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket` +
+      `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket${load ? ", then load it into the warehouse" : ""}` +
       (sources.length > 0 ? `; then fetch and transform each source (${sources.join(", ")}).` : "."),
     QueryLanguage: "JSONPath",
     StartAt: "PlanRun",
     States: {
-      PlanRun: lambdaTask(t.planFunctionArn, [RETRY_LAMBDA_SERVICE], "EachDate", "PlanFailed"),
+      PlanRun: lambdaTask(t.planFunctionArn, [RETRY_LAMBDA_SERVICE], load ? "PlanLoads" : "EachDate", "PlanFailed"),
+      ...(load
+        ? {
+            PlanLoads: {
+              ...lambdaTask(load, [RETRY_LAMBDA_SERVICE, RETRY_WAREHOUSE], "EachDate", "PlanLoadsFailed"),
+              // The plan, and the run's own input: whether it is scheduled, one date, or a load's redrive.
+              Parameters: { FunctionName: load, Payload: { "plan.$": "$", "input.$": "$$.Execution.Input" } },
+            },
+            PlanLoadsFailed: {
+              Type: "Pass",
+              Parameters: { step: "PlanLoads", "input.$": "$$.Execution.Input", keys: [], "failure.$": "$.failure" },
+              Next: "AlertPlanFailure",
+            },
+          }
+        : {}),
       EachDate: {
         Type: "Map",
         ItemsPath: "$.dates",

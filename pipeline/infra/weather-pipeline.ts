@@ -25,9 +25,13 @@ import { glueDatabaseName, QueryCatalog } from "./query-catalog";
 import { checkedReservations } from "./reserved-concurrency";
 import { createServiceRole, schedulerTrust, stateMachineTrust } from "./service-role";
 import { buildStateMachineDefinition } from "./state-machine-definition";
+import { Warehouse } from "./warehouse";
 
 /** Prefix of every raw object key (see keys.ts). */
 const RAW_PREFIX = "open-meteo/";
+
+/** What only the warehouse's load function uses: the PostgreSQL driver, its COPY streams, the Parquet reader. */
+const WAREHOUSE_PACKAGES = ["pg", "pg-copy-streams", "hyparquet"];
 
 /** The plan Lambda only lists prefixes: a minute is plenty. */
 const PLAN_TIMEOUT_SECONDS = 60;
@@ -67,6 +71,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
   public readonly catalog: QueryCatalog;
+  /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
+  public readonly warehouse: Warehouse | undefined;
   /** The CloudWatch dashboard; its `url` opens it in the console. */
   public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
@@ -221,7 +227,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
         ],
-        excludePackages: ["ky", "hyparquet-writer", ...SOURCE_PACKAGES],
+        excludePackages: ["ky", "hyparquet-writer", ...SOURCE_PACKAGES, ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           return createPlanHandler({
@@ -259,7 +265,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             : []),
           ...ingestSourceStatements,
         ],
-        excludePackages: ["hyparquet-writer", ...SOURCE_PACKAGES],
+        excludePackages: ["hyparquet-writer", ...SOURCE_PACKAGES, ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const rawStore = new S3ObjectStore(createS3Client(), rawBucketName.get());
           // The ARN, never the key, is in the code; the key is read once per cold start.
@@ -302,7 +308,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
           ...transformSourceStatements,
         ],
-        excludePackages: ["ky", ...(sources.length === 0 ? SOURCE_PACKAGES : [])],
+        // hyparquet stays: the writer depends on it.
+        excludePackages: [
+          "ky",
+          ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet"),
+          ...(sources.length === 0 ? SOURCE_PACKAGES : []),
+        ],
         callbackFactory: () => {
           const client = createS3Client();
           const rawStore = new S3ObjectStore(client, rawBucketName.get());
@@ -317,9 +328,27 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
 
+    this.warehouse = config.warehouse
+      ? new Warehouse(
+          name,
+          {
+            config: config.warehouse,
+            protectData: config.protectData,
+            settings,
+            catchUp,
+            logRetentionDays: config.logRetentionDays,
+            curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+            accountId,
+            region,
+          },
+          parent,
+        )
+      : undefined;
+    const load = this.warehouse?.load;
+
     this.alerting = new Alerting(`${name}-alerts`, { accountId, region, email: config.alerts.email }, parent);
 
-    const functionArns = [this.plan, this.ingest, this.transform].map((f) => f.function.arn);
+    const functionArns = [this.plan, this.ingest, this.transform, ...(load ? [load] : [])].map((f) => f.function.arn);
     const runRole = createServiceRole(
       `${name}-run`,
       stateMachineTrust(accountId, region),
@@ -359,21 +388,24 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             this.transform.function.arn,
             this.alerting.topic.arn,
             this.alerting.runDeadLetters.url,
+            load ? load.function.arn : pulumi.output(""),
           ])
-          .apply(([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl]) =>
-            JSON.stringify(
-              buildStateMachineDefinition({
-                stack: name,
-                planFunctionArn,
-                ingestFunctionArn,
-                transformFunctionArn,
-                alertTopicArn,
-                deadLetterQueueUrl,
-                sources: sources.map((s) => s.name),
-              }),
-              null,
-              2,
-            ),
+          .apply(
+            ([planFunctionArn, ingestFunctionArn, transformFunctionArn, alertTopicArn, deadLetterQueueUrl, loadArn]) =>
+              JSON.stringify(
+                buildStateMachineDefinition({
+                  stack: name,
+                  planFunctionArn,
+                  ingestFunctionArn,
+                  transformFunctionArn,
+                  alertTopicArn,
+                  deadLetterQueueUrl,
+                  ...(loadArn ? { loadFunctionArn: loadArn } : {}),
+                  sources: sources.map((s) => s.name),
+                }),
+                null,
+                2,
+              ),
           ),
       },
       { parent: this, dependsOn: [runRole.policy] },
@@ -425,6 +457,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               plan: this.plan.function.name,
               ingest: this.ingest.function.name,
               transform: this.transform.function.name,
+              ...(load ? { load: load.function.name } : {}),
             },
             deadLetterQueueNames: {
               "run-dlq": this.alerting.runDeadLetters.name,
@@ -453,6 +486,9 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             timeoutSeconds: config.transform.timeoutSeconds,
             reservedConcurrency: config.reservedConcurrency.transform,
           },
+          ...(load && config.warehouse
+            ? { load: { function: load.function, timeoutSeconds: config.warehouse.load.timeoutSeconds } }
+            : {}),
         },
         deadLetterQueues: { run: this.alerting.runDeadLetters, schedule: this.alerting.scheduleDeadLetters },
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,

@@ -129,6 +129,24 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { arn: `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${physical}`, keyId: physical };
     case "aws:secretsmanager/secret:Secret":
       return { name: physical, arn: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:${physical}` };
+    case "aws:rds/cluster:Cluster":
+      return {
+        arn: `arn:aws:rds:${MOCK_REGION}:${MOCK_ACCOUNT}:cluster:${physical}`,
+        clusterIdentifier: physical,
+        endpoint: `${physical}.cluster-abcdefghijkl.${MOCK_REGION}.rds.amazonaws.com`,
+        readerEndpoint: `${physical}.cluster-ro-abcdefghijkl.${MOCK_REGION}.rds.amazonaws.com`,
+        port: 5432,
+        // The secret RDS creates and rotates for manageMasterUserPassword: only its ARN is an output.
+        masterUserSecrets: [
+          {
+            secretArn: `arn:aws:secretsmanager:${MOCK_REGION}:${MOCK_ACCOUNT}:secret:rds!cluster-${physical}-AbCdEf`,
+            secretStatus: "active",
+            kmsKeyId: "",
+          },
+        ],
+      };
+    case "aws:ec2/vpcEndpoint:VpcEndpoint":
+      return { arn: `arn:aws:ec2:${MOCK_REGION}:${MOCK_ACCOUNT}:vpc-endpoint/${name}-id`, prefixListId: "pl-6da54004" };
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
       return { name: physical, arn: `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:${physical}` };
     case "aws:cloudwatch/dashboard:Dashboard":
@@ -226,6 +244,12 @@ export async function planStack(options: { stack: string; configFile?: string })
             return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`, userId: "plan" };
           case "aws:index/getRegion:getRegion":
             return { name: MOCK_REGION, region: MOCK_REGION, id: MOCK_REGION };
+          case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {
+              names: ["a", "b", "c"].map((z) => `${MOCK_REGION}${z}`),
+              zoneIds: ["1", "2", "3"].map((z) => `euw1-az${z}`),
+              id: MOCK_REGION,
+            };
           case "aws:servicequotas/getServiceQuota:getServiceQuota": {
             // A plan cannot know the account's quota: it answers with AWS's default.
             const inputs = args.inputs as Record<string, unknown>;

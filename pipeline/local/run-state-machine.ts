@@ -22,18 +22,21 @@ import {
 } from "../operations";
 import { createTransformHandler } from "../transform";
 import { withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
+import { createLoadHandler, type WarehouseDatabase } from "../warehouse";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 
-/** The three functions of a run, by their role in the definition. */
-export type FunctionRole = "plan" | "ingest" | "transform";
+/** The functions of a run, by their role in the definition; "load" only with a warehouse. */
+export type FunctionRole = "plan" | "ingest" | "transform" | "load";
 
 /** One deployed version of a function: an event in, a JSON-able result out (or a thrown error). */
 export type LocalFunction = (event: unknown) => Promise<unknown>;
 
-/** The code each function runs now; `deploy` replaces it between invocations. */
-export type LocalFunctions = Readonly<Record<FunctionRole, LocalFunction>>;
+/** The code each function runs now; `deploy` replaces it between invocations. A `load` adds the warehouse steps. */
+export type LocalFunctions = Readonly<Record<Exclude<FunctionRole, "load">, LocalFunction>> & {
+  readonly load?: LocalFunction;
+};
 
 /** A message the alert task published to the topic. */
 export interface PublishedAlert {
@@ -112,6 +115,7 @@ export function localTargets(
     planFunctionArn: arn("lambda", `function:${stack}-plan`),
     ingestFunctionArn: arn("lambda", `function:${stack}-ingest`),
     transformFunctionArn: arn("lambda", `function:${stack}-transform`),
+    loadFunctionArn: arn("lambda", `function:${stack}-load`),
     alertTopicArn: arn("sns", `${stack}-alerts`),
     deadLetterQueueUrl: `https://sqs.us-east-1.amazonaws.com/000000000000/${stack}-run-dlq`,
     stateMachineArn: arn("states", `stateMachine:${stack}-run`),
@@ -139,9 +143,11 @@ export interface LocalPipelineDeps {
   readonly sources?: readonly SourceDefinition[];
   /** The fetch the functions' HTTP requests go through; default globalThis.fetch. */
   readonly fetch?: typeof fetch;
+  /** The warehouse the load function connects to (a connection per invocation); absent: no load step. */
+  readonly warehouse?: { readonly connect: () => Promise<WarehouseDatabase> };
 }
 
-/** Builds the three functions exactly as the Lambda callbacks do (one cold start each). */
+/** Builds the functions exactly as the Lambda callbacks do (one cold start each). */
 export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
   const log = deps.log ?? (() => undefined);
   const { settings, rawStore, curatedStore, now } = deps;
@@ -166,11 +172,24 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     }),
     transform: createTransformHandler({ settings, rawStore, curatedStore, stack: deps.stack, now, log }),
+    ...(deps.warehouse
+      ? {
+          load: createLoadHandler({
+            settings,
+            curatedStore,
+            connect: deps.warehouse.connect,
+            catchUpDays: deps.catchUpDays,
+            maxDatesPerRun: deps.maxDatesPerRun,
+            now,
+            log,
+          }),
+        }
+      : {}),
   };
   if (sources.length === 0) return functions;
   // As the Lambda callbacks put them in front (infra/weather-pipeline.ts).
   return {
-    plan: functions.plan,
+    ...functions,
     ingest: withSourceFetch(functions.ingest, {
       sources,
       http: settings.http,
@@ -233,7 +252,9 @@ export class LocalStateMachine {
   private executions: number;
 
   constructor(options: LocalStateMachineOptions) {
-    this.targets = localTargets(options.stack, options.sources);
+    const { loadFunctionArn, ...withoutLoad } = localTargets(options.stack, options.sources);
+    // The warehouse's states exist where the stack has a load function, as in AWS.
+    this.targets = options.functions.load ? { ...withoutLoad, loadFunctionArn } : withoutLoad;
     this.definition = buildStateMachineDefinition(this.targets);
     this.machine = new StateMachine(this.definition as unknown as StateMachineDefinition);
     this.functions = options.functions;
@@ -245,6 +266,7 @@ export class LocalStateMachine {
       [this.targets.planFunctionArn, "plan"],
       [this.targets.ingestFunctionArn, "ingest"],
       [this.targets.transformFunctionArn, "transform"],
+      [loadFunctionArn as string, "load"],
     ]);
     this.handlers = {};
     this.retryIntervals = {};
@@ -364,6 +386,8 @@ export class LocalStateMachine {
       throw new Error(`state ${state} invokes ${String(FunctionName)}, which is not deployed here`);
     // The code deployed when the invocation starts is the code it runs to its end.
     const run = this.functions[role];
+    if (run === undefined)
+      throw new Error(`state ${state} invokes the ${role} function, which this stack does not have`);
     const event = toJson(Payload);
     try {
       const result = toJson(await run(event));

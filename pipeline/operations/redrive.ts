@@ -19,6 +19,8 @@ export interface DeadLetter {
 /** The input a redrive starts a run with: a date, or `{}` for a scheduled run (yesterday and catch-up). */
 export interface RedriveInput {
   readonly date?: string;
+  /** The date's warehouse load failed, not its ingest or transform: the run only loads it again. */
+  readonly loadOnly?: true;
 }
 
 /** A run the redrive started (or found already started under the same name). */
@@ -92,7 +94,7 @@ export function parseDeadLetterBody(body: string): RedriveInput {
   if (date === undefined || date === null) return {};
   if (typeof date !== "string") throw new Error(`its date is ${JSON.stringify(date)}; it must be "YYYY-MM-DD"`);
   assertIsoDate(date, "its date");
-  return { date };
+  return (parsed as { loadOnly?: unknown }).loadOnly === true ? { date, loadOnly: true } : { date };
 }
 
 /**
@@ -105,7 +107,7 @@ export function redriveExecutionName(input: RedriveInput, messageIds: readonly s
     .update([...messageIds].sort().join("\n"))
     .digest("hex")
     .slice(0, 16);
-  return `redrive-${input.date ?? "scheduled"}-${hash}`;
+  return `redrive-${input.date ?? "scheduled"}${input.loadOnly ? "-load" : ""}-${hash}`;
 }
 
 /**
@@ -146,6 +148,8 @@ export async function redriveDeadLetters(
       const groupKey = input.date ?? "";
       const group = groups.get(groupKey) ?? { input, messages: [] };
       group.messages.push(message);
+      // One run per date: a full run of it also loads it, so a load-only input gives way to a full one.
+      if (group.input.loadOnly && !input.loadOnly) group.input = input;
       groups.set(groupKey, group);
     }
   }
@@ -156,7 +160,9 @@ export async function redriveDeadLetters(
   // Oldest date first; a scheduled run (no date) last, as it also fills recent gaps.
   const ordered = [...groups.entries()].sort(([a], [b]) => (a === "" ? 1 : b === "" ? -1 : a < b ? -1 : 1));
   for (const [, { input, messages }] of ordered) {
-    const what = input.date ?? "a scheduled run (yesterday and catch-up)";
+    const what = input.date
+      ? `${input.date}${input.loadOnly ? " (load only)" : ""}`
+      : "a scheduled run (yesterday and catch-up)";
     const count = `${messages.length} message(s)`;
     if (options.dryRun) {
       log(`would start ${what} for ${count}`);

@@ -121,6 +121,28 @@ describe("redriving the dead-letter queue", () => {
     ]);
   });
 
+  it("redrives a failed warehouse load as a load-only run, unless a full run of the date is redriven too", async () => {
+    expect(parseDeadLetterBody(body("2025-07-18", { loadOnly: true }))).to.deep.equal({
+      date: "2025-07-18",
+      loadOnly: true,
+    });
+    // Only `true` means load only; anything else is a full run of the date.
+    expect(parseDeadLetterBody(body("2025-07-18", { loadOnly: "yes" }))).to.deep.equal({ date: "2025-07-18" });
+    const queue = new MemoryQueue([
+      body("2025-07-17", { loadOnly: true }),
+      body("2025-07-18", { loadOnly: true }),
+      body("2025-07-18"),
+    ]);
+    const machine = new MemoryStateMachine();
+    await redriveDeadLetters(clientsOf(queue, machine));
+    expect(machine.started.map((s) => s.input)).to.deep.equal([
+      { date: "2025-07-17", loadOnly: true },
+      { date: "2025-07-18" },
+    ]);
+    expect(machine.started[0]!.name).to.match(/^redrive-2025-07-17-load-[0-9a-f]{16}$/);
+    expect(queue.bodies).to.eql([]);
+  });
+
   it("leaves a date's messages in the queue when its run cannot start, and goes on with the others", async () => {
     const queue = new MemoryQueue([body("2025-07-17"), body("2025-07-18"), body("2025-07-17")]);
     const machine = new MemoryStateMachine();

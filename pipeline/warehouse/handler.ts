@@ -1,0 +1,82 @@
+/**
+ * What the load Lambda does with an event. Two kinds, from two states of the run:
+ * - PlanLoads `{"plan": {...}, "input": {...}}`: the run's dates plus the warehouse's catch-up;
+ * - Load `{"date": "YYYY-MM-DD"}`: load that date's curated files.
+ * Each invocation opens its own connection and closes it at the end: an idle connection would
+ * keep an Aurora Serverless v2 database from pausing.
+ */
+import { assertIsoDate } from "../core/keys";
+import type { PipelineSettings } from "../core/settings";
+import type { ObjectStore } from "../core/storage";
+import { WarehouseUnavailableError, type WarehouseDatabase } from "./database";
+import { loadDate, type LoadResult } from "./load";
+import { explicitRunDates, parseLoadPlanEvent, planLoads, type LoadPlanEvent, type RunDate } from "./plan-loads";
+
+/** What the load Lambda is built from. */
+export interface LoadHandlerDeps {
+  readonly settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames" | "timezone">;
+  readonly curatedStore: ObjectStore;
+  /** Opens a connection to the warehouse; closed after each invocation. */
+  readonly connect: () => Promise<WarehouseDatabase>;
+  readonly catchUpDays: number;
+  readonly maxDatesPerRun: number;
+  readonly now?: () => Date;
+  readonly log?: (line: string) => void;
+}
+
+function describe(value: unknown): string {
+  return JSON.stringify(value)?.slice(0, 200) ?? String(value);
+}
+
+/** Checks a Load event: `{"date": "YYYY-MM-DD", ...}` (the transform's result, or a load-only run item). */
+export function parseLoadEvent(event: unknown): { date: string } {
+  const date = (event as { date?: unknown } | null)?.date;
+  if (typeof date !== "string") {
+    throw new TypeError(`the load event is ${describe(event)}; it needs "date" ("YYYY-MM-DD")`);
+  }
+  assertIsoDate(date, "the load event's date");
+  return { date };
+}
+
+/** Builds the load Lambda's handler. */
+export function createLoadHandler(
+  deps: LoadHandlerDeps,
+): (event: unknown) => Promise<LoadResult | { dates: RunDate[] }> {
+  const log = deps.log ?? ((line: string) => console.log(line));
+  /**
+   * The warehouse's catch-up must not keep a run from ingesting: with the database unreachable,
+   * the run goes on with its own dates (their Load steps retry, then alert), and the next run
+   * catches up what this one could not.
+   */
+  const plan = async (request: LoadPlanEvent): Promise<{ dates: RunDate[] }> => {
+    const explicit = explicitRunDates(request);
+    if (explicit) return { dates: explicit };
+    let database: WarehouseDatabase | undefined;
+    try {
+      database = await deps.connect();
+      return await planLoads(request, { ...deps, database, log });
+    } catch (error) {
+      if (!(error instanceof WarehouseUnavailableError)) throw error;
+      log(`load catch-up skipped this run, the warehouse is unreachable: ${error.message}`);
+      return { dates: [...request.plan.dates] };
+    } finally {
+      await database?.close();
+    }
+  };
+  return async (event: unknown) => {
+    const isPlan = event !== null && typeof event === "object" && "plan" in event;
+    if (isPlan) return plan(parseLoadPlanEvent(event));
+    const request = parseLoadEvent(event);
+    const database = await deps.connect();
+    try {
+      const result = await loadDate(request.date, { ...deps, database });
+      for (const m of result.migrations) log(`migration: ${m}`);
+      log(
+        `loaded ${request.date}: ${result.files.map((f) => `${f.dataset} ${f.rows} rows (replaced ${f.replacedRows})`).join(", ")} into ${database.description}`,
+      );
+      return result;
+    } finally {
+      await database.close();
+    }
+  };
+}
