@@ -1,7 +1,8 @@
 /**
  * What the load Lambda does with an event. Two kinds, from two states of the run:
  * - PlanLoads `{"plan": {...}, "input": {...}}`: the run's dates plus the warehouse's catch-up;
- * - Load `{"date": "YYYY-MM-DD"}`: load that date's curated files.
+ * - Load `{"date": "YYYY-MM-DD"}`: load that date's curated files;
+ * - LoadSource `{"source": "<name>", "dates": [...]}`: load a source's table (load-source.ts).
  * Each invocation opens its own connection and closes it at the end: an idle connection would
  * keep an Aurora Serverless v2 database from pausing.
  */
@@ -10,6 +11,8 @@ import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { WarehouseUnavailableError, type WarehouseDatabase } from "./database";
 import { loadDate, type LoadResult } from "./load";
+import { loadSourceDates, type SourceLoadResult } from "./load-source";
+import type { WarehouseTable } from "./tables";
 import { explicitRunDates, parseLoadPlanEvent, planLoads, type LoadPlanEvent, type RunDate } from "./plan-loads";
 
 /** What the load Lambda is built from. */
@@ -20,6 +23,8 @@ export interface LoadHandlerDeps {
   readonly connect: () => Promise<WarehouseDatabase>;
   readonly catchUpDays: number;
   readonly maxDatesPerRun: number;
+  /** The stack's source tables (sourceWarehouseTable of each source); default none. */
+  readonly sourceTables?: readonly WarehouseTable[];
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
 }
@@ -38,10 +43,27 @@ export function parseLoadEvent(event: unknown): { date: string } {
   return { date };
 }
 
+/** Checks a LoadSource event: `{"source": "<name>", "dates": ["YYYY-MM-DD", ...]}` (dates may be empty). */
+export function parseSourceLoadEvent(event: unknown): { source: string; dates: string[] } {
+  const e = event as { source?: unknown; dates?: unknown };
+  if (typeof e.source !== "string" || !(e.dates === undefined || Array.isArray(e.dates))) {
+    throw new TypeError(
+      `the source load event is ${describe(event)}; it needs "source" (a source's name) and "dates" (a list of YYYY-MM-DD)`,
+    );
+  }
+  const dates = ((e.dates ?? []) as unknown[]).map((d) => {
+    if (typeof d !== "string")
+      throw new TypeError(`the source load event's dates hold ${describe(d)}; each is a "YYYY-MM-DD"`);
+    assertIsoDate(d, "the source load event's date");
+    return d;
+  });
+  return { source: e.source, dates };
+}
+
 /** Builds the load Lambda's handler. */
 export function createLoadHandler(
   deps: LoadHandlerDeps,
-): (event: unknown) => Promise<LoadResult | { dates: RunDate[] }> {
+): (event: unknown) => Promise<LoadResult | SourceLoadResult | { dates: RunDate[] }> {
   const log = deps.log ?? ((line: string) => console.log(line));
   /**
    * The warehouse's catch-up must not keep a run from ingesting: with the database unreachable,
@@ -66,6 +88,25 @@ export function createLoadHandler(
   return async (event: unknown) => {
     const isPlan = event !== null && typeof event === "object" && "plan" in event;
     if (isPlan) return plan(parseLoadPlanEvent(event));
+    if (event !== null && typeof event === "object" && "source" in event) {
+      const { source, dates } = parseSourceLoadEvent(event);
+      const database = await deps.connect();
+      try {
+        const result = await loadSourceDates(source, dates, {
+          ...deps,
+          sourceTables: deps.sourceTables ?? [],
+          database,
+          log,
+        });
+        for (const m of result.migrations) log(`migration: ${m}`);
+        log(
+          `loaded source ${source}: ${result.files.map((f) => `${f.dataset} ${f.key} ${f.rows} rows (replaced ${f.replacedRows})`).join(", ") || "nothing new"} into ${database.description}`,
+        );
+        return result;
+      } finally {
+        await database.close();
+      }
+    }
     const request = parseLoadEvent(event);
     const database = await deps.connect();
     try {

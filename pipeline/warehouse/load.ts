@@ -10,11 +10,11 @@ import { ObjectNotFoundError, type ObjectStore } from "../core/storage";
 import { copyChunks, readCuratedFile, type CuratedRows } from "./curated-file";
 import { WarehouseError, type WarehouseDatabase } from "./database";
 import { migrateWarehouse, warehouseTables, type Migration } from "./migrate";
-import { LOAD_LEDGER_TABLE, quoteIdentifier } from "./tables";
+import { LOAD_LEDGER_TABLE, quoteIdentifier, type WarehouseTableName } from "./tables";
 
 /** What the load of one dataset of a date wrote. */
 export interface LoadedFile {
-  readonly dataset: Dataset;
+  readonly dataset: WarehouseTableName;
   readonly key: string;
   readonly rows: number;
   /** Rows of that date the load replaced. */
@@ -60,7 +60,7 @@ export async function readDateFiles(date: string, deps: Omit<LoadDeps, "database
 }
 
 // Per dataset and date: a second load of the same date waits for the first to commit.
-function lockKey(dataset: Dataset, date: string): string {
+function lockKey(dataset: WarehouseTableName, date: string): string {
   return `weather-pipeline:${dataset}:${date}`;
 }
 
