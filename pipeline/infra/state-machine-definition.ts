@@ -20,7 +20,9 @@
  *     each retried like Ingest and Transform; on final failure:
  *     <Step>Failed -> AlertSourceFailure (SNS) -> DeadLetterSource (SQS) -> SourceFailed,
  *     which ends that source's iteration so the other sources still run;
- *   then the run fails if a date or a source failed.
+ *   then the run fails if a date or a source failed. With a warehouse, each source's iteration
+ *   ends with LoadSource (load function, retried like Load): the dates its transform wrote, or
+ *   none when unchanged (the load still catches up dates its ledger lacks).
  */
 import { SOURCE_UNAVAILABLE_ERROR_NAME, TRANSIENT_ERROR_NAME } from "../core/errors";
 import { WAREHOUSE_UNAVAILABLE_ERROR_NAME } from "../warehouse";
@@ -178,20 +180,21 @@ function failureStates(t: StateMachineTargets, names: { alert: string; deadLette
 function sourceStates(t: StateMachineTargets, sources: readonly string[]): Record<string, unknown> {
   // A source's iteration keeps its item ({source, runInput}) and adds what each task returned,
   // so a failure late in it still knows the run's input (for the dead letter) and the raw key.
+  const load = t.loadFunctionArn;
   const task = (
     functionArn: string,
     payload: Record<string, unknown>,
     resultPath: string | null,
     next: string,
     onFailure: string,
+    select: Record<string, string> = { "result.$": "$.Payload" },
+    retry: object[] = [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
   ) => ({
     Type: "Task",
     Resource: "arn:aws:states:::lambda:invoke",
     Parameters: { FunctionName: functionArn, ...payload },
-    ...(resultPath === null
-      ? { ResultPath: null }
-      : { ResultSelector: { "result.$": "$.Payload" }, ResultPath: resultPath }),
-    Retry: [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+    ...(resultPath === null ? { ResultPath: null } : { ResultSelector: select, ResultPath: resultPath }),
+    Retry: retry,
     Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: onFailure }],
     Next: next,
   });
@@ -207,15 +210,43 @@ function sourceStates(t: StateMachineTargets, sources: readonly string[]): Recor
       Type: "Choice",
       // The fetch says whether the version the table should hold still needs its transform.
       Choices: [{ Variable: "$.fetch.result.transform", BooleanEquals: true, Next: "TransformSource" }],
-      Default: "SourceDone",
+      Default: load ? "NothingToLoad" : "SourceDone",
     },
-    TransformSource: task(
-      t.transformFunctionArn,
-      { "Payload.$": "$.fetch.result" },
-      null,
-      "SourceDone",
-      "TransformSourceFailed",
-    ),
+    // With a warehouse, the dates the transform wrote are what LoadSource loads.
+    TransformSource: load
+      ? task(
+          t.transformFunctionArn,
+          { "Payload.$": "$.fetch.result" },
+          "$.transformed",
+          "LoadSource",
+          "TransformSourceFailed",
+          { "dates.$": "$.Payload.dates" },
+        )
+      : task(t.transformFunctionArn, { "Payload.$": "$.fetch.result" }, null, "SourceDone", "TransformSourceFailed"),
+    ...(load
+      ? {
+          NothingToLoad: { Type: "Pass", Result: { dates: [] }, ResultPath: "$.transformed", Next: "LoadSource" },
+          LoadSource: task(
+            load,
+            { Payload: { "source.$": "$.source", "dates.$": "$.transformed.dates" } },
+            null,
+            "SourceDone",
+            "LoadSourceFailed",
+            undefined,
+            [RETRY_LAMBDA_SERVICE, RETRY_WAREHOUSE],
+          ),
+          LoadSourceFailed: {
+            Type: "Pass",
+            Parameters: {
+              "step.$": "States.Format('LoadSource {}', $.source)",
+              "input.$": "$.runInput",
+              keys: [],
+              "failure.$": "$.failure",
+            },
+            Next: "AlertSourceFailure",
+          },
+        }
+      : {}),
     SourceDone: { Type: "Pass", Result: false, End: true },
     FetchSourceFailed: {
       Type: "Pass",

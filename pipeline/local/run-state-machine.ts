@@ -21,8 +21,8 @@ import {
   type RedriveResult,
 } from "../operations";
 import { createTransformHandler } from "../transform";
-import { withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
-import { createLoadHandler, type WarehouseDatabase } from "../warehouse";
+import { sourceSchema, withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
+import { createLoadHandler, sourceWarehouseTable, type WarehouseDatabase } from "../warehouse";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
@@ -178,6 +178,7 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
             settings,
             curatedStore,
             connect: deps.warehouse.connect,
+            sourceTables: sources.map((s) => sourceWarehouseTable(sourceSchema(s), s.key)),
             catchUpDays: deps.catchUpDays,
             maxDatesPerRun: deps.maxDatesPerRun,
             now,

@@ -64,6 +64,8 @@ export interface SourceTransformResult {
   /** The rejects file, when any row was rejected. */
   readonly rejectsKey?: string;
   readonly files: readonly SourceCuratedFile[];
+  /** The dates of `files`, in order: what the warehouse's LoadSource loads. */
+  readonly dates: readonly string[];
   readonly warnings: readonly string[];
 }
 
@@ -305,6 +307,7 @@ export async function transformSource(
     rejectedRows: converted.rejectedRows,
     ...(rejectsKey === undefined ? {} : { rejectsKey }),
     files,
+    dates: files.map((f) => f.date),
     warnings: converted.warnings,
   };
 }
