@@ -14,6 +14,7 @@ import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import {
+  sourceSchema,
   createSourceFetchHandler,
   createSourceTransformHandler,
   type SourceDefinition,
@@ -23,7 +24,10 @@ import {
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
 import { openLocalWarehouse } from "../local/local-warehouse";
-import { loadDate, type LoadResult } from "../warehouse";
+import { loadDate, loadSourceDates, sourceWarehouseTable, type LoadResult, type SourceLoadResult } from "../warehouse";
+
+/** The newest dates of a source table compared with the warehouse's ledger on a local load. */
+const DEFAULT_LOCAL_CATCH_UP_DAYS = 7;
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -61,6 +65,8 @@ export interface LocalRunResult {
   readonly sources: readonly { readonly fetch: SourceFetchResult; readonly transform?: SourceTransformResult }[];
   /** What the load wrote, when the run loaded a warehouse. */
   readonly load?: LoadResult;
+  /** What the load of each source wrote, when the run loaded a warehouse. */
+  readonly sourceLoads?: readonly SourceLoadResult[];
 }
 
 /**
@@ -153,17 +159,22 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       const writtenBy = `local run ${run.id}`;
       const result = await ingestAndTransform(options, settings, rawStore, curatedStore, writtenBy);
       const fetched = await fetchAndTransformSources(options, sources, settings, rawStore, curatedStore, writtenBy);
-      const load =
+      const loaded =
         options.warehouse === undefined
           ? undefined
-          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date);
+          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date, sources, fetched);
       await writeLocalRunRecord(runs, {
         ...run,
         status: "SUCCEEDED",
         stoppedAt: new Date().toISOString(),
         dates: [result.ingest.date],
       });
-      return { ...result, synthetic: fake !== undefined && !custom, sources: fetched, ...(load ? { load } : {}) };
+      return {
+        ...result,
+        synthetic: fake !== undefined && !custom,
+        sources: fetched,
+        ...(loaded ? { load: loaded.load, sourceLoads: loaded.sources } : {}),
+      };
     } catch (error) {
       await writeLocalRunRecord(runs, {
         ...run,
@@ -258,13 +269,19 @@ async function fetchAndTransformSources(
   return results;
 }
 
-/** Loads the date into the local warehouse as the load Lambda does it, and prints what it wrote. */
+/**
+ * Loads the date into the local warehouse as the load Lambda does it, then each source as its
+ * LoadSource step does (the dates its transform wrote, plus what the ledger lacks), and prints
+ * what it wrote.
+ */
 async function loadIntoWarehouse(
   options: LocalRunOptions,
   settings: PipelineSettings,
   curatedStore: S3ObjectStore,
   date: string,
-): Promise<LoadResult> {
+  sources: readonly SourceDefinition[],
+  fetched: LocalRunResult["sources"],
+): Promise<{ load: LoadResult; sources: SourceLoadResult[] }> {
   const { print } = options;
   const database = await openLocalWarehouse(options.warehouse, options.dataDir);
   try {
@@ -273,10 +290,27 @@ async function loadIntoWarehouse(
     print(`Load ${load.date} into ${database.description}:`);
     for (const migration of load.migrations) print(`  ${migration}`);
     for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+    const sourceTables = sources.map((s) => sourceWarehouseTable(sourceSchema(s), s.key));
+    const sourceLoads: SourceLoadResult[] = [];
+    for (const [i, source] of sources.entries()) {
+      const dates = fetched[i]?.transform?.dates ?? [];
+      const loaded = await loadSourceDates(source.name, dates, {
+        settings,
+        curatedStore,
+        database,
+        sourceTables,
+        catchUpDays: DEFAULT_LOCAL_CATCH_UP_DAYS,
+        log: (line) => print(`  ${line}`),
+      });
+      for (const migration of loaded.migrations) print(`  ${migration}`);
+      for (const file of loaded.files)
+        print(`  ${file.dataset} ${file.key}: ${file.rows} rows (replaced ${file.replacedRows})`);
+      sourceLoads.push(loaded);
+    }
     print(
       `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
     );
-    return load;
+    return { load, sources: sourceLoads };
   } finally {
     await database.close();
   }

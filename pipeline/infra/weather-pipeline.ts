@@ -340,6 +340,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
             accountId,
             region,
+            sources,
           },
           parent,
         )
