@@ -42,5 +42,9 @@ export const warehouseSecretArn = pipeline.warehouse?.secretArn;
 export const warehouseLoadFunctionName = pipeline.warehouse?.load.function.name;
 export const warehouseLoadSecurityGroupId = pipeline.warehouse?.loadSecurityGroup.id;
 export const warehouseSubnetIds = pipeline.warehouse?.subnetIds;
+/** The backfill's state machine; `npm run pipeline -- backfill --stack <name> --from ... --to ...` starts and follows it. */
+export const backfillStateMachineArn = pipeline.backfill.stateMachine.arn;
+/** Starts a backfill by hand (add "spread": true when it weighs more than backfillMaxWeightPerDay). */
+export const startBackfillCommand = pulumi.interpolate`aws stepfunctions start-execution --state-machine-arn ${pipeline.backfill.stateMachine.arn} --input '{"from":"YYYY-MM-DD","to":"YYYY-MM-DD"}'`;
 /** The stack's CloudWatch dashboard in the console: runs, Lambdas, dead letters, freshness, Open-Meteo usage, alarms. */
 export const dashboardUrl = pipeline.dashboard.url;

@@ -15,6 +15,8 @@
  *    the compiled CLI's `--help` without npm, interleaved, median of five each.
  * 5. Warehouse: a year of prod-size data loaded into PostgreSQL as the load Lambda does it, and
  *    the same rows with psql \copy (bench-warehouse.ts).
+ * 6. Backfill: 10 years x 100 locations x 12 hourly variables through the backfill state
+ *    machine, against one request per date (bench-backfill.ts).
  *
  * Outputs go to bench-out/ (git-ignored); generated inputs are kept there between runs.
  */
@@ -30,6 +32,7 @@ import { ingestDate, planRequests, requestWeight } from "../ingest";
 import type { PipelineSettings } from "../core/settings";
 import { S3ObjectStore } from "../core/storage";
 import { transformRawObjects } from "../transform";
+import { benchBackfill } from "./bench-backfill";
 import {
   BENCH_HOURLY_VARIABLES,
   BENCH_VALUE_KINDS,
@@ -545,6 +548,17 @@ async function main(): Promise<void> {
     ["transform", benchTransform],
     ["cold-start", benchColdStart],
     ["daily-run", benchDailyRun],
+    [
+      "backfill",
+      () =>
+        benchBackfill({
+          out: OUT,
+          childScript: path.join(DIST_DIR, "pipeline", "bench", "bench-backfill-window.js"),
+          projectDir: PROJECT_DIR,
+          addRow,
+          log,
+        }),
+    ],
     ["cli-start", benchCliStart],
     [
       "warehouse",

@@ -14,6 +14,7 @@ import type * as LocalBuckets from "../local/local-buckets";
 import type * as DuckDb from "../local/duckdb";
 import type * as LocalWarehouse from "../local/local-warehouse";
 import type * as Plan from "../local/plan";
+import type * as Backfill from "./backfill";
 import type * as PlanReport from "./plan-report";
 import type * as RedriveAws from "./redrive-aws";
 import type * as Run from "./run";
@@ -42,13 +43,19 @@ const program = new Command()
   .description("Run the weather pipeline locally, convert saved responses, or plan a stack under Pulumi mocks.")
   .showHelpAfterError();
 
-/** The pipeline settings of a stack file, or the embedded defaults (what a new stack gets). */
-function settingsOf(stack: string | undefined) {
+/** The config of a stack file, or the embedded defaults (what a new stack gets), and where it came from. */
+function configOf(stack: string | undefined) {
   const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
   const { parseStackConfigValues } = load<typeof Config>("../infra/config");
   const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
   const values = file ? readStackConfigFile(file) : {};
-  return parseStackConfigValues(values, readProjectName(), file ? path.basename(file) : "embedded defaults").pipeline;
+  const source = file ? path.basename(file) : "embedded defaults";
+  return { config: parseStackConfigValues(values, readProjectName(), source), source };
+}
+
+/** The pipeline settings of a stack file, or the embedded defaults. */
+function settingsOf(stack: string | undefined) {
+  return configOf(stack).config.pipeline;
 }
 
 /**
@@ -85,6 +92,15 @@ program
     "--warehouse [url]",
     "also load the day into a PostgreSQL warehouse: embedded PGlite in <data-dir>/warehouse, or the server at a postgres:// URL",
   )
+  .option(
+    "--from <YYYY-MM-DD>",
+    "backfill from this date (with --to): the backfill state machine, run locally",
+    (value: string) => parseDate(value, "--from"),
+  )
+  .option("--to <YYYY-MM-DD>", "the backfill's last date (yesterday at the latest)", (value: string) =>
+    parseDate(value, "--to"),
+  )
+  .option("--spread", "allow a backfill heavier than backfillMaxWeightPerDay, spread over days")
   .action(
     async (options: {
       live?: boolean;
@@ -94,7 +110,32 @@ program
       dataDir: string;
       previewRows: number;
       warehouse?: string | true;
+      from?: string;
+      to?: string;
+      spread?: boolean;
     }) => {
+      if (options.from !== undefined || options.to !== undefined) {
+        if (options.from === undefined || options.to === undefined) {
+          throw new InvalidArgumentError("a backfill needs both --from and --to");
+        }
+        if (options.date !== undefined) {
+          throw new InvalidArgumentError("--date is for one day; use --from and --to alone");
+        }
+        const { config } = configOf(options.stack);
+        const result = await load<typeof Backfill>("./backfill").runLocalBackfill({
+          settings: config.pipeline,
+          maxWeightPerDay: config.backfill.maxWeightPerDay,
+          from: options.from,
+          to: options.to,
+          spread: options.spread ?? false,
+          dataDir: path.resolve(options.dataDir),
+          live: options.live ?? false,
+          apiUrl: options.apiUrl,
+          print: (line) => console.log(line),
+        });
+        if (result.status !== "SUCCEEDED") process.exitCode = 1;
+        return;
+      }
       const dataDir = path.resolve(options.dataDir);
       await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
@@ -149,6 +190,54 @@ program
       data.dates.length > 0 ? `${data.start} to ${data.end}, ${data.locations.length} location(s)` : "no data yet";
     console.log(`${report.path}: ${report.bytes} bytes (${period})`);
   });
+
+program
+  .command("backfill")
+  .description(
+    "Backfill a range of past dates on a deployed stack and follow it (needs the Pulumi CLI and AWS credentials); --dry-run plans it offline",
+  )
+  .requiredOption("--stack <name>", "the stack (its Pulumi.<name>.yaml for --dry-run, its outputs otherwise)")
+  .requiredOption("--from <YYYY-MM-DD>", "the first date (1940-01-01 at the earliest)", (value: string) =>
+    parseDate(value, "--from"),
+  )
+  .requiredOption("--to <YYYY-MM-DD>", "the last date (yesterday at the latest)", (value: string) =>
+    parseDate(value, "--to"),
+  )
+  .option("--spread", "allow a backfill heavier than backfillMaxWeightPerDay, spread over days")
+  .option("--dry-run", "print the windows, requests, weight and time at the free tier's limits; no AWS, no Pulumi CLI")
+  .option("--json", "with --dry-run: print one JSON object")
+  .action(
+    async (options: {
+      stack: string;
+      from: string;
+      to: string;
+      spread?: boolean;
+      dryRun?: boolean;
+      json?: boolean;
+    }) => {
+      const { config, source } = configOf(options.stack);
+      const request = { from: options.from, to: options.to, spread: options.spread ?? false };
+      const { dryRunBackfill, formatDryRun, runDeployedBackfill } = load<typeof Backfill>("./backfill");
+      if (options.dryRun) {
+        const report = dryRunBackfill(
+          config.pipeline,
+          request,
+          { maxWeightPerDay: config.backfill.maxWeightPerDay, source },
+          new Date(),
+        );
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatDryRun(report, source));
+        return;
+      }
+      if (options.json) throw new InvalidArgumentError("--json goes with --dry-run");
+      const status = await runDeployedBackfill({
+        ...request,
+        stack: options.stack,
+        settings: config.pipeline,
+        print: (line) => console.log(line),
+      });
+      if (status !== "SUCCEEDED" && status !== "RUNNING") process.exitCode = 1;
+    },
+  );
 
 program
   .command("redrive")

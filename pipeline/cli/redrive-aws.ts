@@ -93,10 +93,15 @@ function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 }
 
+/** The stack output holding the backfill state machine's ARN. */
+export const BACKFILL_STATE_MACHINE_OUTPUT = "backfillStateMachineArn";
+
 /** Where the redrive reads and starts. */
 export interface AwsRedriveTargets {
   readonly queueUrl: string;
   readonly stateMachineArn: string;
+  /** Where a failed backfill window's message is redriven; absent on stacks from before the backfill. */
+  readonly backfillStateMachineArn?: string;
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly log: (line: string) => void;
@@ -104,7 +109,7 @@ export interface AwsRedriveTargets {
 
 /** RedriveClients over SQS and Step Functions. */
 export function createAwsRedriveClients(targets: AwsRedriveTargets): RedriveClients {
-  const { queueUrl, stateMachineArn, sqs, sfn } = targets;
+  const { queueUrl, sqs, sfn } = targets;
   return {
     receive: async (max) => {
       const out = await sqs.send(
@@ -122,6 +127,13 @@ export function createAwsRedriveClients(targets: AwsRedriveTargets): RedriveClie
       );
     },
     startRun: async (input, name) => {
+      const window = input.from !== undefined;
+      const stateMachineArn = window ? targets.backfillStateMachineArn : targets.stateMachineArn;
+      if (stateMachineArn === undefined) {
+        throw new Error(
+          `the message is a backfill window but the stack has no ${BACKFILL_STATE_MACHINE_OUTPUT} output; run pulumi up with this version first`,
+        );
+      }
       try {
         const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
         return { executionArn: out.executionArn ?? executionArnOf(stateMachineArn, name), alreadyStarted: false };
@@ -157,6 +169,8 @@ export async function redriveStack(stack: string, options: RedriveStackOptions =
   const outputs = await readStackOutputs(stack, options);
   const queueUrl = requireOutput(outputs, options.queueOutput ?? RUN_DEAD_LETTER_QUEUE_OUTPUT, stack);
   const stateMachineArn = requireOutput(outputs, STATE_MACHINE_OUTPUT, stack);
+  const backfill = outputs[BACKFILL_STATE_MACHINE_OUTPUT];
+  const backfillStateMachineArn = typeof backfill === "string" && backfill !== "" ? backfill : undefined;
   // The stack's region, not the machine's default one.
   const region = regionOfArn(stateMachineArn);
   const sqs = options.sqs ?? new SQSClient({ region });
@@ -164,7 +178,7 @@ export async function redriveStack(stack: string, options: RedriveStackOptions =
   try {
     log(`redrive ${stack}: reading ${queueUrl}, starting ${stateMachineArn}${options.dryRun ? " (dry run)" : ""}`);
     const result = await redriveDeadLetters(
-      createAwsRedriveClients({ queueUrl, stateMachineArn, sqs, sfn, log }),
+      createAwsRedriveClients({ queueUrl, stateMachineArn, backfillStateMachineArn, sqs, sfn, log }),
       options,
     );
     const failed = result.runs.filter((r) => r.error !== undefined).length;

@@ -6,7 +6,7 @@
  */
 import * as path from "node:path";
 import { parquetReadObjects } from "hyparquet";
-import { hasApiKeyParameter, handleIngestEvent, type IngestResult } from "../ingest";
+import { hasApiKeyParameter, ingestDate, parseIngestEvent, type IngestResult } from "../ingest";
 import { handleTransformEvent, type TransformResult } from "../transform";
 import type { PipelineSettings } from "../core/settings";
 import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
@@ -201,7 +201,11 @@ async function ingestAndTransform(
 ): Promise<Omit<LocalRunResult, "synthetic" | "sources">> {
   const { print } = options;
   {
-    const ingest = await handleIngestEvent(options.date ? { date: options.date } : {}, { settings, rawStore });
+    // What the ingest Lambda does with a date event (handleIngestEvent), typed as a date's result.
+    const ingest = await ingestDate(parseIngestEvent(options.date ? { date: options.date } : {}), {
+      settings,
+      rawStore,
+    });
     print("");
     print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
     for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);

@@ -24,6 +24,23 @@ export function rawDatePrefix(endpoint: Endpoint, date: string): string {
   return `open-meteo/${endpoint}/date=${date}/`;
 }
 
+/**
+ * Prefix of the raw objects of one backfill window (a run of dates fetched together), e.g.
+ * `open-meteo/archive/backfill/2015-01-01_2015-02-04/`: apart from the daily runs' date
+ * prefixes, so a window never mixes with a date's bodies and the catch-up never lists it.
+ */
+export function rawWindowPrefix(endpoint: Endpoint, from: string, to: string): string {
+  assertIsoDate(from, "the window's first date");
+  assertIsoDate(to, "the window's last date");
+  if (to < from) throw new RangeError(`the window ${from} to ${to} ends before it starts`);
+  return `open-meteo/${endpoint}/backfill/${from}_${to}/`;
+}
+
+/** Key of a raw body of a backfill window: the same window and request give the same key. */
+export function rawWindowBodyKey(endpoint: Endpoint, from: string, to: string, requestId: string): string {
+  return `${rawWindowPrefix(endpoint, from, to)}${requestId}.json`;
+}
+
 /** Key of a raw response body: same date and request -> same key, so re-runs overwrite, never duplicate. */
 export function rawBodyKey(endpoint: Endpoint, date: string, requestId: string): string {
   return `${rawDatePrefix(endpoint, date)}${requestId}.json`;

@@ -10,9 +10,14 @@ import type { Endpoint, Location } from "./settings";
 export interface RequestManifest {
   readonly version: 1;
   readonly endpoint: Endpoint;
-  /** The calendar date requested (start_date = end_date), YYYY-MM-DD. */
+  /** The (first) calendar date the body serves, YYYY-MM-DD. */
   readonly date: string;
-  /** `NNNN-<12 hex of sha256(url)>`: batch index first, so key order is location order. */
+  /**
+   * The last date it serves, for a backfill window; absent for a daily run's body (one date).
+   * The request's end_date is one day later after a fall-back day (see core/day-frames.ts).
+   */
+  readonly lastDate?: string;
+  /** `NNNN-<12 hex of sha256(path and query)>`: batch index first, so key order is location order. */
   readonly requestId: string;
   /** The request URL. Never contains a secret: an API key is added only when sending. */
   readonly url: string;
@@ -20,8 +25,10 @@ export interface RequestManifest {
   readonly locations: readonly Location[];
   readonly hourlyVariables: readonly string[];
   readonly dailyVariables: readonly string[];
-  /** The `timezone` parameter sent. */
+  /** The `timezone` parameter sent: a fixed-offset zone such as Etc/GMT-2 (see core/day-frames.ts). */
   readonly timezone: string;
+  /** The UTC offset the body must carry for its dates, in seconds; absent in bodies from before it was recorded. */
+  readonly utcOffsetSeconds?: number;
   /** When the response arrived, ISO-8601 UTC. */
   readonly fetchedAt: string;
   readonly bodyBytes: number;

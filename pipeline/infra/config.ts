@@ -308,6 +308,9 @@ export const stackConfigSchema = z
     warehouseLoadMemoryMb: integer(128, 10_240, "MB").default(256),
     // Long enough for a paused database to resume (about 15 s) and a large date to load.
     warehouseLoadTimeoutSeconds: integer(30, 900, "seconds").default(120),
+    // Of the free API's 10,000 a day; the rest is left for the daily runs.
+    backfillMaxWeightPerDay: integer(1, 100_000_000, "API calls (Open-Meteo weight)").default(8_000),
+    backfillMaxConcurrency: integer(1, 100, "windows at once").default(1),
     accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
     accessLogExpirationDays: integer(1, 36_500, "days").default(365),
     // Published files fetched each run beside Open-Meteo, one table each (pipeline/sources).
@@ -426,6 +429,8 @@ export interface StackConfig {
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
   /** The PostgreSQL warehouse; undefined where warehouseEnabled is false. */
   readonly warehouse: WarehouseConfig | undefined;
+  /** How backfills are paced: Open-Meteo weight per UTC day, and windows fetched at once. */
+  readonly backfill: { readonly maxWeightPerDay: number; readonly maxConcurrency: number };
   /** S3 server access logs of the raw and curated buckets, in a log bucket of the stack. */
   readonly accessLogs: { readonly enabled: boolean; readonly expirationDays: number };
   readonly athena: {
@@ -542,6 +547,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
           load: { memoryMb: c.warehouseLoadMemoryMb, timeoutSeconds: c.warehouseLoadTimeoutSeconds },
         }
       : undefined,
+    backfill: { maxWeightPerDay: c.backfillMaxWeightPerDay, maxConcurrency: c.backfillMaxConcurrency },
     accessLogs: { enabled: c.accessLogging, expirationDays: c.accessLogExpirationDays },
     athena: {
       bytesScannedCutoffPerQuery: c.athenaBytesScannedCutoffMb * 1024 * 1024,

@@ -68,7 +68,7 @@ export const TRANSIENT_ERRORS = [
   "InternalError",
 ] as const;
 
-const RETRY_LAMBDA_SERVICE = {
+export const RETRY_LAMBDA_SERVICE = {
   ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
   IntervalSeconds: 2,
   MaxAttempts: 6,
@@ -76,7 +76,7 @@ const RETRY_LAMBDA_SERVICE = {
   JitterStrategy: "FULL",
 };
 
-const RETRY_TRANSIENT = {
+export const RETRY_TRANSIENT = {
   ErrorEquals: [...TRANSIENT_ERRORS],
   IntervalSeconds: 60,
   MaxAttempts: 3,
@@ -107,7 +107,13 @@ const RETRY_WAREHOUSE = {
   JitterStrategy: "FULL",
 };
 
-function lambdaTask(functionArn: string, retry: object[], next: string, onFailure: string): Record<string, unknown> {
+/** A Lambda invoke task whose payload is the whole state and whose output is the function's result. */
+export function lambdaTask(
+  functionArn: string,
+  retry: object[],
+  next: string,
+  onFailure: string,
+): Record<string, unknown> {
   return {
     Type: "Task",
     Resource: "arn:aws:states:::lambda:invoke",
@@ -125,7 +131,10 @@ function lambdaTask(functionArn: string, retry: object[], next: string, onFailur
  * Alert, then dead-letter, then fail: what every failure goes through. The state before it puts
  * `{step, input, keys, failure}` in the state: `input` is what a redrive starts the run with.
  */
-function failureStates(t: StateMachineTargets, names: { alert: string; deadLetter: string; fail: string }) {
+export function failureStates(
+  t: Pick<StateMachineTargets, "stack" | "alertTopicArn" | "deadLetterQueueUrl">,
+  names: { alert: string; deadLetter: string; fail: string },
+) {
   return {
     [names.alert]: {
       Type: "Task",

@@ -16,6 +16,7 @@ import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
 import { createAlarms } from "./alarms";
 import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
+import { Backfill } from "./backfill";
 import { createDashboard } from "./dashboard";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
@@ -73,6 +74,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   public readonly catalog: QueryCatalog;
   /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
   public readonly warehouse: Warehouse | undefined;
+  public readonly backfill: Backfill;
   /** The CloudWatch dashboard; its `url` opens it in the console. */
   public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
@@ -253,6 +255,16 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         reservedConcurrency: reserved.ingest,
         statements: [
           { Sid: "PutRawObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: [rawObjects] },
+          {
+            // A backfill window lists its own prefix to keep bodies stored before a rate limit.
+            Sid: "ListBackfillWindows",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.rawBucket.arn],
+            Condition: {
+              StringLike: { "s3:prefix": [`${RAW_PREFIX}forecast/backfill/*`, `${RAW_PREFIX}archive/backfill/*`] },
+            },
+          },
           ...(apiKeySecret
             ? [
                 {
@@ -495,6 +507,27 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
         alarms,
         freshnessHours: config.alerts.freshnessHours,
+      },
+      parent,
+    );
+
+    this.backfill = new Backfill(
+      name,
+      {
+        settings,
+        maxWeightPerDay: config.backfill.maxWeightPerDay,
+        maxConcurrency: config.backfill.maxConcurrency,
+        logRetentionDays: config.logRetentionDays,
+        source: `Pulumi.${context.stack}.yaml`,
+        curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+        ingestFunctionArn: this.ingest.function.arn,
+        transformFunctionArn: this.transform.function.arn,
+        alertTopicArn: this.alerting.topic.arn,
+        alertKeyArn: this.alerting.key.arn,
+        deadLetterQueueArn: this.alerting.runDeadLetters.arn,
+        deadLetterQueueUrl: this.alerting.runDeadLetters.url,
+        accountId,
+        region,
       },
       parent,
     );

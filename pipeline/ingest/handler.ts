@@ -8,7 +8,7 @@ import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { ApiKeyError, hasApiKeyParameter, withApiKey } from "./api-key";
 import { redactUrl, type RetryTuning } from "./http";
-import { ingestDate, type IngestResult } from "./ingest";
+import { ingestDate, ingestWindow, type IngestResult, type WindowIngestInput, type WindowIngestResult } from "./ingest";
 import { addAttempt, emptyIngestTotals, formatIngestMetricLines } from "./metrics";
 
 /** Input of the ingest function: a date to fetch, or nothing for yesterday. */
@@ -35,12 +35,39 @@ export function parseIngestEvent(event: unknown): IngestEvent {
   return { date };
 }
 
-/** Runs one ingest invocation. */
+/**
+ * Reads a backfill window event, `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", ...}` (what the
+ * backfill's state machine passes; extra fields such as an earlier `resumeAt` are ignored), or
+ * undefined for an event without `from`.
+ */
+export function parseWindowEvent(event: unknown): WindowIngestInput | undefined {
+  if (event === null || typeof event !== "object" || Array.isArray(event)) return undefined;
+  const { from, to, date } = event as { from?: unknown; to?: unknown; date?: unknown };
+  if (from === undefined) return undefined;
+  if (date !== undefined) {
+    throw new TypeError(`the ingest event ${describe(event)} has both "date" and "from"; send one date or one window`);
+  }
+  if (typeof from !== "string" || typeof to !== "string") {
+    throw new TypeError(
+      `the ingest event is ${describe(event)}; a window needs "from" and "to" as strings "YYYY-MM-DD"`,
+    );
+  }
+  assertIsoDate(from, "the window's from");
+  assertIsoDate(to, "the window's to");
+  if (to < from) throw new RangeError(`the window's to (${to}) is before its from (${from}); swap them`);
+  return { from, to };
+}
+
+/** What one ingest invocation returns: a date's result, or a window's. */
+export type IngestOutcome = IngestResult | WindowIngestResult;
+
+/** Runs one ingest invocation: a date, or a backfill window. */
 export async function handleIngestEvent(
   event: unknown,
-  deps: { settings: PipelineSettings; rawStore: ObjectStore },
-): Promise<IngestResult> {
-  return ingestDate(parseIngestEvent(event), deps);
+  deps: { settings: PipelineSettings; rawStore: ObjectStore; now?: () => Date; log?: (line: string) => void },
+): Promise<IngestOutcome> {
+  const window = parseWindowEvent(event);
+  return window ? ingestWindow(window, deps) : ingestDate(parseIngestEvent(event), deps);
 }
 
 /** What the ingest Lambda is built from. */
@@ -80,7 +107,7 @@ function checkUrlsHoldNoKey(settings: PipelineSettings): void {
  * promise kept for the container's life; a failed read is not kept, so the next invocation
  * tries again.
  */
-export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) => Promise<IngestResult> {
+export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) => Promise<IngestOutcome> {
   checkUrlsHoldNoKey(deps.settings);
   if (deps.stack.trim() === "") throw new RangeError("the ingest handler's stack name is empty; pass the stack name");
   const { loadApiKey } = deps;
@@ -96,25 +123,31 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
     return apiKey;
   };
   return async (event: unknown) => {
-    const input = parseIngestEvent(event);
+    const window = parseWindowEvent(event);
+    const input = window ? undefined : parseIngestEvent(event);
     const key = await readKey();
     const totals = emptyIngestTotals();
     let outcome = "failed";
+    const ingestDeps = {
+      settings: deps.settings,
+      rawStore: deps.rawStore,
+      now,
+      retryTuning: deps.retryTuning,
+      log,
+      fetch: withApiKey(deps.fetch ?? fetch, key),
+      onAttempt: (attempt: Parameters<typeof addAttempt>[1]) => addAttempt(totals, attempt),
+    };
     try {
-      const result = await ingestDate(input, {
-        settings: deps.settings,
-        rawStore: deps.rawStore,
-        now,
-        retryTuning: deps.retryTuning,
-        log,
-        fetch: withApiKey(deps.fetch ?? fetch, key),
-        onAttempt: (attempt) => addAttempt(totals, attempt),
-      });
-      outcome = "succeeded";
+      const result = window ? await ingestWindow(window, ingestDeps) : await ingestDate(input ?? {}, ingestDeps);
+      // A window stopped by an hourly or daily limit waits and goes on: not a failure.
+      outcome = "resumeAt" in result && result.resumeAt !== undefined ? "rate-limited" : "succeeded";
       return result;
     } finally {
       // Also after a failure: the 429s and the weight of a failed ingest are what the dashboard is for.
-      const properties = { outcome, ...(input.date ? { date: input.date } : {}) };
+      const properties = {
+        outcome,
+        ...(window ? { from: window.from, to: window.to } : input?.date ? { date: input.date } : {}),
+      };
       for (const line of formatIngestMetricLines(totals, deps.stack, now(), properties)) log(line);
     }
   };

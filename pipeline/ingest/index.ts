@@ -13,13 +13,20 @@ import * as metrics from "./metrics";
 import * as request from "./openmeteo-request";
 
 export const { hasApiKeyParameter, loadApiKey } = apiKey;
-export const { createIngestHandler, handleIngestEvent, parseIngestEvent } = handler;
-export type { IngestEvent, IngestHandlerDeps } from "./handler";
+export const { createIngestHandler, handleIngestEvent, parseIngestEvent, parseWindowEvent } = handler;
+export type { IngestEvent, IngestHandlerDeps, IngestOutcome } from "./handler";
 export const { DEFAULT_RETRY_TUNING, decideRetry, canSucceedSoon, formatSeconds, redactUrl } = http;
 export type { AttemptFailure, RetryPolicy, RetryTuning } from "./http";
-export const { ingestDate } = ingest;
-export type { IngestResult } from "./ingest";
+export const { ingestDate, ingestWindow, limitResetAt } = ingest;
+export type { IngestResult, WindowIngestInput, WindowIngestResult } from "./ingest";
 export const { OPEN_METEO_FREE_LIMITS, formatIngestMetricLines } = metrics;
 export type { IngestTotals } from "./metrics";
-export const { planRequests, requestWeight } = request;
-export type { PlannedRequest } from "./openmeteo-request";
+export const {
+  MAX_LOCATIONS_PER_REQUEST,
+  planRequests,
+  planSegmentRequests,
+  requestIdentity,
+  requestWeight,
+  segmentDates,
+} = request;
+export type { DateSegment, PlannedRequest } from "./openmeteo-request";

@@ -23,9 +23,9 @@ import {
   type RetryEvent,
   type RetryTuning,
 } from "./http";
-import { assertIsoDate, rawBodyKey, requestManifestKey } from "../core/keys";
+import { assertIsoDate, rawBodyKey, rawWindowBodyKey, rawWindowPrefix, requestManifestKey } from "../core/keys";
 import type { RequestManifest } from "../core/manifest";
-import { planRequests, type PlannedRequest } from "./openmeteo-request";
+import { planRequests, planSegmentRequests, segmentDates, type PlannedRequest } from "./openmeteo-request";
 import type { Endpoint, PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 
@@ -187,51 +187,14 @@ export async function ingestDate(input: IngestInput, deps: IngestDeps): Promise<
   let bytes = 0;
 
   const storeOne = async (request: PlannedRequest): Promise<void> => {
-    try {
-      const fetched = await fetchOpenMeteo(request.url, {
-        timeoutMs: settings.http.timeoutMs,
-        retries: settings.http.retries,
-        tuning: deps.retryTuning,
-        fetch: deps.fetch,
-        onAttempt: (event) => deps.onAttempt?.({ ...event, requestId: request.requestId, weight: request.weight }),
-        onRetry: (event: RetryEvent) =>
-          log(
-            `ingest ${endpoint} ${date}: request ${request.requestId} attempt ${event.attempt} failed (${describeRetry(event)}); retrying in ${formatSeconds(event.delayMs)}`,
-          ),
-      });
-      const fetchedAt = now().toISOString();
-      const bodyKey = rawBodyKey(endpoint, date, request.requestId);
-      await rawStore.putObject(bodyKey, fetched.bytes, {
-        contentType: "application/json",
-        metadata: buildRawMetadata(request, fetchedAt),
-      });
-      const manifest: RequestManifest = {
-        version: 1,
-        endpoint,
-        date,
-        requestId: request.requestId,
-        url: request.url,
-        locations: request.locations,
-        hourlyVariables: settings.hourlyVariables,
-        dailyVariables: settings.dailyVariables,
-        timezone: settings.timezone,
-        fetchedAt,
-        bodyBytes: fetched.bytes.length,
-        bodySha256: createHash("sha256").update(fetched.bytes).digest("hex"),
-      };
-      // Body first, then its manifest: a crash in between leaves a body the transform refuses
-      // (no manifest), never a manifest pointing at nothing; a re-run fixes both.
-      await rawStore.putObject(requestManifestKey(bodyKey), `${JSON.stringify(manifest, null, 2)}\n`, {
-        contentType: "application/json",
-      });
-      keys[request.batchIndex] = bodyKey;
-      bytes += fetched.bytes.length;
-      log(
-        `ingest ${endpoint} ${date}: stored ${bodyKey} (${request.locations.length} location(s), ${fetched.bytes.length} bytes, ${fetched.attempts} attempt(s))`,
-      );
-    } catch (error) {
-      throw new FailedRequest(request, error);
-    }
+    const stored = await fetchAndStore(
+      request,
+      rawBodyKey(endpoint, date, request.requestId),
+      deps,
+      `${endpoint} ${date}`,
+    );
+    keys[request.batchIndex] = stored.key;
+    bytes += stored.bytes;
   };
 
   try {
@@ -239,26 +202,214 @@ export async function ingestDate(input: IngestInput, deps: IngestDeps): Promise<
   } catch (error) {
     if (!(error instanceof FailedRequest)) throw error;
     // Built after every request in flight has settled, so the stored keys are complete.
-    const stored = keys.filter((k): k is string => k !== undefined);
-    const names = error.request.locations.map((l) => l.name);
-    const shownNames = names.length > 5 ? `${names.slice(0, 5).join(", ")}, … (${names.length})` : names.join(", ");
-    const cause = error.cause;
-    throw new IngestError(
-      `ingest of ${endpoint} ${date} failed on request ${error.request.requestId} (${shownNames}): ${
-        cause instanceof Error ? cause.message : String(cause)
-      }. Stored before stopping: ${stored.length} of ${plan.length} bodies. Re-run ingest for ${date}: the keys are the same, so stored objects are overwritten, not duplicated.${
-        stored.length > 0 ? ` Bodies stored: ${listKeys(stored)}.` : ""
-      }`,
-      date,
-      endpoint,
-      error.request.requestId,
-      stored,
-      { cause },
-    );
+    throw failedIngest(error, `${endpoint} ${date}`, date, endpoint, keys, plan.length, `Re-run ingest for ${date}`);
   }
 
   const stored = keys.filter((k): k is string => k !== undefined);
   return { date, endpoint, keys: stored, requests: plan.length, bytes };
+}
+
+/** Fetches one planned request and stores its body, then its manifest, at `bodyKey`. */
+async function fetchAndStore(
+  request: PlannedRequest,
+  bodyKey: string,
+  deps: IngestDeps,
+  what: string,
+): Promise<{ key: string; bytes: number }> {
+  const { settings, rawStore } = deps;
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? ((line: string) => console.log(line));
+  try {
+    const fetched = await fetchOpenMeteo(request.url, {
+      timeoutMs: settings.http.timeoutMs,
+      retries: settings.http.retries,
+      tuning: deps.retryTuning,
+      fetch: deps.fetch,
+      onAttempt: (event) => deps.onAttempt?.({ ...event, requestId: request.requestId, weight: request.weight }),
+      onRetry: (event: RetryEvent) =>
+        log(
+          `ingest ${what}: request ${request.requestId} attempt ${event.attempt} failed (${describeRetry(event)}); retrying in ${formatSeconds(event.delayMs)}`,
+        ),
+    });
+    const fetchedAt = now().toISOString();
+    await rawStore.putObject(bodyKey, fetched.bytes, {
+      contentType: "application/json",
+      metadata: buildRawMetadata(request, fetchedAt),
+    });
+    const manifest: RequestManifest = {
+      version: 1,
+      endpoint: request.endpoint,
+      date: request.date,
+      ...(request.lastDate !== request.date ? { lastDate: request.lastDate } : {}),
+      requestId: request.requestId,
+      url: request.url,
+      locations: request.locations,
+      hourlyVariables: settings.hourlyVariables,
+      dailyVariables: settings.dailyVariables,
+      timezone: request.timezone,
+      utcOffsetSeconds: request.offsetSeconds,
+      fetchedAt,
+      bodyBytes: fetched.bytes.length,
+      bodySha256: createHash("sha256").update(fetched.bytes).digest("hex"),
+    };
+    // Body first, then its manifest: a crash in between leaves a body the transform refuses
+    // (no manifest), never a manifest pointing at nothing; a re-run fixes both.
+    await rawStore.putObject(requestManifestKey(bodyKey), `${JSON.stringify(manifest, null, 2)}\n`, {
+      contentType: "application/json",
+    });
+    log(
+      `ingest ${what}: stored ${bodyKey} (${request.locations.length} location(s), ${fetched.bytes.length} bytes, ${fetched.attempts} attempt(s))`,
+    );
+    return { key: bodyKey, bytes: fetched.bytes.length };
+  } catch (error) {
+    throw new FailedRequest(request, error);
+  }
+}
+
+/** The IngestError for a request that failed, listing what was stored before. */
+function failedIngest(
+  error: FailedRequest,
+  what: string,
+  date: string,
+  endpoint: Endpoint,
+  keys: readonly (string | undefined)[],
+  planned: number,
+  rerun: string,
+): IngestError {
+  const stored = keys.filter((k): k is string => k !== undefined);
+  const names = error.request.locations.map((l) => l.name);
+  const shownNames = names.length > 5 ? `${names.slice(0, 5).join(", ")}, … (${names.length})` : names.join(", ");
+  const cause = error.cause;
+  return new IngestError(
+    `ingest of ${what} failed on request ${error.request.requestId} (${shownNames}): ${
+      cause instanceof Error ? cause.message : String(cause)
+    }. Stored before stopping: ${stored.length} of ${planned} bodies. ${rerun}: the keys are the same, so stored objects are overwritten, not duplicated.${
+      stored.length > 0 ? ` Bodies stored: ${listKeys(stored)}.` : ""
+    }`,
+    date,
+    endpoint,
+    error.request.requestId,
+    stored,
+    { cause },
+  );
+}
+
+/** A backfill window to ingest: dates fetched together (see backfill/windows.ts). */
+export interface WindowIngestInput {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** What a window's ingest stored; the transform takes `from`, `to` and `keys` once it is complete. */
+export interface WindowIngestResult {
+  readonly from: string;
+  readonly to: string;
+  /** Raw body keys of the window, in request order (all of them once `resumeAt` is absent). */
+  readonly keys: readonly string[];
+  /** Requests the window needs in all. */
+  readonly planned: number;
+  /** Requests this invocation sent (bodies stored by an earlier one are not fetched again). */
+  readonly requests: number;
+  /** Open-Meteo weight of the requests this invocation sent. */
+  readonly weight: number;
+  /** Body bytes this invocation stored. */
+  readonly bytes: number;
+  /**
+   * Set when Open-Meteo's hourly or daily limit stopped the window: when that limit resets
+   * (ISO-8601 UTC). The backfill waits until then and runs the window again; what was stored
+   * is kept and not fetched again.
+   */
+  readonly resumeAt?: string;
+  /** Which limit stopped it. */
+  readonly limit?: "hourly" | "daily";
+}
+
+/** Open-Meteo resets its counters in the first minute of the hour (and of 00:00 UTC); a minute of margin. */
+const RESET_MARGIN_MS = 60_000;
+
+/** The hourly or daily limit a failure hit, if it was one. */
+function longLimitOf(cause: unknown): "hourly" | "daily" | undefined {
+  if (!(cause instanceof OpenMeteoRequestError) || canSucceedSoon(cause.failure)) return undefined;
+  const f = cause.failure;
+  if (f.kind !== "status" || f.status !== 429) return undefined;
+  return /daily/i.test(f.reason) ? "daily" : /hourly/i.test(f.reason) ? "hourly" : undefined;
+}
+
+/** When a limit resets after `now`: the next full hour, or the next 00:00 UTC, plus a margin. */
+export function limitResetAt(limit: "hourly" | "daily", now: Date): Date {
+  const period = limit === "hourly" ? 3_600_000 : 86_400_000;
+  return new Date((Math.floor(now.getTime() / period) + 1) * period + RESET_MARGIN_MS);
+}
+
+/**
+ * Fetches a backfill window: its dates cut into segments of one endpoint and offset
+ * (segmentDates), each planned like a date (planSegmentRequests) and stored under the window's
+ * own prefix (rawWindowBodyKey). Bodies already stored with their manifest are kept, not fetched
+ * again, so a window stopped part-way (a rate limit, a crash) costs no quota twice. An hourly or
+ * daily 429 does not fail: the result says when to come back (`resumeAt`).
+ */
+export async function ingestWindow(input: WindowIngestInput, deps: IngestDeps): Promise<WindowIngestResult> {
+  const { settings, rawStore } = deps;
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? ((line: string) => console.log(line));
+  checkHttpSettings(settings);
+  assertIsoDate(input.from, "the window's first date");
+  assertIsoDate(input.to, "the window's last date");
+  if (input.to < input.from) throw new RangeError(`the window ${input.from} to ${input.to} ends before it starts`);
+
+  const segments = segmentDates(settings, input.from, input.to, todayIn(settings.timezone, now()));
+  const planned = segments.map((segment) => ({ segment, plan: planSegmentRequests(settings, segment) }));
+  const total = planned.reduce((sum, p) => sum + p.plan.length, 0);
+  const keys: string[] = [];
+  let requests = 0;
+  let weight = 0;
+  let bytes = 0;
+  for (const { segment, plan } of planned) {
+    const what = `${segment.endpoint} ${segment.from} to ${segment.to}`;
+    const listed = new Set(await rawStore.listKeys(rawWindowPrefix(segment.endpoint, segment.from, segment.to)));
+    const segmentKeys: (string | undefined)[] = plan.map(() => undefined);
+    const missing: PlannedRequest[] = [];
+    for (const request of plan) {
+      const key = rawWindowBodyKey(segment.endpoint, segment.from, segment.to, request.requestId);
+      if (listed.has(key) && listed.has(requestManifestKey(key))) segmentKeys[request.batchIndex] = key;
+      else missing.push(request);
+    }
+    log(
+      `ingest ${what}: ${plan.length} request(s) for ${settings.locations.length} location(s), ${plan.length - missing.length} already stored, into ${rawStore.description}`,
+    );
+    try {
+      await runWithConcurrency(missing, settings.http.concurrency, async (request) => {
+        const key = rawWindowBodyKey(segment.endpoint, segment.from, segment.to, request.requestId);
+        requests++;
+        weight += request.weight;
+        const stored = await fetchAndStore(request, key, deps, what);
+        segmentKeys[request.batchIndex] = stored.key;
+        bytes += stored.bytes;
+      });
+    } catch (error) {
+      if (!(error instanceof FailedRequest)) throw error;
+      const limit = longLimitOf(error.cause);
+      if (limit !== undefined) {
+        const resumeAt = limitResetAt(limit, now()).toISOString();
+        const kept = [...keys, ...segmentKeys.filter((k): k is string => k !== undefined)];
+        log(
+          `ingest ${what}: Open-Meteo's ${limit} limit is reached; ${kept.length} of ${total} bodies stored, resuming at ${resumeAt}`,
+        );
+        return { from: input.from, to: input.to, keys: kept, planned: total, requests, weight, bytes, resumeAt, limit };
+      }
+      throw failedIngest(
+        error,
+        what,
+        segment.from,
+        segment.endpoint,
+        [...keys, ...segmentKeys],
+        total,
+        `Run the window ${input.from} to ${input.to} again`,
+      );
+    }
+    keys.push(...segmentKeys.filter((k): k is string => k !== undefined));
+  }
+  return { from: input.from, to: input.to, keys, planned: total, requests, weight, bytes };
 }
 
 function describeRetry(event: RetryEvent): string {

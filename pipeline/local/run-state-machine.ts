@@ -23,19 +23,22 @@ import {
 import { createTransformHandler } from "../transform";
 import { sourceSchema, withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
 import { createLoadHandler, sourceWarehouseTable, type WarehouseDatabase } from "../warehouse";
+import { createBackfillPlanHandler } from "../backfill";
+import { buildBackfillDefinition } from "../infra/backfill-state-machine-definition";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 
-/** The functions of a run, by their role in the definition; "load" only with a warehouse. */
-export type FunctionRole = "plan" | "ingest" | "transform" | "load";
+/** The functions of a run, by their role in the definitions; "load" only with a warehouse, the backfill's planner is its own. */
+export type FunctionRole = "plan" | "ingest" | "transform" | "load" | "backfillPlan";
 
 /** One deployed version of a function: an event in, a JSON-able result out (or a thrown error). */
 export type LocalFunction = (event: unknown) => Promise<unknown>;
 
 /** The code each function runs now; `deploy` replaces it between invocations. A `load` adds the warehouse steps. */
-export type LocalFunctions = Readonly<Record<Exclude<FunctionRole, "load">, LocalFunction>> & {
+export type LocalFunctions = Readonly<Record<Exclude<FunctionRole, "load" | "backfillPlan">, LocalFunction>> & {
   readonly load?: LocalFunction;
+  readonly backfillPlan?: LocalFunction;
 };
 
 /** A message the alert task published to the topic. */
@@ -97,6 +100,12 @@ export interface LocalStateMachineOptions {
   readonly retryIntervalMs?: number;
   /** Names of the configured sources, as the deployed definition lists them; default none. */
   readonly sources?: readonly string[];
+  /** Which state machine: the daily run (default) or the backfill. */
+  readonly definition?: "daily" | "backfill";
+  /** The backfill's MaxConcurrency; default 1. */
+  readonly maxConcurrency?: number;
+  /** Every Wait state waits this many milliseconds instead of until its timestamp; default: as defined. */
+  readonly waitMs?: number;
 }
 
 /** Lambda service integration resources of the definition's Task states. */
@@ -108,10 +117,16 @@ const SQS_SEND = "arn:aws:states:::sqs:sendMessage";
 export function localTargets(
   stack: string,
   sources: readonly string[] = [],
-): StateMachineTargets & { readonly stateMachineArn: string } {
+): StateMachineTargets & {
+  readonly stateMachineArn: string;
+  readonly backfillPlanFunctionArn: string;
+  readonly backfillStateMachineArn: string;
+} {
   const arn = (service: string, rest: string) => `arn:aws:${service}:us-east-1:000000000000:${rest}`;
   return {
     stack,
+    backfillPlanFunctionArn: arn("lambda", `function:${stack}-backfill-plan`),
+    backfillStateMachineArn: arn("states", `stateMachine:${stack}-backfill`),
     planFunctionArn: arn("lambda", `function:${stack}-plan`),
     ingestFunctionArn: arn("lambda", `function:${stack}-ingest`),
     transformFunctionArn: arn("lambda", `function:${stack}-transform`),
@@ -145,6 +160,8 @@ export interface LocalPipelineDeps {
   readonly fetch?: typeof fetch;
   /** The warehouse the load function connects to (a connection per invocation); absent: no load step. */
   readonly warehouse?: { readonly connect: () => Promise<WarehouseDatabase> };
+  /** The backfill planner's budget (backfillMaxWeightPerDay); default 8,000. */
+  readonly backfillMaxWeightPerDay?: number;
 }
 
 /** Builds the functions exactly as the Lambda callbacks do (one cold start each). */
@@ -153,6 +170,13 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
   const { settings, rawStore, curatedStore, now } = deps;
   const sources = deps.sources ?? [];
   const functions = {
+    backfillPlan: createBackfillPlanHandler({
+      settings,
+      curatedStore,
+      maxWeightPerDay: deps.backfillMaxWeightPerDay ?? 8_000,
+      now,
+      log,
+    }),
     plan: createPlanHandler({
       settings,
       rawStore,
@@ -229,6 +253,18 @@ function taskStatesOf(definition: Record<string, unknown>): TaskState[] {
   return tasks;
 }
 
+/** Every Wait state of a definition, Map iterations included. */
+function waitStatesOf(definition: Record<string, unknown>): string[] {
+  const waits: string[] = [];
+  const states = (definition["States"] ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, state] of Object.entries(states)) {
+    if (state["Type"] === "Wait") waits.push(name);
+    const processor = (state["ItemProcessor"] ?? state["Iterator"]) as Record<string, unknown> | undefined;
+    if (processor) waits.push(...waitStatesOf(processor));
+  }
+  return waits;
+}
+
 function toJson(value: unknown): unknown {
   return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }
@@ -252,11 +288,28 @@ export class LocalStateMachine {
   private readonly retryIntervals: Record<string, number>;
   private executions: number;
 
+  private readonly waitOverrides: Record<string, number>;
+  private readonly stateMachineArn: string;
+  private readonly stateMachineName: string;
+
   constructor(options: LocalStateMachineOptions) {
     const { loadFunctionArn, ...withoutLoad } = localTargets(options.stack, options.sources);
     // The warehouse's states exist where the stack has a load function, as in AWS.
     this.targets = options.functions.load ? { ...withoutLoad, loadFunctionArn } : withoutLoad;
-    this.definition = buildStateMachineDefinition(this.targets);
+    const backfill = options.definition === "backfill";
+    this.definition = backfill
+      ? buildBackfillDefinition({
+          ...this.targets,
+          planFunctionArn: this.targets.backfillPlanFunctionArn,
+          maxConcurrency: options.maxConcurrency ?? 1,
+        })
+      : buildStateMachineDefinition(this.targets);
+    this.stateMachineArn = backfill ? this.targets.backfillStateMachineArn : this.targets.stateMachineArn;
+    this.stateMachineName = `${options.stack}-${backfill ? "backfill" : "run"}`;
+    this.waitOverrides = {};
+    if (options.waitMs !== undefined) {
+      for (const name of waitStatesOf(this.definition)) this.waitOverrides[name] = options.waitMs;
+    }
     this.machine = new StateMachine(this.definition as unknown as StateMachineDefinition);
     this.functions = options.functions;
     this.topic = [];
@@ -264,6 +317,7 @@ export class LocalStateMachine {
     this.invocations = [];
     this.executions = 0;
     const roles = new Map<string, FunctionRole>([
+      [this.targets.backfillPlanFunctionArn, "backfillPlan"],
       [this.targets.planFunctionArn, "plan"],
       [this.targets.ingestFunctionArn, "ingest"],
       [this.targets.transformFunctionArn, "transform"],
@@ -296,16 +350,17 @@ export class LocalStateMachine {
 
   /** Starts an execution, like states:StartExecution. */
   start(input: unknown, name = `local-${++this.executions}`): RunningExecution {
-    const executionArn = `${this.targets.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
     const execution = this.machine.run(toJson(input) as never, {
       noThrowOnAbort: true,
       context: {
         Execution: { Id: executionArn, Name: name },
-        StateMachine: { Id: this.targets.stateMachineArn, Name: `${this.targets.stack}-run` },
+        StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
       },
       overrides: {
         taskResourceLocalHandlers: this.handlers as never,
         retryIntervalOverrides: this.retryIntervals,
+        waitTimeOverrides: this.waitOverrides,
       },
     });
     const states: string[] = [];

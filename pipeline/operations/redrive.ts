@@ -16,11 +16,17 @@ export interface DeadLetter {
   readonly body: string;
 }
 
-/** The input a redrive starts a run with: a date, or `{}` for a scheduled run (yesterday and catch-up). */
+/**
+ * The input a redrive starts a run with: a date, `{}` for a scheduled run (yesterday and
+ * catch-up), or a failed backfill window's `{from, to}`, which starts the backfill's state
+ * machine for that window (its complete dates are skipped).
+ */
 export interface RedriveInput {
   readonly date?: string;
   /** The date's warehouse load failed, not its ingest or transform: the run only loads it again. */
   readonly loadOnly?: true;
+  readonly from?: string;
+  readonly to?: string;
 }
 
 /** A run the redrive started (or found already started under the same name). */
@@ -89,6 +95,17 @@ export function parseDeadLetterBody(body: string): RedriveInput {
       `the body is ${JSON.stringify(body.slice(0, 100))}; it must be a JSON object like {"date":"YYYY-MM-DD"}`,
     );
   }
+  const { from, to } = parsed as { from?: unknown; to?: unknown };
+  if (from !== undefined || to !== undefined) {
+    if (typeof from !== "string" || typeof to !== "string") {
+      throw new Error(
+        `its window is ${JSON.stringify({ from, to })}; a backfill window needs "from" and "to" as "YYYY-MM-DD"`,
+      );
+    }
+    assertIsoDate(from, "its window's from");
+    assertIsoDate(to, "its window's to");
+    return { from, to };
+  }
   const date = (parsed as { date?: unknown }).date;
   // A failed scheduled run that had not planned its dates yet carries no date: run it again as one.
   if (date === undefined || date === null) return {};
@@ -107,6 +124,7 @@ export function redriveExecutionName(input: RedriveInput, messageIds: readonly s
     .update([...messageIds].sort().join("\n"))
     .digest("hex")
     .slice(0, 16);
+  if (input.from !== undefined) return `redrive-backfill-${input.from}-${input.to ?? ""}-${hash}`;
   return `redrive-${input.date ?? "scheduled"}${input.loadOnly ? "-load" : ""}-${hash}`;
 }
 
@@ -145,7 +163,7 @@ export async function redriveDeadLetters(
         log(`message ${message.messageId} left in the queue: ${reason}`);
         continue;
       }
-      const groupKey = input.date ?? "";
+      const groupKey = input.from !== undefined ? `window ${input.from} ${input.to ?? ""}` : (input.date ?? "");
       const group = groups.get(groupKey) ?? { input, messages: [] };
       group.messages.push(message);
       // One run per date: a full run of it also loads it, so a load-only input gives way to a full one.
@@ -160,9 +178,12 @@ export async function redriveDeadLetters(
   // Oldest date first; a scheduled run (no date) last, as it also fills recent gaps.
   const ordered = [...groups.entries()].sort(([a], [b]) => (a === "" ? 1 : b === "" ? -1 : a < b ? -1 : 1));
   for (const [, { input, messages }] of ordered) {
-    const what = input.date
-      ? `${input.date}${input.loadOnly ? " (load only)" : ""}`
-      : "a scheduled run (yesterday and catch-up)";
+    const what =
+      input.from !== undefined
+        ? `the backfill window ${input.from} to ${input.to ?? ""}`
+        : input.date
+          ? `${input.date}${input.loadOnly ? " (load only)" : ""}`
+          : "a scheduled run (yesterday and catch-up)";
     const count = `${messages.length} message(s)`;
     if (options.dryRun) {
       log(`would start ${what} for ${count}`);

@@ -8,19 +8,32 @@ import type { ObjectStore } from "../core/storage";
 import { formatTransformMetricLine } from "./metrics";
 import { transformRawObjects, type TransformResult } from "./transform";
 
-/** Input of the transform function: what ingest returned. */
-export interface TransformEvent {
-  readonly date: string;
-  readonly keys: readonly string[];
-}
+/** Input of the transform function: what ingest returned (a date's, or a backfill window's). */
+export type TransformEvent =
+  | { readonly date: string; readonly keys: readonly string[] }
+  | { readonly from: string; readonly to: string; readonly keys: readonly string[] };
 
 function describe(value: unknown): string {
   return JSON.stringify(value)?.slice(0, 200) ?? String(value);
 }
 
-/** Checks a transform event: `{"date": "YYYY-MM-DD", "keys": ["open-meteo/...json", ...]}`. */
+/**
+ * Checks a transform event: `{"date": "YYYY-MM-DD", "keys": ["open-meteo/...json", ...]}`, or a
+ * window's `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "keys": [...]}`.
+ */
 export function parseTransformEvent(event: unknown): TransformEvent {
-  const e = (event ?? {}) as { date?: unknown; keys?: unknown };
+  const e = (event ?? {}) as { date?: unknown; from?: unknown; to?: unknown; keys?: unknown };
+  if (e.date === undefined && e.from !== undefined) {
+    if (typeof e.from !== "string" || typeof e.to !== "string") {
+      throw new TypeError(`the transform event is ${describe(event)}; a window needs "from" and "to" ("YYYY-MM-DD")`);
+    }
+    assertIsoDate(e.from, "the transform event's from");
+    assertIsoDate(e.to, "the transform event's to");
+    if (!Array.isArray(e.keys) || !e.keys.every((k): k is string => typeof k === "string")) {
+      throw new TypeError(`the transform event's keys are ${describe(e.keys)}; they must be a list of raw object keys`);
+    }
+    return { from: e.from, to: e.to, keys: e.keys };
+  }
   if (typeof e.date !== "string") {
     throw new TypeError(
       `the transform event is ${describe(event)}; it needs "date" ("YYYY-MM-DD") and "keys" (raw object keys), as ingest returns them`,

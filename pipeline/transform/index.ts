@@ -22,6 +22,7 @@ export const {
   TransformError,
   WRITTEN_AT_METADATA,
   WRITTEN_BY_METADATA,
+  sourceDescription,
   transformRawObjects,
   transformResponseFiles,
 } = transform;

@@ -9,6 +9,9 @@
  * This module runs inside a Lambda after Pulumi's closure serialization, so it imports only
  * hyparquet-writer, project modules without SDK values, and types.
  */
+import { addDays } from "../core/dates";
+import { dayFrames, type DayFrame } from "../core/day-frames";
+import { createHash } from "node:crypto";
 import { PipelineError } from "../core/errors";
 import {
   type Dataset,
@@ -47,11 +50,13 @@ export class TransformError extends PipelineError {
   }
 }
 
-/** What to transform: a date and the raw BODY keys ingest wrote for it. */
-export interface TransformInput {
-  readonly date: string;
-  readonly keys: readonly string[];
-}
+/**
+ * What to transform: a date and the raw BODY keys ingest wrote for it, or a backfill window
+ * (`from` to `to`) and the keys its ingest wrote.
+ */
+export type TransformInput =
+  | { readonly date: string; readonly keys: readonly string[] }
+  | { readonly from: string; readonly to: string; readonly keys: readonly string[] };
 
 /** One curated Parquet object written. */
 export interface CuratedFile {
@@ -63,10 +68,27 @@ export interface CuratedFile {
 
 /** What a transform run wrote. */
 export interface TransformResult {
+  /** The (first) date written. */
   readonly date: string;
+  /** The last date written, for a window; absent for one date. */
+  readonly lastDate?: string;
+  /** Every file written, dataset by dataset, each by date. */
   readonly files: readonly CuratedFile[];
   readonly rawObjects: number;
 }
+
+/**
+ * The `open_meteo.source` entry of a file the pipeline writes: the endpoint and the time zone
+ * the rows were requested in (which fixes what each daily aggregate covers). Raw keys are not in
+ * the file, since a backfill window and a daily run of the same date read different bodies and
+ * must write the same bytes; they are in the object's S3 metadata (`source-keys`).
+ */
+export function sourceDescription(manifest: Pick<RequestManifest, "endpoint" | "timezone">): string {
+  return `open-meteo ${manifest.endpoint} timezone=${manifest.timezone}`;
+}
+
+/** S3 user metadata holds 2 KB in all; the raw keys are listed when they fit in this much. */
+const SOURCE_KEYS_METADATA_LIMIT = 1400;
 
 /** What transformRawObjects works with. */
 export interface TransformDeps {
@@ -124,24 +146,37 @@ const BLOCK_OF: Readonly<Record<Dataset, "hourly" | "daily">> = {
 };
 
 /**
- * Converts the raw bodies of one date into one Parquet file per dataset for that date.
+ * Converts the raw bodies of one date (or of a backfill window's dates) into one Parquet file
+ * per dataset for each date.
  *
  * Keys are processed in sorted order, which is location order (ingest names bodies
  * `NNNN-<hash>.json` by batch, and sorts locations by name across batches); within a location
  * rows are in time order. Location names come from each body's request manifest. The columns
  * are the variables in `settings` (the same list the Glue table is declared from); each body's
  * manifest must show that they were requested, and the body must hold everything the manifest
- * asked for. A dataset without variables in settings is skipped. Only rows whose local date (in
- * the requested time zone) is `input.date` are kept. Bodies are streamed from the store: memory
- * holds one location of a body, however many the request had.
+ * asked for. A dataset without variables in settings is skipped.
+ *
+ * Which rows belong to a date is decided by the date's true local day in settings.timezone
+ * (core/day-frames.ts), not by the body's labels: the hourly rows whose instants fall in it (23,
+ * 24 or 25 of them, all required), and the daily row labelled with the date in a body whose
+ * offset is the one the date starts with. A body requested with another offset (Open-Meteo
+ * applies the offset valid at request time to a whole range) is refused, naming the date. So a
+ * date's files are the same, byte for byte, whether a daily run or a backfill window fetched it.
+ * Bodies are streamed from the store: memory holds one location of a body, however many the
+ * request had.
  */
 export async function transformRawObjects(input: TransformInput, deps: TransformDeps): Promise<TransformResult> {
   const { settings, rawStore, curatedStore } = deps;
-  assertIsoDate(input.date, "the transform date");
+  const first = "date" in input ? input.date : input.from;
+  const last = "date" in input ? input.date : input.to;
+  assertIsoDate(first, "date" in input ? "the transform date" : "the transform window's from");
+  assertIsoDate(last, "the transform window's to");
+  if (last < first) throw new TransformError(`the transform window ${first} to ${last} ends before it starts`);
+  const what = first === last ? first : `${first} to ${last}`;
   const keys = [...input.keys].sort();
   if (keys.length === 0) {
     throw new TransformError(
-      `no raw body keys to transform for ${input.date}; run ingest for that date first (it returns the keys)`,
+      `no raw body keys to transform for ${what}; run ingest for that date first (it returns the keys)`,
     );
   }
   for (let i = 0; i < keys.length; i++) {
@@ -155,15 +190,26 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       throw new TransformError(`${key} is listed twice; each raw body must be transformed once`);
   }
   const wanted = DATASETS.filter((d) => variablesInSettings(settings, d).length > 0);
-  const targetDay = dayOfIsoDate(input.date);
+  const frames = new Map<string, DayFrame>(dayFrames(settings.timezone, first, last).map((f) => [f.date, f]));
   const run = startRun(deps.parquet, settings.columnNames);
-  const names = new Set<string>();
+  /** Per dataset and date: the locations written, the sources and the raw keys. */
+  const written = new Map<string, { names: Set<string>; sources: Set<string>; keys: Set<string>; empty: string[] }>();
+  const slot = (dataset: Dataset, date: string) => {
+    const id = `${dataset}/${date}`;
+    let entry = written.get(id);
+    if (!entry) {
+      entry = { names: new Set(), sources: new Set(), keys: new Set(), empty: [] };
+      written.set(id, entry);
+    }
+    return entry;
+  };
 
   for (const key of keys) {
     const manifest = await readRequestManifest(rawStore, key);
-    if (manifest.date !== input.date) {
+    const served = servedDates(manifest);
+    if (served.from < first || served.to > last) {
       throw new TransformError(
-        `${key}: its manifest is for ${manifest.date}, not ${input.date}; pass the keys ingest returned for ${input.date}`,
+        `${key}: its manifest is for ${served.from === served.to ? served.from : `${served.from} to ${served.to}`}, not ${what}; pass the keys ingest returned for ${what}`,
       );
     }
     for (const dataset of wanted) {
@@ -172,7 +218,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       if (missing.length > 0) {
         throw new TransformError(
           `${key}: ${BLOCK_OF[dataset]} variable(s) ${missing.join(", ")} are in the settings but were not requested ` +
-            `for this body; re-run ingest for ${input.date} so the raw data holds them`,
+            `for this body; re-run ingest for ${what} so the raw data holds them`,
         );
       }
     }
@@ -181,53 +227,208 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       daily: manifest.dailyVariables,
       locations: manifest.locations.length,
     };
+    const dates: DayFrame[] = [];
+    for (let date = served.from; date <= served.to; date = addDays(date, 1)) dates.push(frames.get(date) as DayFrame);
     await scanOpenMeteoStream(await rawStore.getObjectStream(key), key, expect, (location) => {
       const name = (manifest.locations[location.index] as { name: string }).name;
-      if (names.has(name)) {
-        throw new TransformError(
-          `${key}: location ${JSON.stringify(name)} appears twice among the raw bodies of ${input.date}; location names must be unique`,
-        );
+      for (const frame of dates) {
+        if (location.utcOffsetSeconds !== frame.offsetSeconds) {
+          throw new TransformError(
+            `${key}: location ${location.index + 1} (${name}) has utc_offset_seconds ${location.utcOffsetSeconds}, but ` +
+              `${frame.date} starts at UTC offset ${frame.offsetSeconds} s in ${settings.timezone}: Open-Meteo applies the ` +
+              "offset valid at request time to a whole range (open-meteo issues 261, 488, 1764), so its hours and daily " +
+              `aggregates of ${frame.date} are shifted; ingest ${frame.date} again (requests now name the fixed-offset zone ${frame.requestTimezone})`,
+          );
+        }
       }
-      names.add(name);
       for (const dataset of wanted) {
-        appendLocation(
+        for (const frame of dates) {
+          const entry = slot(dataset, frame.date);
+          if (entry.names.has(name)) {
+            throw new TransformError(
+              `${key}: location ${JSON.stringify(name)} appears twice among the raw bodies of ${frame.date}; location names must be unique`,
+            );
+          }
+          entry.names.add(name);
+          entry.sources.add(sourceDescription(manifest));
+          entry.keys.add(key);
+        }
+        const empty = appendLocationDays(
           run,
           dataset,
           variablesInSettings(settings, dataset),
           location,
           name,
           key,
-          (day) => day === targetDay,
+          dates,
         );
+        for (const date of empty) slot(dataset, date).empty.push(name);
       }
     });
   }
 
   // Everything parsed: only now is anything written.
-  const outputs = wanted.map((dataset) => {
-    const sink = run.sinks.get(dataset);
-    const writer = sink?.writers.get(targetDay);
-    if (!sink || !writer || writer.rowCount === 0) {
-      const seen =
-        sink && Number.isFinite(sink.firstDay)
-          ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}`
-          : "";
-      throw new TransformError(
-        `none of the ${keys.length} raw bodies has ${dataset} rows for ${input.date}${seen} ` +
-          `(keys ${keys[0]} … ${keys[keys.length - 1]}); check the date and the keys`,
-      );
+  const outputs: { dataset: Dataset; date: string; sink: DatasetSink; writer: DatasetParquetWriter }[] = [];
+  for (const dataset of wanted) {
+    let names: Set<string> | undefined;
+    let namesDate = "";
+    for (const date of frames.keys()) {
+      const sink = run.sinks.get(dataset);
+      const writer = sink?.writers.get(dayOfIsoDate(date));
+      if (!sink || !writer || writer.rowCount === 0) {
+        const seen =
+          sink && Number.isFinite(sink.firstDay)
+            ? `; they hold ${isoDateOfDay(sink.firstDay)} to ${isoDateOfDay(sink.lastDay)}`
+            : "";
+        throw new TransformError(
+          `none of the ${keys.length} raw bodies has ${dataset} rows for ${date}${seen} ` +
+            `(keys ${keys[0]} … ${keys[keys.length - 1]}); check the date and the keys`,
+        );
+      }
+      const entry = written.get(`${dataset}/${date}`) as { names: Set<string>; empty: string[] };
+      if (entry.empty.length > 0) {
+        throw new TransformError(
+          `${dataset}: the raw bodies hold no rows of ${date} for ${entry.empty.slice(0, 5).join(", ")}` +
+            `${entry.empty.length > 5 ? `, … (${entry.empty.length})` : ""}; ingest ${date} again`,
+        );
+      }
+      if (names && (names.size !== entry.names.size || [...names].some((n) => !entry.names.has(n)))) {
+        throw new TransformError(
+          `${dataset}: the raw bodies hold ${entry.names.size} location(s) for ${date} but ${names.size} for ${namesDate}; ` +
+            `a window's keys must cover every location on every date; pass all the keys ingest returned for ${what}`,
+        );
+      }
+      names = entry.names;
+      namesDate = date;
+      outputs.push({ dataset, date, sink, writer });
     }
-    return { dataset, sink, writer };
-  });
+  }
   const files: CuratedFile[] = [];
   const provenance = {
     [WRITTEN_AT_METADATA]: (deps.now ?? (() => new Date()))().toISOString(),
     ...(deps.writtenBy === undefined ? {} : { [WRITTEN_BY_METADATA]: deps.writtenBy }),
   };
-  for (const { dataset, sink, writer } of outputs) {
-    files.push(await putCuratedFile(curatedStore, dataset, input.date, writer, sink, keys, provenance));
+  for (const { dataset, date, sink, writer } of outputs) {
+    const entry = written.get(`${dataset}/${date}`) as { sources: Set<string>; keys: Set<string> };
+    files.push(
+      await putCuratedFile(curatedStore, dataset, date, writer, sink, [...entry.sources].sort(), {
+        ...provenance,
+        ...sourceKeysMetadata([...entry.keys]),
+      }),
+    );
   }
-  return { date: input.date, files, rawObjects: keys.length };
+  return { date: first, ...(last !== first ? { lastDate: last } : {}), files, rawObjects: keys.length };
+}
+
+/** The dates a raw body serves, from its manifest. */
+function servedDates(manifest: RequestManifest): { from: string; to: string } {
+  const to = manifest.lastDate ?? manifest.date;
+  assertIsoDate(manifest.date, "the manifest's date");
+  assertIsoDate(to, "the manifest's lastDate");
+  return { from: manifest.date, to };
+}
+
+/** The raw keys a curated object came from, as S3 user metadata (a count and hash when too many). */
+function sourceKeysMetadata(keys: readonly string[]): Record<string, string> {
+  const sorted = [...keys].sort();
+  const list = JSON.stringify(sorted);
+  if (list.length <= SOURCE_KEYS_METADATA_LIMIT && /^[\x20-\x7e]*$/.test(list)) return { "source-keys": list };
+  return {
+    "source-key-count": String(sorted.length),
+    "source-keys-first": sorted[0] ?? "",
+    "source-keys-sha256": createHash("sha256").update(sorted.join("\n")).digest("hex"),
+  };
+}
+
+/**
+ * Appends one location's rows of one dataset to the files of `dates`: the hourly rows whose
+ * instants fall in each date's local day (all of them, checked), the daily row labelled with it.
+ * Returns the dates the body holds no rows of at all.
+ */
+function appendLocationDays(
+  run: Run,
+  dataset: Dataset,
+  variables: readonly string[],
+  location: ScannedLocation,
+  name: string,
+  source: string,
+  dates: readonly DayFrame[],
+): string[] {
+  const block = blockOf(location, dataset);
+  const where = `${source}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name})`;
+  if (!block) throw new TransformError(`${where} is missing; the request asked for it`);
+  const sink = sinkOf(run, dataset, variables);
+  const sources = variables.map((v) => block.variables.indexOf(v));
+  if (sources.includes(-1)) throw new TransformError(`${where} lacks one of ${variables.join(", ")}`);
+  recordUnits(sink, block, sources, where);
+  const fixed: ColumnSlice[] = [
+    { constant: name },
+    { constant: location.latitude },
+    { constant: location.longitude },
+    { constant: location.elevation },
+  ];
+  const n = block.utcMillis.length;
+  const days = block.localDays;
+  if (days.length > 0) {
+    sink.firstDay = Math.min(sink.firstDay, days[0] as number);
+    sink.lastDay = Math.max(sink.lastDay, days[days.length - 1] as number);
+  }
+  const missing: string[] = [];
+  for (const frame of dates) {
+    let start: number;
+    let count: number;
+    if (dataset === "weather_hourly") {
+      start = lowerBound(block.utcMillis, frame.startMs);
+      let end = start;
+      while (end < n && (block.utcMillis[end] as number) < frame.endMs) end++;
+      count = end - start;
+      const hours = Math.round((frame.endMs - frame.startMs) / 3_600_000);
+      const aligned = count === 0 || (block.utcMillis[start] as number) === frame.startMs;
+      // No rows at all: a body of other dates, reported for the whole run once all are read.
+      if (count === 0) {
+        missing.push(frame.date);
+        continue;
+      }
+      if (count !== hours || !aligned) {
+        throw new TransformError(
+          `${where} has ${count} hourly row(s) in ${frame.date}, whose local day in the stack's time zone runs from ` +
+            `${new Date(frame.startMs).toISOString()} for ${hours} hours; the body must hold each of them ` +
+            "(the request's dates or time zone do not match the date; ingest it again)",
+        );
+      }
+    } else {
+      const day = dayOfIsoDate(frame.date);
+      start = block.localDays.indexOf(day);
+      count = start < 0 ? 0 : 1;
+      if (count === 0) {
+        missing.push(frame.date);
+        continue;
+      }
+    }
+    const day = dayOfIsoDate(frame.date);
+    let writer = sink.writers.get(day);
+    if (!writer) {
+      writer = new DatasetParquetWriter(sink.schema, run.options);
+      sink.writers.set(day, writer);
+    }
+    const columns: ColumnSlice[] = [...fixed];
+    if (dataset === "weather_hourly") columns.push({ doubles: block.utcMillis, offset: start });
+    for (const i of sources) columns.push({ doubles: block.values[i] as Float64Array, offset: start });
+    writer.appendRows(count, columns);
+  }
+  return missing;
+}
+
+/** The first index whose value is at least `value` in an ascending array. */
+function lowerBound(values: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((values[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -356,18 +557,8 @@ function blockOf(location: ScannedLocation, dataset: Dataset): ScannedBlock | un
   return dataset === "weather_hourly" ? location.hourly : location.daily;
 }
 
-/** Appends one location's rows of one dataset, day by day, to the writers of the days kept. */
-function appendLocation(
-  run: Run,
-  dataset: Dataset,
-  variables: readonly string[],
-  location: ScannedLocation,
-  name: string,
-  source: string,
-  keepDay: (day: number) => boolean,
-): void {
-  const block = blockOf(location, dataset);
-  if (!block) return;
+/** The sink of a dataset in a run, created on first use with these variables as columns. */
+function sinkOf(run: Run, dataset: Dataset, variables: readonly string[]): DatasetSink {
   let sink = run.sinks.get(dataset);
   if (!sink) {
     sink = {
@@ -380,6 +571,22 @@ function appendLocation(
     };
     run.sinks.set(dataset, sink);
   }
+  return sink;
+}
+
+/** Appends one location's rows of one dataset, day by day, to the writers of the days kept. */
+function appendLocation(
+  run: Run,
+  dataset: Dataset,
+  variables: readonly string[],
+  location: ScannedLocation,
+  name: string,
+  source: string,
+  keepDay: (day: number) => boolean,
+): void {
+  const block = blockOf(location, dataset);
+  if (!block) return;
+  const sink = sinkOf(run, dataset, variables);
   const where = `${source}: ${BLOCK_OF[dataset]} of location ${location.index + 1} (${name})`;
   // The parser has checked that the body holds every requested variable; callers request these.
   const sources = variables.map((v) => block.variables.indexOf(v));

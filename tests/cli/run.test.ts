@@ -4,6 +4,10 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { startFakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
 import { apiUrlsFromBase, runLocalDay } from "../../pipeline/cli/run";
+import { isRawBodyKey } from "../../pipeline/core/keys";
+import { S3ObjectStore } from "../../pipeline/core/storage";
+import { LOCAL_BUCKETS } from "../../pipeline/local/local-buckets";
+import { startLocalS3 } from "../../pipeline/local/s3-server";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
 
 describe("a local run (npm start)", function () {
@@ -64,6 +68,55 @@ describe("a local run (npm start)", function () {
     } finally {
       console.table = table;
       await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("stores the same keys and bytes on a second run, though the embedded fake's port changes (the host is not in a key)", async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "run-twice-"));
+    const table = console.table;
+    console.table = () => undefined;
+    /** Every object of both local buckets, key -> bytes (manifests, which hold the URL and fetch time, aside). */
+    const contents = async (): Promise<Map<string, string>> => {
+      const s3 = await startLocalS3({
+        directory: path.join(dataDir, "s3"),
+        buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
+      });
+      const client = s3.client();
+      const out = new Map<string, string>();
+      try {
+        for (const bucket of [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated]) {
+          const store = new S3ObjectStore(client, bucket);
+          for (const key of await store.listKeys("")) {
+            if (key.endsWith(".json") && !isRawBodyKey(key)) out.set(`${bucket}/${key}`, "(manifest)");
+            else out.set(`${bucket}/${key}`, Buffer.from((await store.getObject(key)).body).toString("base64"));
+          }
+        }
+      } finally {
+        client.destroy();
+        await s3.close();
+      }
+      return out;
+    };
+    try {
+      const run = () =>
+        runLocalDay({
+          settings: DEFAULT_PIPELINE_SETTINGS,
+          dataDir,
+          date: "2026-11-01",
+          live: false,
+          previewRows: 1,
+          print: () => undefined,
+        });
+      const first = await run();
+      const afterFirst = await contents();
+      const second = await run();
+      const afterSecond = await contents();
+      expect(second.ingest.keys).to.deep.equal(first.ingest.keys);
+      expect([...afterSecond.keys()]).to.deep.equal([...afterFirst.keys()]);
+      for (const [key, bytes] of afterFirst) expect(afterSecond.get(key), key).to.equal(bytes);
+    } finally {
+      console.table = table;
       await rm(dataDir, { recursive: true, force: true });
     }
   });

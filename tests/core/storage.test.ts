@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { startLocalS3 } from "../../pipeline/local/s3-server";
-import { startDenyListingProxy } from "../support/deny-listing-proxy";
 import {
   DirectoryObjectStore,
   ObjectNotFoundError,
@@ -99,10 +98,9 @@ describe("storage", () => {
 
   describe("getObject on S3 without s3:ListBucket", () => {
     it("reports a missing key that S3 answers with 403 AccessDenied as missing or not permitted", async () => {
-      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"] });
-      // AWS S3 answers a reader who may not list the bucket 403 for a missing key; s3rver, 404.
-      const proxy = await startDenyListingProxy(s3.endpoint);
-      const client = proxy.client();
+      // AWS S3 answers a reader who may not list the bucket 403 for a missing key; so does this s3rver.
+      const s3 = await startLocalS3({ directory: await tempDir(), buckets: ["bucket"], withoutListBucket: ["bucket"] });
+      const client = s3.client();
       try {
         const store = new S3ObjectStore(client, "bucket");
         await store.putObject("a/there.json", "{}", { contentType: "application/json" });
@@ -111,7 +109,6 @@ describe("storage", () => {
           () => undefined,
           (e: unknown) => e,
         );
-        expect(proxy.denied).to.deep.equal(["GET /bucket/a/missing.json?x-id=GetObject"]);
         expect(error).to.be.instanceOf(ObjectNotFoundError);
         expect((error as ObjectNotFoundError).accessDenied).to.equal(true);
         expect((error as Error).message).to.equal(
@@ -120,7 +117,6 @@ describe("storage", () => {
         );
       } finally {
         client.destroy();
-        await proxy.close();
         await s3.close();
       }
     });

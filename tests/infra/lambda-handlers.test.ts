@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { createIngestHandler, handleIngestEvent } from "../../pipeline/ingest/handler";
 import { createPlanHandler } from "../../pipeline/operations/plan-handler";
+import { createBackfillPlanHandler } from "../../pipeline/backfill/plan";
 import { createTransformHandler, handleTransformEvent } from "../../pipeline/transform/handler";
 import { curatedObjectKey } from "../../pipeline/core/keys";
 import { startFakeOpenMeteo, type FakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
@@ -193,5 +194,54 @@ describe("the Lambda handlers", function () {
     expect(out.files).to.equal(2);
     expect(JSON.parse(out.lines[0] ?? "{}")).to.have.property("Stack", "serialized");
     expect(fake.requests[before]?.params["apikey"]).to.equal("serialized-key");
+  });
+
+  it("survive Pulumi's closure serializer: the backfill planner, a window's ingest and its transform", async function () {
+    this.timeout(60_000);
+    const raw = path.join(directory, "raw");
+    const curated = path.join(directory, "curated");
+    // A DST zone, so the day frames (Intl inside functions) and the fall-back day's extra day are serialized too.
+    const berlin: PipelineSettings = { ...settings, timezone: "Europe/Berlin" };
+    const serialized = await pulumi.runtime.serializeFunction(
+      () => {
+        const stores = { rawStore: new DirectoryObjectStore(raw), curatedStore: new DirectoryObjectStore(curated) };
+        const now = (): Date => new Date("2025-07-20T06:00:00Z");
+        const plan = createBackfillPlanHandler({
+          settings: berlin,
+          curatedStore: stores.curatedStore,
+          maxWeightPerDay: 8000,
+          now,
+          log: () => undefined,
+        });
+        const ingest = createIngestHandler({
+          settings: berlin,
+          rawStore: stores.rawStore,
+          now,
+          log: () => undefined,
+          stack: "serialized",
+        });
+        const transform = createTransformHandler({
+          settings: berlin,
+          ...stores,
+          stack: "serialized",
+          log: () => undefined,
+        });
+        return async () => {
+          const planned = await plan({ from: "2024-10-20", to: "2024-10-31" });
+          const files: number[] = [];
+          for (const window of planned.windows) {
+            const ingested = await ingest(window);
+            files.push((await transform(ingested)).files.length);
+          }
+          return { windows: planned.windows.map((w) => `${w.from}_${w.to}`), files };
+        };
+      },
+      { isFactoryFunction: true },
+    );
+    const out = (await loadSerialized(serialized.text)({})) as { windows: string[]; files: number[] };
+    // Summer time ends on 2024-10-27: two windows, one per offset.
+    expect(out.windows).to.deep.equal(["2024-10-20_2024-10-27", "2024-10-28_2024-10-31"]);
+    expect(out.files).to.deep.equal([16, 8]);
+    expect(await curatedStore.listKeys("weather_hourly/")).to.have.lengthOf(12);
   });
 });

@@ -93,8 +93,9 @@ const urlOfQueue = (logical: string) =>
 const arnOfLogGroup = (name: string) => `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${name}`;
 
 describe("infrastructure under Pulumi mocks", function () {
-  // Each stack's program runs in its own process (@pulumi/aws takes a few seconds to load).
-  this.timeout(120_000);
+  // Each stack's program runs in its own process (ts-node and @pulumi/aws take a few seconds,
+  // minutes when the shared machine is busy).
+  this.timeout(600_000);
   const plans = new Map<string, PlannedResource[]>();
 
   before(async () => {
@@ -387,9 +388,33 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(names.length > 0, "dev and staging have the sample source").to.equal(stack !== "prod");
         expect(policy(`${prefix}-ingest-policy`)).to.deep.equal({
           PutRawObjects: `s3:PutObject on ${raw}/open-meteo/*`,
+          ListBackfillWindows: `s3:ListBucket on ${raw}`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("ingest")}`,
           ...ingestSources,
         });
+        const ingestListing = statementsOf(find(plan(), T.rolePolicy, `${prefix}-ingest-policy`).inputs["policy"]);
+        expect(ingestListing.find((st) => st.Sid === "ListBackfillWindows")?.Condition).to.deep.equal({
+          StringLike: { "s3:prefix": ["open-meteo/forecast/backfill/*", "open-meteo/archive/backfill/*"] },
+        });
+        // The backfill: its planner lists curated partitions only; its state machine starts its own
+        // children (Distributed Map) and nothing else.
+        expect(policy(`${prefix}-backfill-plan-policy`)).to.deep.equal({
+          ListCuratedDates: `s3:ListBucket on ${curated}`,
+          WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("backfill-plan")}`,
+        });
+        const backfillArn = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${prefix}-backfill`;
+        const children = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:execution:${prefix}-backfill`;
+        const backfillFns = ["backfill-plan", "ingest", "transform"].map((f) => arnOfFunction(`${prefix}-${f}`));
+        expect(policy(`${prefix}-backfill-run-policy`)).to.deep.equal({
+          InvokePipelineFunctions: `lambda:InvokeFunction on ${backfillFns.flatMap((f) => [f, `${f}:*`]).join(",")}`,
+          StartWindowExecutions: `states:StartExecution on ${backfillArn}`,
+          FollowWindowExecutions: `states:DescribeExecution,states:StopExecution on ${children}/*`,
+          RedriveWindowExecutions: `states:RedriveExecution on ${children}/Window:*`,
+          PublishAlerts: `sns:Publish on ${arnOf("topic", `${prefix}-alerts-topic`)}`,
+          EncryptAlerts: `kms:Decrypt,kms:GenerateDataKey on ${arnOf("key", `${prefix}-alerts-key`)}`,
+          DeadLetterFailedWindows: `sqs:SendMessage on ${arnOf("queue", `${prefix}-alerts-run-dlq`)}`,
+        });
+        expect(find(plan(), T.stateMachine, `${prefix}-backfill`).inputs["name"]).to.equal(`${prefix}-backfill`);
         expect(policy(`${prefix}-transform-policy`)).to.deep.equal({
           GetRawObjects: `s3:GetObject on ${raw}/open-meteo/*`,
           TellMissingRawObjects: `s3:ListBucket on ${raw}`,
@@ -634,6 +659,53 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(inner["AlertDateFailure"]!.Parameters!["TopicArn"]).to.equal(arnOf("topic", `${prefix}-alerts-topic`));
       });
 
+      it("declares a valid backfill state machine: a Distributed Map with the stack's concurrency, no failure tolerated, every failure alerting", () => {
+        type State = Record<string, unknown> & { Type: string; Next?: string; Catch?: { Next: string }[] };
+        const definition = JSON.parse(
+          find(plan(), T.stateMachine, `${prefix}-backfill`).inputs["definition"] as string,
+        ) as { StartAt: string; States: Record<string, State> };
+        const result = validateAsl(definition, { checkPaths: true, checkArn: true });
+        expect(result.errors, JSON.stringify(result.errors)).to.be.empty;
+        const map = definition.States["EachWindow"]!;
+        expect(map).to.deep.include({
+          Type: "Map",
+          ItemsPath: "$.windows",
+          MaxConcurrency: config.backfill.maxConcurrency,
+          ToleratedFailurePercentage: 0,
+          ToleratedFailureCount: 0,
+          Label: "Window",
+        });
+        const processor = map["ItemProcessor"] as { ProcessorConfig: unknown; States: Record<string, State> };
+        expect(processor.ProcessorConfig).to.deep.equal({ Mode: "DISTRIBUTED", ExecutionType: "STANDARD" });
+        const inner = processor.States;
+        expect(inner["WaitForRateLimit"]).to.deep.include({
+          Type: "Wait",
+          TimestampPath: "$.resumeAt",
+          Next: "IngestWindow",
+        });
+        expect((inner["IngestWindow"]!["Parameters"] as Record<string, unknown>)["FunctionName"]).to.equal(
+          arnOfFunction(`${prefix}-ingest`),
+        );
+        for (const name of ["IngestWindow", "TransformWindow"]) {
+          let next: string | undefined = inner[name]!.Catch![0]!.Next;
+          const path: string[] = [];
+          while (next) {
+            const state: State = inner[next]!;
+            path.push(state.Type === "Task" ? String(state["Resource"]) : state.Type);
+            next = state.Next;
+          }
+          expect(path, name).to.deep.equal([
+            "Pass",
+            "arn:aws:states:::sns:publish",
+            "arn:aws:states:::sqs:sendMessage",
+            "Fail",
+          ]);
+        }
+        expect((inner["DeadLetterWindow"]!["Parameters"] as Record<string, unknown>)["QueueUrl"]).to.equal(
+          urlOfQueue(`${prefix}-alerts-run-dlq`),
+        );
+      });
+
       it("schedules the run with the stack's cron and time zone, through a role allowed to start it", () => {
         const schedule = find(plan(), T.schedule, `${prefix}-daily`).inputs;
         expect(schedule["scheduleExpression"]).to.equal(`cron(${config.schedule.cron})`);
@@ -733,6 +805,7 @@ describe("infrastructure under Pulumi mocks", function () {
         .map((f) => f.name)
         .sort(),
     ).to.deep.equal([
+      "weather-pipeline-sandbox-backfill-plan",
       "weather-pipeline-sandbox-ingest",
       "weather-pipeline-sandbox-plan",
       "weather-pipeline-sandbox-transform",

@@ -138,7 +138,9 @@ describe("ingest against the fake Open-Meteo and a local S3", function () {
       ],
       hourlyVariables: settings.hourlyVariables,
       dailyVariables: settings.dailyVariables,
-      timezone: "Europe/Berlin",
+      // The fixed-offset zone of a Berlin summer day: the same meaning whenever it is sent.
+      timezone: "Etc/GMT-2",
+      utcOffsetSeconds: 7200,
       fetchedAt: NOW.toISOString(),
       bodyBytes: sent.length,
       bodySha256: createHash("sha256").update(sent).digest("hex"),

@@ -93,13 +93,28 @@ describe("openmeteo-request", () => {
       expect(request?.date).to.equal(DATE);
     });
 
-    it("names each request by batch index and the first 12 hex of the URL's sha256", () => {
+    it("names each request by batch index and the first 12 hex of the sha256 of its path and query", () => {
       const [request] = planRequests(DEFAULT_PIPELINE_SETTINGS, DATE, "forecast");
-      const hash = createHash("sha256")
-        .update(request?.url ?? "")
-        .digest("hex")
-        .slice(0, 12);
+      const url = new URL(request?.url ?? "");
+      const hash = createHash("sha256").update(`${url.pathname}${url.search}`).digest("hex").slice(0, 12);
       expect(request?.requestId).to.equal(`0000-${hash}`);
+    });
+
+    it("gives the same request id on any host: the fake's port, a self-hosted server or a customer host", () => {
+      const ids = [
+        "https://api.open-meteo.com/v1/forecast",
+        "http://127.0.0.1:41234/v1/forecast",
+        "http://127.0.0.1:50999/v1/forecast",
+        "https://customer-api.open-meteo.com/v1/forecast",
+      ].map((forecastApiUrl) => planRequests(settingsWith({ forecastApiUrl }), DATE, "forecast")[0]?.requestId);
+      expect(new Set(ids).size).to.equal(1);
+      // The path is part of the request: another model's endpoint is another request.
+      const other = planRequests(
+        settingsWith({ forecastApiUrl: "https://api.open-meteo.com/v1/dwd-icon" }),
+        DATE,
+        "forecast",
+      );
+      expect(other[0]?.requestId).to.not.equal(ids[0]);
     });
 
     it("uses the archive base URL for the archive endpoint", () => {
@@ -116,8 +131,13 @@ describe("openmeteo-request", () => {
     });
 
     it("keeps slashes of a time zone readable and escapes what a query would misread", () => {
-      const slash = planRequests(settingsWith({ timezone: "America/Argentina/Buenos_Aires" }), DATE, "forecast")[0];
-      expect(slash?.url).to.include("&timezone=America/Argentina/Buenos_Aires&");
+      const slash = buildRequestUrl(
+        "https://api.open-meteo.com/v1/forecast",
+        [{ name: "x", latitude: 1, longitude: 2 }],
+        { hourlyVariables: ["temperature_2m"], dailyVariables: [], timezone: "America/Argentina/Buenos_Aires" },
+        DATE,
+      );
+      expect(slash).to.include("&timezone=America/Argentina/Buenos_Aires&");
       // A literal "+" would reach the server as a space.
       const plus = planRequests(settingsWith({ timezone: "Etc/GMT+5" }), DATE, "forecast")[0];
       expect(plus?.url).to.include("&timezone=Etc/GMT%2B5&");
@@ -242,7 +262,7 @@ describe("openmeteo-request", () => {
         }),
       ).to.throw(/locations\[1\].name is "x", the same as locations\[0\]/);
       expect(() => plan({ hourlyVariables: variables(25), dailyVariables: [], maxWeight: 2 })).to.throw(
-        /weighs 2.5 \(25 variables\).*maxWeightPerRequest is 2; raise it to at least 2.5/,
+        /weighs 2.5 \(25 variables, 1 day\(s\)\).*maxWeightPerRequest is 2; raise it to at least 2.5/,
       );
       expect(() => plan({ timezone: "Mars/Olympus" })).to.throw(/settings.timezone is "Mars\/Olympus"/);
       expect(() => plan({}, "2024-02-30")).to.throw(/date is "2024-02-30"/);

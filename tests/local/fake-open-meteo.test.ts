@@ -6,6 +6,7 @@ import {
   answerOpenMeteoQuery,
   formatFloat32,
   listFakeVariables,
+  queryWeight,
   rateLimitAnswer,
   startFakeOpenMeteo,
   type FakeOpenMeteo,
@@ -209,6 +210,116 @@ describe("fake Open-Meteo", () => {
       expect(zone("Europe/Berlin")).to.eql(["Europe/Berlin", "GMT+2", 7200]);
       expect(zone("auto")).to.eql(["Etc/GMT-1", "GMT+1", 3600]);
       expect(zone("auto", -74)).to.eql(["Etc/GMT+5", "GMT-5", -18000]);
+    });
+  });
+
+  describe("daylight saving time, as open-meteo issues 261, 488 and 1764 report it", () => {
+    const DECEMBER = new Date("2024-12-10T07:00:00Z");
+    const SUMMER = new Date("2024-07-15T07:00:00Z");
+    const query = (timezone: string, start: string, end: string, extra = "") =>
+      `latitude=52.52&longitude=13.41&hourly=temperature_2m&daily=temperature_2m_max&timezone=${timezone}&start_date=${start}&end_date=${end}${extra}`;
+
+    it("applies December's offset to a Berlin July day requested in December: its day starts at 23:00Z", () => {
+      const body = objectOf(answer("/v1/archive", query("Europe/Berlin", "2024-07-01", "2024-07-01"), DECEMBER).json);
+      expect(body["utc_offset_seconds"]).to.equal(3600);
+      expect(body["timezone_abbreviation"]).to.equal("GMT+1");
+      expect(body.hourly?.["time"]?.[0]).to.equal("2024-07-01T00:00");
+      expect(body.hourly?.["time"]).to.have.length(24);
+      // The same instants in UTC: label 00:00 at +01:00 is 23:00Z, an hour after the true local midnight.
+      const utc = objectOf(answer("/v1/archive", query("GMT", "2024-06-30", "2024-07-01"), DECEMBER).json);
+      const utcTemps = utc.hourly?.["temperature_2m"] as number[];
+      expect(body.hourly?.["temperature_2m"]).to.deep.equal(utcTemps.slice(23, 47));
+      // Its daily maximum covers 23:00Z to 23:00Z, not the Berlin day.
+      expect(body.daily?.["temperature_2m_max"]?.[0]).to.equal(Math.max(...utcTemps.slice(23, 47)));
+    });
+
+    it("gives the offset of the request's zone at any request time with a fixed-offset zone (Etc/GMT-2)", () => {
+      const winter = objectOf(answer("/v1/archive", query("Etc/GMT-2", "2024-07-01", "2024-07-01"), DECEMBER).json);
+      const summer = objectOf(answer("/v1/archive", query("Etc/GMT-2", "2024-07-01", "2024-07-01"), SUMMER).json);
+      expect(winter["utc_offset_seconds"]).to.equal(7200);
+      expect(winter.hourly).to.deep.equal(summer.hourly);
+      expect(winter.daily).to.deep.equal(summer.daily);
+    });
+
+    it("keeps one offset and 24 labels a day across both switch days, the 02:00 that does not exist included", () => {
+      const spring = objectOf(answer("/v1/archive", query("Europe/Berlin", "2024-03-30", "2024-04-01"), DECEMBER).json);
+      const labels = spring.hourly?.["time"] as string[];
+      expect(labels).to.have.length(72);
+      expect(labels).to.include("2024-03-31T02:00");
+      expect(spring["utc_offset_seconds"]).to.equal(3600);
+      // The previous autumn's switch, asked in summer: +02:00 all along, 02:00 once, no 25th hour.
+      const fall = objectOf(answer("/v1/archive", query("Europe/Berlin", "2023-10-28", "2023-10-30"), SUMMER).json);
+      const fallLabels = fall.hourly?.["time"] as string[];
+      expect(fallLabels).to.have.length(72);
+      expect(fallLabels.filter((l) => l === "2023-10-29T02:00")).to.have.length(1);
+      expect(fall["utc_offset_seconds"]).to.equal(7200);
+      // With unixtime, the daily times are the fixed-offset midnights (issue 1545's 23:00 after the change).
+      const unix = objectOf(
+        answer("/v1/archive", query("Europe/Berlin", "2023-10-28", "2023-10-30", "&timeformat=unixtime"), SUMMER).json,
+      );
+      expect(unix.daily?.["time"]).to.deep.equal([
+        Date.UTC(2023, 9, 27, 22) / 1000,
+        Date.UTC(2023, 9, 28, 22) / 1000,
+        Date.UTC(2023, 9, 29, 22) / 1000,
+      ]);
+    });
+  });
+
+  describe("weight and quota, as the server counts them", () => {
+    it("weighs each location max(1, V/10, V/10 * days/14) in Float32, like calculateQueryWeight", () => {
+      // The server's own test cases (OutputformatTests.swift).
+      expect(queryWeight(1, [7671])).to.equal(Math.fround(54.79286));
+      expect(queryWeight(2, [7671])).to.equal(Math.fround(109.58572));
+      expect(queryWeight(1, [7])).to.equal(1);
+      expect(queryWeight(15, [7])).to.equal(1.5);
+      expect(queryWeight(30, [7])).to.equal(3);
+      expect(queryWeight(1, [31, 31])).to.equal(2);
+      expect(queryWeight(15, [31, 31])).to.equal(Math.fround(6.6428566));
+      expect(queryWeight(30, [31, 31])).to.equal(Math.fround(13.285713));
+    });
+
+    let server: FakeOpenMeteo | undefined;
+    afterEach(async () => {
+      await server?.close();
+      server = undefined;
+    });
+
+    it("counts each answer's weight and 1 per error, and refuses with the real 429s when a limit is reached, until it resets", async () => {
+      let clock = new Date("2024-12-10T07:59:00Z");
+      server = await startFakeOpenMeteo({ now: () => clock, quota: { minutely: 100, hourly: 10, daily: 15 } });
+      const get = async (q: string) => {
+        const response = await fetch(`${server!.archiveUrl}?${q}`);
+        return { status: response.status, body: (await response.json()) as { reason?: string } };
+      };
+      // 2 locations x 12 variables x 35 days: 2 x 1.2 x 35/14 = 6.
+      const vars =
+        "temperature_2m,relative_humidity_2m,dew_point_2m,apparent_temperature,precipitation,rain,snowfall,weather_code,pressure_msl,cloud_cover,wind_speed_10m,wind_direction_10m";
+      const heavy = `latitude=1,2&longitude=3,4&hourly=${vars}&start_date=2024-01-01&end_date=2024-02-04`;
+      expect((await get(heavy)).status).to.equal(200);
+      expect(server.usage()).to.deep.equal({ requests: 1, weight: 6, refused: 0 });
+      expect(
+        (await get("latitude=1&longitude=2&hourly=nope&start_date=2024-01-01&end_date=2024-01-01")).status,
+      ).to.equal(400);
+      expect(server.usage().weight).to.equal(7);
+      expect((await get(heavy)).status).to.equal(200); // usage 7 < 10: served, now 13
+      const refused = await get(heavy);
+      expect(refused).to.deep.equal({ status: 429, body: { error: true, reason: OPEN_METEO_REASONS.hourly } });
+      expect(server.usage()).to.deep.equal({ requests: 3, weight: 13, refused: 1 });
+      clock = new Date("2024-12-10T08:00:30Z"); // the next hour: the hourly counter is clear, the daily one is not
+      expect((await get(heavy)).status).to.equal(200); // daily 13 < 15: served, now 19
+      expect((await get(heavy)).body.reason).to.equal(OPEN_METEO_REASONS.daily);
+      clock = new Date("2024-12-11T00:00:10Z");
+      expect((await get(heavy)).status).to.equal(200);
+    });
+
+    it("answers a request heavier than the hourly limit with the server's 400", async () => {
+      server = await startFakeOpenMeteo({ now: () => JULY, quota: { hourly: 3 } });
+      // One variable for 731 days: 0.1 x 731/14 = 5.2.
+      const response = await fetch(
+        `${server.archiveUrl}?latitude=1&longitude=2&hourly=temperature_2m&start_date=2020-01-01&end_date=2021-12-31`,
+      );
+      expect(response.status).to.equal(400);
+      expect(((await response.json()) as { reason: string }).reason).to.match(/requests too much data/);
     });
   });
 

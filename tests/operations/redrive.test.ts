@@ -236,6 +236,22 @@ describe("redriving the dead-letter queue", () => {
     expect(parseDeadLetterBody(body("2025-07-18", { keys: [] }))).to.deep.equal({ date: "2025-07-18" });
   });
 
+  it("redrives a failed backfill window with its {from, to}, once, under a name of its own", async () => {
+    const window = JSON.stringify({ from: "2015-01-01", to: "2015-06-23" });
+    const queue = new MemoryQueue([window, body("2025-07-16"), window]);
+    const machine = new MemoryStateMachine();
+    const result = await redriveDeadLetters(clientsOf(queue, machine));
+    expect(machine.started.map((s) => s.input)).to.deep.equal([
+      { date: "2025-07-16" },
+      { from: "2015-01-01", to: "2015-06-23" },
+    ]);
+    expect(machine.started[1]!.name).to.match(/^redrive-backfill-2015-01-01-2015-06-23-[0-9a-f]{16}$/);
+    expect(result.deleted).to.equal(3);
+    expect(() => parseDeadLetterBody(JSON.stringify({ from: "2015-01-01" }))).to.throw(
+      /a backfill window needs "from" and "to"/,
+    );
+  });
+
   it("rejects a maxMessages below 1", async () => {
     let error: unknown;
     await redriveDeadLetters(clientsOf(new MemoryQueue(), new MemoryStateMachine()), { maxMessages: 0 }).catch(

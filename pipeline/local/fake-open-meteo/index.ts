@@ -15,6 +15,9 @@
  *   weather code, direction) without decimals; a missing value is `null`.
  * - the archive lags real time: hours later than `archiveDelayDays` before the clock are `null`.
  * - unknown parameters are ignored; bad ones give 400 `{"error":true,"reason":...}`.
+ * - weight is counted per request as the server counts it (queryWeight); with `quota` the fake
+ *   refuses requests with the minutely, hourly or daily 429 once a period's usage reaches its
+ *   limit, as the free API's rate limiter does.
  * Choices of the fake: `timezone=auto` resolves to a whole-hour zone from the longitude
  * (Etc/GMT-1 for 15°E); coordinates snap to a 0.02° (forecast) or 0.1° (archive) grid in
  * float32, like the real grid cells; elevation and `generationtime_ms` are derived from the
@@ -28,8 +31,15 @@ export {
   type FakeAnswer,
   type FakeRequest,
 } from "./faults";
-export { answerOpenMeteoQuery, formatFloat32, type RenderedAnswer, type RenderOptions } from "./response";
-export { startFakeOpenMeteo, type FakeOpenMeteo, type FakeOpenMeteoOptions, type RecordedRequest } from "./server";
+export { answerOpenMeteoQuery, formatFloat32, queryWeight, type RenderedAnswer, type RenderOptions } from "./response";
+export {
+  FREE_TIER_QUOTA,
+  startFakeOpenMeteo,
+  type FakeOpenMeteo,
+  type FakeOpenMeteoOptions,
+  type FakeUsage,
+  type RecordedRequest,
+} from "./server";
 export { listFakeVariables } from "./weather";
 export {
   FAKE_EXTRA_FIELD,

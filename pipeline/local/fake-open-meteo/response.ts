@@ -334,6 +334,24 @@ function generationTimeOf(params: Readonly<Record<string, string>>, index: numbe
 export interface RenderedAnswer {
   readonly status: number;
   readonly body: string;
+  /** The API weight of a successful answer, as the server counts it (see queryWeight). */
+  readonly weight?: number;
+}
+
+/**
+ * The weight of an answered query, exactly as Open-Meteo computes it
+ * (ForecastApiResult.swift calculateQueryWeight, in Float32): per output element (a location
+ * with its date range) max(1, max(V/10, V/10 * days/14)), V = hourly + daily variables, summed.
+ */
+export function queryWeight(variableCount: number, elementDays: readonly number[]): number {
+  const f = Math.fround;
+  const variablesFraction = f(f(variableCount) / f(10));
+  let sum = f(0);
+  for (const days of elementDays) {
+    const weight = Math.max(variablesFraction, f(f(f(days) / f(14)) * variablesFraction));
+    sum = f(sum + Math.max(1, weight));
+  }
+  return sum;
 }
 
 /** Clock and lag the synthetic answers depend on. */
@@ -412,7 +430,11 @@ export function answerOpenMeteoQuery(
       bodies.length === 1 && query.coordinates.length === 1 && query.ranges.length <= 1
         ? (bodies[0] as string)
         : `[${bodies.join(",")}]`;
-    return { status: 200, body };
+    const weight = queryWeight(
+      query.hourly.length + query.daily.length,
+      elements.map(({ range }) => daysBetween(range.start, range.end) + 1),
+    );
+    return { status: 200, body, weight };
   } catch (error) {
     if (error instanceof BadRequest)
       return { status: 400, body: JSON.stringify({ error: true, reason: error.reason }) };

@@ -53,7 +53,32 @@ export interface FakeOpenMeteoOptions {
   readonly sources?: readonly SourceDefinition[];
   /** Scripts a source's file (a publisher's change, a broken file); undefined serves the rendered one. */
   readonly sourceFile?: (name: string, now: Date) => FakeSourceFile | undefined;
+  /**
+   * Rate limits by API weight, as the free API counts them per client (RateLimiter.swift): a
+   * request is refused with the limit's 429 while the usage of the current minute, hour or UTC
+   * day (by the fake's clock) has reached the limit, and is not counted then; an answered
+   * request counts its weight, an error answer 1. A request heavier than the hourly limit is a
+   * 400. Default: no limits (the self-hosted server's behaviour), usage still counted.
+   */
+  readonly quota?: { readonly minutely?: number; readonly hourly?: number; readonly daily?: number };
 }
+
+/** What the fake has counted, as the server's rate limiter would. */
+export interface FakeUsage {
+  /** Requests answered (success or error), 429s of the quota excluded. */
+  readonly requests: number;
+  /** Weight counted over the fake's life: successes by their weight, errors 1 each. */
+  readonly weight: number;
+  /** Requests refused by the quota (429, not counted). */
+  readonly refused: number;
+}
+
+/** The free API's limits (RateLimiter.swift defaults). */
+export const FREE_TIER_QUOTA = { minutely: 600, hourly: 5_000, daily: 10_000 } as const;
+
+/** The server's reason for a request heavier than the hourly limit. */
+const TOO_MUCH_DATA =
+  "Your API call requests too much data. Please reduce the number of variables, locations and/or weather models.";
 
 /** A running fake. */
 export interface FakeOpenMeteo {
@@ -68,6 +93,8 @@ export interface FakeOpenMeteo {
   readonly requests: RecordedRequest[];
   /** Where the fake publishes a source's file. */
   sourceUrl(source: Pick<SourceDefinition, "name" | "format">): string;
+  /** Weight and requests counted so far. */
+  usage(): FakeUsage;
   /** Stops listening and drops open connections (hanging ones included). */
   close(): Promise<void>;
 }
@@ -97,6 +124,30 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
   const now = options.now ?? (() => new Date());
   let inFlight = 0;
   let closed = false;
+  const counted = { requests: 0, weight: 0, refused: 0 };
+  // Usage per period, reset when the period (by the fake's clock) changes, like the server's
+  // counters that it clears every minute, at the hour and at 00:00 UTC.
+  const state: { name: "minutely" | "hourly" | "daily"; ms: number; limit?: number; index: number; used: number }[] = [
+    { name: "minutely", ms: 60_000, limit: options.quota?.minutely, index: -1, used: 0 },
+    { name: "hourly", ms: 3_600_000, limit: options.quota?.hourly, index: -1, used: 0 },
+    { name: "daily", ms: 86_400_000, limit: options.quota?.daily, index: -1, used: 0 },
+  ];
+  const roll = (): void => {
+    const t = now().getTime();
+    for (const p of state) {
+      const index = Math.floor(t / p.ms);
+      if (index !== p.index) {
+        p.index = index;
+        p.used = 0;
+      }
+    }
+  };
+  const count = (weight: number): void => {
+    roll();
+    counted.requests++;
+    counted.weight = Math.fround(counted.weight + weight);
+    for (const p of state) p.used = Math.fround(p.used + weight);
+  };
 
   const send = (
     request: IncomingMessage,
@@ -180,6 +231,18 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       send(request, response, record, 429, body, "application/json; charset=utf-8", true);
       return;
     }
+    // A published source's file is another publisher's: Open-Meteo's quota does not count it.
+    const sourceMatch = /^\/sources\/([a-z][a-z0-9_]*)\.(csv|jsonl?)$/.exec(record.path);
+    if (options.quota && !sourceMatch) {
+      roll();
+      const exhausted = state.find((p) => p.limit !== undefined && p.used >= p.limit);
+      if (exhausted) {
+        counted.refused++;
+        const body = Buffer.from(JSON.stringify({ error: true, reason: OPEN_METEO_REASONS[exhausted.name] }));
+        send(request, response, record, 429, body, "application/json; charset=utf-8", true);
+        return;
+      }
+    }
     if (options.latencyMs) await wait(options.latencyMs);
 
     const scripted = options.respond?.({ index: record.index, method: record.method, path: record.path, params });
@@ -189,7 +252,6 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     const normal = (): RenderedAnswer =>
       answerOpenMeteoQuery(record.path, params, { now: now(), archiveDelayDays: options.archiveDelayDays });
     const json = "application/json; charset=utf-8";
-    const sourceMatch = /^\/sources\/([a-z][a-z0-9_]*)\.(csv|jsonl?)$/.exec(record.path);
     switch (scripted?.kind) {
       case undefined:
       case "delay": {
@@ -198,10 +260,27 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
           return;
         }
         const answer = normal();
+        const hourly = options.quota?.hourly;
+        if (answer.weight !== undefined && hourly !== undefined && answer.weight > hourly) {
+          count(1);
+          send(
+            request,
+            response,
+            record,
+            400,
+            Buffer.from(JSON.stringify({ error: true, reason: TOO_MUCH_DATA })),
+            json,
+            false,
+          );
+          return;
+        }
+        count(answer.status === 200 ? (answer.weight ?? 1) : 1);
         send(request, response, record, answer.status, Buffer.from(answer.body, "utf8"), json, false);
         return;
       }
       case "json":
+        // A scripted error counts 1, as any error does; a scripted 429 stands for the limiter's and counts nothing.
+        if (scripted.status !== 429) count(1);
         send(
           request,
           response,
@@ -281,6 +360,7 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     port,
     requests,
     sourceUrl: (source) => `${url}/sources/${source.name}.${source.format}`,
+    usage: () => ({ ...counted }),
     close: async () => {
       closed = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
