@@ -4,7 +4,7 @@
  * transaction: delete the date's rows, COPY the file's rows, record the file in the ledger. A
  * retry or a re-run replaces the date atomically, and a crash mid-load leaves the previous rows.
  */
-import { assertIsoDate, curatedObjectKey, type Dataset } from "../core/keys";
+import { assertIsoDate, curatedObjectKey } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import { ObjectNotFoundError, type ObjectStore } from "../core/storage";
 import { copyChunks, readCuratedFile, type CuratedRows } from "./curated-file";
