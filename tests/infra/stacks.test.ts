@@ -426,9 +426,11 @@ describe("infrastructure under Pulumi mocks", function () {
           statementsOf(find(plan(), T.rolePolicy, `${prefix}-${role}-policy`).inputs["policy"])
             .filter((st) => st.Condition !== undefined)
             .map((st) => st.Condition);
-        expect(conditions("ingest")).to.deep.equal(
-          names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `sources/${n}/*`) } }],
-        );
+        expect(conditions("ingest")).to.deep.equal([
+          // The backfill's windows (ListBackfillWindows), then each source's own prefix.
+          { StringLike: { "s3:prefix": ["open-meteo/forecast/backfill/*", "open-meteo/archive/backfill/*"] } },
+          ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `sources/${n}/*`) } }]),
+        ]);
         expect(conditions("transform")).to.deep.equal([
           { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
           ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `source_${n}/date=*`) } }]),
