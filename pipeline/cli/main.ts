@@ -2,10 +2,12 @@
  * `npm start` and `npm run pipeline -- <command>`: the pipeline on this machine, run from the
  * compiled program in dist/ (pipeline/local/build.ts).
  */
-import { open } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { open, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import type * as CsvStringify from "csv-stringify/sync";
 import type * as Catalog from "../catalog";
 import type * as Config from "../infra/config";
 import type * as Storage from "../core/storage";
@@ -38,19 +40,55 @@ function load<T>(id: string): T {
 /** Days of the report `npm start` writes, and of `report` without --days. */
 const DEFAULT_REPORT_DAYS = 30;
 
+/** Output formats of `query`. */
+const QUERY_FORMATS = ["table", "csv", "json"] as const;
+
 const program = new Command()
   .name("pipeline")
   .description("Run the weather pipeline locally, convert saved responses, or plan a stack under Pulumi mocks.")
   .showHelpAfterError();
 
-/** The config of a stack file, or the embedded defaults (what a new stack gets), and where it came from. */
+/**
+ * The folder the user ran the command in. `npm start` and `npm run pipeline` run it in the
+ * project folder and keep the user's in INIT_CWD; run any other way, it is the working folder.
+ */
+function userDir(): string {
+  const viaNpm = ["start", "pipeline"].includes(process.env["npm_lifecycle_event"] ?? "");
+  return (viaNpm ? process.env["INIT_CWD"] : undefined) ?? process.cwd();
+}
+
+/** A path the user typed, relative to the folder they ran the command in. */
+function userPath(given: string): string {
+  return path.resolve(userDir(), given);
+}
+
+/** The local data folder: --data-dir from the user's folder, by default .local-data in the project. */
+function dataDirOf(given: string | undefined): string {
+  return given === undefined ? path.join(PROJECT_DIR, ".local-data") : userPath(given);
+}
+
+const DATA_DIR_HELP = "where the local buckets live (default: .local-data in the project folder)";
+
+/**
+ * The config of a stack file, or the embedded defaults (what a new stack gets) when no stack is
+ * named, and where it came from. A named stack without a file is an error: it is far more likely
+ * a typo than a wish for the defaults, which leaving out --stack gives.
+ */
 function configOf(stack: string | undefined) {
-  const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
-  const { parseStackConfigValues } = load<typeof Config>("../infra/config");
-  const file = stack ? path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`) : undefined;
-  const values = file ? readStackConfigFile(file) : {};
-  const source = file ? path.basename(file) : "embedded defaults";
-  return { config: parseStackConfigValues(values, readProjectName(), source), source };
+  const { readProjectName, readStackConfigFile, stackHint, stacksWithFiles } = load<typeof Plan>("../local/plan");
+  const { ConfigError, parseStackConfigValues } = load<typeof Config>("../infra/config");
+  if (stack === undefined) {
+    return { config: parseStackConfigValues({}, readProjectName(), "embedded defaults"), source: "embedded defaults" };
+  }
+  const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `--stack ${stack}: there is no ${path.basename(file)} in ${PROJECT_DIR}; ${stackHint(stack)}` +
+        `stacks with a file: ${stacksWithFiles().join(", ") || "none"}; leave out --stack for the embedded defaults`,
+    );
+  }
+  const source = path.basename(file);
+  return { config: parseStackConfigValues(readStackConfigFile(file), readProjectName(), source), source };
 }
 
 /** The pipeline settings of a stack file, or the embedded defaults. */
@@ -64,10 +102,7 @@ function settingsOf(stack: string | undefined) {
  */
 function sourcesOf(stack: string | undefined): readonly Sources.SourceDefinition[] {
   if (stack === undefined) return [load<typeof SampleSource>("../local/sample-source").LOCAL_SAMPLE_SOURCE];
-  const { readProjectName, readStackConfigFile } = load<typeof Plan>("../local/plan");
-  const { parseStackConfigValues } = load<typeof Config>("../infra/config");
-  const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
-  return parseStackConfigValues(readStackConfigFile(file), readProjectName(), path.basename(file)).sources;
+  return configOf(stack).config.sources;
 }
 
 function parseDate(value: string, option = "--date"): string {
@@ -79,14 +114,16 @@ function parseDate(value: string, option = "--date"): string {
   return value;
 }
 
+// No default command: a mistyped command name must be an "unknown command" error (with the
+// closest one), not arguments of `run`. `npm start` names `run` itself.
 program
-  .command("run", { isDefault: true })
+  .command("run")
   .description("Run one day locally: s3rver on 127.0.0.1 and the embedded fake Open-Meteo (no AWS, no internet)")
   .option("--live", "fetch from the real Open-Meteo API instead of the embedded fake")
   .option("--api-url <URL>", "fetch from any Open-Meteo-compatible server, e.g. http://localhost:8080 (self-hosted)")
   .option("--date <YYYY-MM-DD>", "the day to fetch (default: yesterday in the stack's time zone)", parseDate)
   .option("--stack <name>", "use the locations and variables of Pulumi.<name>.yaml (default: embedded defaults)")
-  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--data-dir <dir>", DATA_DIR_HELP)
   .option("--preview-rows <n>", "rows to preview per dataset", parsePositiveInteger, 5)
   .option(
     "--warehouse [url]",
@@ -107,7 +144,7 @@ program
       apiUrl?: string;
       date?: string;
       stack?: string;
-      dataDir: string;
+      dataDir?: string;
       previewRows: number;
       warehouse?: string | true;
       from?: string;
@@ -128,7 +165,7 @@ program
           from: options.from,
           to: options.to,
           spread: options.spread ?? false,
-          dataDir: path.resolve(options.dataDir),
+          dataDir: dataDirOf(options.dataDir),
           live: options.live ?? false,
           apiUrl: options.apiUrl,
           print: (line) => console.log(line),
@@ -136,7 +173,7 @@ program
         if (result.status !== "SUCCEEDED") process.exitCode = 1;
         return;
       }
-      const dataDir = path.resolve(options.dataDir);
+      const dataDir = dataDirOf(options.dataDir);
       await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
         sources: sourcesOf(options.stack),
@@ -171,20 +208,20 @@ program
     "the period's last day (default: local, the newest day with data; --stack, yesterday in the stack's time zone)",
     (value: string) => parseDate(value, "--end"),
   )
-  .option("--data-dir <dir>", "where the local buckets live (without --stack)", ".local-data")
+  .option("--data-dir <dir>", `${DATA_DIR_HELP}; without --stack`)
   .option("--out <file>", "the HTML file to write", "report.html")
-  .action(async (options: { stack?: string; days: number; end?: string; dataDir: string; out: string }) => {
+  .action(async (options: { stack?: string; days: number; end?: string; dataDir?: string; out: string }) => {
     const common = {
       days: options.days,
       end: options.end,
-      out: options.out,
+      out: userPath(options.out),
       sources: sourcesOf(options.stack),
       columnNames: settingsOf(options.stack).columnNames,
     };
     const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
     const report = options.stack
       ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
-      : await writeLocalReport(path.resolve(options.dataDir), common);
+      : await writeLocalReport(dataDirOf(options.dataDir), common);
     const { data } = report;
     const period =
       data.dates.length > 0 ? `${data.start} to ${data.end}, ${data.locations.length} location(s)` : "no data yet";
@@ -254,9 +291,8 @@ program
       dryRun: options.dryRun ?? false,
       queueOutput: options.schedule ? "scheduleDeadLetterQueueUrl" : undefined,
     });
-    const failed = result.runs.filter((run) => run.error !== undefined);
-    console.log(`${result.received} message(s), ${result.runs.length} run(s) started, ${failed.length} failed`);
-    if (failed.length > 0) process.exitCode = 1;
+    // redriveStack has printed what it did (and, on a dry run, that nothing changed).
+    if (result.runs.some((run) => run.error !== undefined)) process.exitCode = 1;
   });
 
 program
@@ -270,9 +306,12 @@ program
     // Streamed, with rows waiting on disk for their row group (a year is 365 files open at
     // once): memory stays bounded however large the files are, as in the Lambda and the bench.
     const inputs = await Promise.all(
-      files.map(async (name) => ({ name, body: (await open(name, "r")).createReadStream({ highWaterMark: 1 << 20 }) })),
+      files.map(async (name) => ({
+        name,
+        body: (await open(userPath(name), "r")).createReadStream({ highWaterMark: 1 << 20 }),
+      })),
     );
-    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(path.resolve(options.out)), {
+    const written = await transformResponseFiles(inputs, new DirectoryObjectStore(userPath(options.out)), {
       spillDirectory: tmpdir(),
     });
     for (const file of written)
@@ -284,14 +323,40 @@ program
   .description("Run the Pulumi program under mocks with a stack's config and print every resource it declares")
   .requiredOption("--stack <name>", "stack name; config comes from Pulumi.<name>.yaml (missing file = defaults)")
   .option("--config-file <path>", "read config from this file instead of Pulumi.<stack>.yaml")
-  .option("--json", "print an array of {type, name, inputs} for other tools")
-  .action(async (options: { stack: string; configFile?: string; json?: boolean }) => {
-    const resources = await load<typeof Plan>("../local/plan").planStack(options);
+  .option("--json", "print an array of {type, name, inputs, protect} for other tools")
+  .option("--out <file>", "write the plan to this file instead of stdout")
+  .action(async (options: { stack: string; configFile?: string; json?: boolean; out?: string }) => {
+    if (options.json && options.out === undefined) refuseJsonAfterNpmBanner();
+    const resources = await load<typeof Plan>("../local/plan").planStack({
+      stack: options.stack,
+      configFile: options.configFile === undefined ? undefined : userPath(options.configFile),
+      configFileShown: options.configFile,
+    });
     const { formatPlan } = load<typeof PlanReport>("./plan-report");
-    process.stdout.write(
-      options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources),
-    );
+    const text = options.json ? `${JSON.stringify(resources, null, 2)}\n` : formatPlan(options.stack, resources);
+    if (options.out === undefined) {
+      process.stdout.write(text);
+    } else {
+      await writeFile(userPath(options.out), text);
+      process.stderr.write(`wrote the plan of ${options.stack} (${resources.length} resources) to ${options.out}\n`);
+    }
   });
+
+/**
+ * `npm run` (npm 11) prints its "> weather-pipeline@0.1.0 pipeline" banner on stdout before the
+ * command starts, so JSON sent to a pipe or file after it is not JSON any more, and no command
+ * can take the banner back. Refuses that case with the two ways that work; a terminal, where a
+ * person reads the output, is left alone.
+ */
+function refuseJsonAfterNpmBanner(): void {
+  const viaNpm = process.env["npm_lifecycle_event"] === "pipeline";
+  const silent = process.env["npm_config_loglevel"] === "silent";
+  if (!viaNpm || silent || process.stdout.isTTY) return;
+  throw new InvalidArgumentError(
+    "plan --json: npm has already printed its banner on stdout, so the output would not be pure JSON; " +
+      "run `npm run --silent pipeline -- plan --json ...`, or write the JSON to a file with --out <file>",
+  );
+}
 
 program
   .command("query")
@@ -299,14 +364,29 @@ program
     'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly, weather_daily and source_<name> per source, partition column "date"',
   )
   .argument("[sql]", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
-  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--data-dir <dir>", DATA_DIR_HELP)
   .option("--stack <name>", "columns of a table with no files yet from Pulumi.<name>.yaml (default: embedded defaults)")
+  .option("--limit <n>", "show at most this many rows, with a note when there are more", parsePositiveInteger, 1000)
+  .addOption(
+    new Option("--format <format>", "table for reading, csv or json for other tools")
+      .choices(QUERY_FORMATS)
+      .default("table"),
+  )
   .option(
     "--warehouse [url]",
     "query the PostgreSQL warehouse instead: the embedded one of `npm start -- --warehouse`, or the server at a postgres:// URL",
   )
   .action(
-    async (given: string | undefined, options: { dataDir: string; stack?: string; warehouse?: string | true }) => {
+    async (
+      given: string | undefined,
+      options: {
+        dataDir?: string;
+        stack?: string;
+        limit: number;
+        format: (typeof QUERY_FORMATS)[number];
+        warehouse?: string | true;
+      },
+    ) => {
       // `query --warehouse "SELECT ..."`: the option's optional value took the SQL.
       let warehouse = options.warehouse;
       let sql = given;
@@ -319,7 +399,7 @@ program
       }
       if (warehouse !== undefined) {
         const { formatWarehouseRows, openLocalWarehouse } = load<typeof LocalWarehouse>("../local/local-warehouse");
-        const database = await openLocalWarehouse(warehouse, path.resolve(options.dataDir));
+        const database = await openLocalWarehouse(warehouse, dataDirOf(options.dataDir));
         try {
           const rows = await database.query(sql);
           if (rows.length === 0) console.log("(no rows)");
@@ -331,37 +411,62 @@ program
         return;
       }
       const settings = settingsOf(options.stack);
-      const { formatResultRows, queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
+      const { queryLocalCuratedData } = load<typeof DuckDb>("../local/duckdb");
       const result = await queryLocalCuratedData({
         sql,
-        dataDir: path.resolve(options.dataDir),
+        dataDir: dataDirOf(options.dataDir),
         hourlyVariables: settings.hourlyVariables,
         dailyVariables: settings.dailyVariables,
         columnNames: settings.columnNames,
         sources: sourcesOf(options.stack),
+        limit: options.limit,
       });
-      if (result.rows.length === 0) {
-        console.log(`(no rows; columns: ${result.columns.map((c) => c.name).join(", ")})`);
-        return;
-      }
-      console.table(formatResultRows(result));
-      console.log(`${result.rows.length} row(s)`);
+      printQueryResult(result, options.format, options.limit);
     },
   );
+
+/** Prints a result in `format`; notes go to stderr for csv and json, so stdout stays data. */
+function printQueryResult(result: DuckDb.QueryResult, format: (typeof QUERY_FORMATS)[number], limit: number): void {
+  const rows = load<typeof DuckDb>("../local/duckdb").formatResultRows(result);
+  const names = result.columns.map((c) => c.name);
+  const more = result.truncated
+    ? `showing the first ${limit} row(s); the query returns more: add a LIMIT or a WHERE, or raise --limit`
+    : undefined;
+  if (format === "table") {
+    if (rows.length === 0) {
+      console.log(`(no rows; columns: ${names.join(", ")})`);
+      return;
+    }
+    console.table(rows);
+    console.log(more ?? `${rows.length} row(s)`);
+    return;
+  }
+  if (format === "csv") {
+    const { stringify } = load<typeof CsvStringify>("csv-stringify/sync");
+    process.stdout.write(
+      stringify(
+        rows.map((row) => names.map((name) => row[name])),
+        { header: true, columns: names, cast: { boolean: (value) => String(value) } },
+      ),
+    );
+  } else {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  }
+  if (more) process.stderr.write(`${more}\n`);
+}
 
 program
   .command("compact")
   .description("Rewrite each date partition of a month into its one Parquet file per dataset (query results unchanged)")
   .requiredOption("--month <YYYY-MM>", "the month to compact; it must be over in the stack's time zone")
   .option("--stack <name>", "time zone and column order from Pulumi.<name>.yaml (default: embedded defaults)")
-  .option("--data-dir <dir>", "where the local buckets live", ".local-data")
+  .option("--data-dir <dir>", DATA_DIR_HELP)
   .option("--bucket <name>", "compact this S3 bucket with your AWS credentials instead of the local one")
-  .action(async (options: { month: string; stack?: string; dataDir: string; bucket?: string }) => {
+  .action(async (options: { month: string; stack?: string; dataDir?: string; bucket?: string }) => {
     const settings = settingsOf(options.stack);
-    const { createS3Client, S3ObjectStore } = load<typeof Storage>("../core/storage");
     const { openLocalCuratedBucket } = load<typeof LocalBuckets>("../local/local-buckets");
-    const local = options.bucket ? undefined : await openLocalCuratedBucket(path.resolve(options.dataDir));
-    const store: Storage.ObjectStore = local?.store ?? new S3ObjectStore(createS3Client(), options.bucket as string);
+    const local = options.bucket ? undefined : await openLocalCuratedBucket(dataDirOf(options.dataDir));
+    const store: Storage.ObjectStore = local?.store ?? (await s3StoreWithCredentials(options.bucket as string));
     try {
       const result = await load<typeof Catalog>("../catalog").compactMonth(store, {
         month: options.month,
@@ -374,6 +479,38 @@ program
       await local?.close();
     }
   });
+
+/**
+ * The S3 store of --bucket, after checking that the AWS SDK finds credentials and a region: the
+ * SDK's own errors ("Could not load credentials from any providers", "Region is missing") do
+ * not say how to give them.
+ */
+async function s3StoreWithCredentials(bucket: string): Promise<Storage.S3ObjectStore> {
+  const { createS3Client, S3ObjectStore } = load<typeof Storage>("../core/storage");
+  const client = createS3Client();
+  try {
+    await client.config.region();
+  } catch (error) {
+    client.destroy();
+    throw new Error(
+      `--bucket ${bucket} needs an AWS region and none is set; set AWS_REGION (e.g. eu-west-1) or your profile's region (\`aws configure\`); or leave out --bucket to compact the local data`,
+      { cause: error },
+    );
+  }
+  try {
+    await client.config.credentials();
+  } catch (error) {
+    client.destroy();
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `--bucket ${bucket} needs AWS credentials and the AWS SDK found none (${detail}); give them as for the AWS CLI: ` +
+        "`aws configure` or `aws sso login` (then AWS_PROFILE=<profile>), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; " +
+        "or leave out --bucket to compact the local data",
+      { cause: error },
+    );
+  }
+  return new S3ObjectStore(client, bucket);
+}
 
 /** Prints what compaction did, one line per partition it changed. */
 function printCompaction(where: string, result: Catalog.CompactionResult): void {

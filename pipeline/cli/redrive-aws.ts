@@ -5,7 +5,12 @@
  * using the machine's AWS credentials.
  */
 import { execFile } from "node:child_process";
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { redriveDeadLetters, type RedriveClients, type RedriveOptions, type RedriveResult } from "../operations";
 import { PROJECT_DIR } from "../local/build";
@@ -15,9 +20,6 @@ export const RUN_DEAD_LETTER_QUEUE_OUTPUT = "runDeadLetterQueueUrl";
 
 /** The stack output holding the state machine's ARN. */
 export const STATE_MACHINE_OUTPUT = "stateMachineArn";
-
-/** How long a received message stays hidden from other receivers while the redrive handles it. */
-const VISIBILITY_TIMEOUT_SECONDS = 300;
 
 /** Long polling asks every SQS server, so a short queue is not reported empty by chance. */
 const WAIT_TIME_SECONDS = 2;
@@ -111,12 +113,12 @@ export interface AwsRedriveTargets {
 export function createAwsRedriveClients(targets: AwsRedriveTargets): RedriveClients {
   const { queueUrl, sqs, sfn } = targets;
   return {
-    receive: async (max) => {
+    receive: async (max, hideSeconds) => {
       const out = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
           MaxNumberOfMessages: max,
-          VisibilityTimeout: VISIBILITY_TIMEOUT_SECONDS,
+          VisibilityTimeout: hideSeconds,
           WaitTimeSeconds: WAIT_TIME_SECONDS,
         }),
       );
@@ -148,6 +150,21 @@ export function createAwsRedriveClients(targets: AwsRedriveTargets): RedriveClie
     remove: async (message) => {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.receiptHandle }));
     },
+    release: async (messages) => {
+      // A visibility timeout of 0 makes a message receivable again at once (ChangeMessageVisibility).
+      const failed: string[] = [];
+      for (let i = 0; i < messages.length; i += 10) {
+        const entries = messages.slice(i, i + 10).map((m, j) => ({
+          Id: String(i + j),
+          ReceiptHandle: m.receiptHandle,
+          VisibilityTimeout: 0,
+        }));
+        const out = await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        for (const f of out.Failed ?? [])
+          failed.push(`${messages[Number(f.Id)]?.messageId}: ${f.Code} ${f.Message ?? ""}`.trim());
+      }
+      if (failed.length > 0) throw new Error(`SQS did not release ${failed.join("; ")}`);
+    },
     log: targets.log,
   };
 }
@@ -161,6 +178,22 @@ export interface RedriveStackOptions extends RedriveOptions, PulumiCliOptions {
   /** Clients to use; default built for the state machine's region with the machine's credentials. */
   readonly sqs?: SQSClient;
   readonly sfn?: SFNClient;
+}
+
+/** The last line of a redrive: what it did, and on a dry run that it changed nothing. */
+export function summarizeRedrive(stack: string, result: RedriveResult): string {
+  const unreadable = `${result.unreadable.length} unreadable`;
+  if (result.dryRun) {
+    return (
+      `redrive ${stack}: dry run: nothing started, nothing deleted; ${result.received} message(s) would start ` +
+      `${result.runs.length} run(s), ${unreadable}; ${result.released} message(s) visible in the queue again`
+    );
+  }
+  const failed = result.runs.filter((r) => r.error !== undefined).length;
+  return (
+    `redrive ${stack}: ${result.received} message(s), ${result.runs.length - failed} run(s) started, ` +
+    `${failed} failed to start, ${result.deleted} deleted, ${unreadable}`
+  );
 }
 
 /** Re-runs what a stack's dead-letter queue holds (see redriveDeadLetters). */
@@ -181,11 +214,7 @@ export async function redriveStack(stack: string, options: RedriveStackOptions =
       createAwsRedriveClients({ queueUrl, stateMachineArn, backfillStateMachineArn, sqs, sfn, log }),
       options,
     );
-    const failed = result.runs.filter((r) => r.error !== undefined).length;
-    log(
-      `redrive ${stack}: ${result.received} message(s), ${result.runs.length - failed} run(s) ${options.dryRun ? "to start" : "started"}, ` +
-        `${failed} failed to start, ${result.deleted} deleted, ${result.unreadable.length} unreadable`,
-    );
+    log(summarizeRedrive(stack, result));
     return result;
   } finally {
     if (!options.sqs) sqs.destroy();

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parquetReadObjects } from "hyparquet";
 import { hasApiKeyParameter, ingestDate, parseIngestEvent, type IngestResult } from "../ingest";
 import { handleTransformEvent, type TransformResult } from "../transform";
+import { assertFinishedDate } from "../core/dates";
 import type { PipelineSettings } from "../core/settings";
 import { DirectoryObjectStore, S3ObjectStore } from "../core/storage";
 import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
@@ -111,6 +112,8 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     throw new RangeError("--live and --api-url both choose the API; use one");
   }
   const custom = options.apiUrl === undefined ? undefined : apiUrlsFromBase(options.apiUrl);
+  // Before any server starts: today and later dates would be stored forecasts, not observations.
+  if (options.date !== undefined) assertFinishedDate(options.date, options.settings.timezone, new Date(), "--date");
   const s3 = await startLocalS3({
     directory: path.join(options.dataDir, "s3"),
     buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
@@ -202,10 +205,16 @@ async function ingestAndTransform(
   const { print } = options;
   {
     // What the ingest Lambda does with a date event (handleIngestEvent), typed as a date's result.
-    const ingest = await ingestDate(parseIngestEvent(options.date ? { date: options.date } : {}), {
-      settings,
-      rawStore,
-    });
+    const ingest = await ingestDate(
+      parseIngestEvent(options.date ? { date: options.date } : {}, { timezone: settings.timezone, now: new Date() }),
+      {
+        settings,
+        rawStore,
+        // A server the user named that refuses connections on this machine is not started (or
+        // the port is wrong): retries cannot help, so say so at once.
+        retryTuning: options.apiUrl !== undefined ? { finalOnLoopbackRefusal: true } : undefined,
+      },
+    );
     print("");
     print(`Ingest ${ingest.date} (${ingest.endpoint}): ${ingest.requests} request(s), ${ingest.bytes} bytes`);
     for (const key of ingest.keys) print(`  s3://${LOCAL_BUCKETS.raw}/${key}`);

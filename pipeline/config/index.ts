@@ -13,3 +13,22 @@ export {
   type VariableProblem,
 } from "./openmeteo-variables";
 export { CRON_FIELD_NAMES, formatCronError, schedulerCronErrors, type CronError } from "./scheduler-cron";
+export {
+  ConfigError,
+  KNOWN_CONFIG_NAMESPACES,
+  STACK_FILE_KEYS,
+  closestName,
+  parseStackFile,
+  unknownNamespaceProblems,
+  type StackFileConfig,
+} from "./stack-file";
+export {
+  FREE_TIER_WEIGHT,
+  apiQuotaProblems,
+  apiWeightUse,
+  cronRunsPerDay,
+  formatWeight,
+  type ApiUse,
+  type ApiUseInput,
+  type QuotaProblem,
+} from "./api-quota";

@@ -87,6 +87,22 @@ export function yesterdayIn(timezone: string, now: Date): string {
   return addDays(todayIn(timezone, now), -1);
 }
 
+/**
+ * Throws unless `date` is over in `timezone` at `now`, i.e. before today there. Open-Meteo
+ * answers today and future dates with forecasts; stored as a day's data they would pass for
+ * observations. `what` names the value in the message (e.g. "--date").
+ */
+export function assertFinishedDate(date: string, timezone: string, now: Date, what = "the date"): void {
+  assertIsoDate(date, what);
+  const today = todayIn(timezone, now);
+  if (date < today) return;
+  const when = date === today ? `today in ${timezone}` : `in the future in ${timezone} (today is ${today} there)`;
+  throw new RangeError(
+    `${what} is ${date}, ${when}: the day is not over, so Open-Meteo would answer with forecasts, not observations; ` +
+      `the latest date with data is ${addDays(today, -1)} (yesterday)`,
+  );
+}
+
 /** The date `days` calendar days after `date` (negative: before). */
 export function addDays(date: string, days: number): string {
   assertIsoDate(date);

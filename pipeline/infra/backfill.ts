@@ -46,9 +46,9 @@ export class Backfill extends pulumi.ComponentResource {
     const curatedBucketName = args.curatedBucket.name;
 
     this.plan = new PipelineFunction(
-      `${name}-backfill-plan`,
+      `${name}-backfill`,
       {
-        functionName: `${name}-backfill-plan`,
+        functionName: `${name}-backfill`,
         description: "Plans a backfill: the windows of a range of past dates still to fetch, paced by the daily budget",
         memoryMb: 256,
         timeoutSeconds: 120,
@@ -82,7 +82,8 @@ export class Backfill extends pulumi.ComponentResource {
     const mapRunChildren = pulumi.interpolate`arn:aws:states:${args.region}:${args.accountId}:execution:${stateMachineName}/${WINDOW_MAP_LABEL}:*`;
     const functionArns = [this.plan.function.arn, args.ingestFunctionArn, args.transformFunctionArn];
     const role = createServiceRole(
-      `${name}-backfill-run`,
+      // Short: with `-role` and Pulumi's suffix it fits IAM's 64 characters for every stack deployed today.
+      `${name}-bf-run`,
       // Assumed by Step Functions for this state machine only (confused deputy).
       {
         service: "states.amazonaws.com",

@@ -3,13 +3,22 @@
  * here once, with its default and its check; `pulumi preview` fails on the first bad value
  * with a message that names the key, the value and the fix.
  */
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import {
+  ConfigError,
+  FREE_TIER_WEIGHT,
   OPEN_METEO_SOURCE,
+  apiQuotaProblems,
   checkVariables,
+  closestName,
   describeVariableProblem,
+  parseStackFile,
   schedulerCronErrors,
+  unknownNamespaceProblems,
   type VariableKind,
   type VariableProblem,
 } from "../config";
@@ -42,6 +51,33 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/**
+ * Adds one issue per repeated entry, at the repeat, naming the first: a message about the whole
+ * list would leave the reader to find the duplicate among thousands.
+ */
+function flagRepeats(
+  names: readonly string[],
+  ctx: z.RefinementCtx,
+  first: (index: number) => string,
+  where: (index: number) => PropertyKey[],
+  rule: string,
+): void {
+  const seen = new Map<string, number>();
+  names.forEach((name, index) => {
+    const earlier = seen.get(name);
+    if (earlier === undefined) {
+      seen.set(name, index);
+      return;
+    }
+    ctx.addIssue({
+      code: "custom",
+      path: where(index),
+      input: name,
+      message: `${first(earlier)} has the same name; ${rule}`,
+    });
+  });
+}
+
 /** A private (RFC 1918) IPv4 block from /16 to /24: room for the warehouse's two subnets. */
 function isPrivateCidr(cidr: string): boolean {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
@@ -60,9 +96,15 @@ const variables = (what: string) =>
         error: `each ${what} variable must be an Open-Meteo variable name in snake_case, e.g. temperature_2m`,
       }),
     )
-    .refine((list) => new Set(list).size === list.length, {
-      error: `${what} variables must not repeat`,
-    });
+    .superRefine((list, ctx) =>
+      flagRepeats(
+        list,
+        ctx,
+        (i) => `${what}Variables[${i}]`,
+        (i) => [i],
+        `${what} variables must not repeat; remove one`,
+      ),
+    );
 
 const integer = (min: number, max: number, unit: string) =>
   z
@@ -122,6 +164,47 @@ function checkVariableNames(
         : "it is in neither hourlyVariables nor dailyVariables; remove it from extraVariables or add it to one of them",
     });
   });
+}
+
+/** The keys the API quota check reads; it runs once all of them parsed. */
+const QUOTA_KEYS = [
+  "locations",
+  "hourlyVariables",
+  "dailyVariables",
+  "scheduleCron",
+  "catchUpDays",
+  "maxDatesPerRun",
+  "maxDailyWeight",
+  "maxHourlyWeight",
+];
+
+/** Refuses a stack whose worst day or hour would exceed the Open-Meteo quota it is given. */
+function checkApiQuota(
+  c: {
+    locations: readonly unknown[];
+    hourlyVariables: readonly string[];
+    dailyVariables: readonly string[];
+    scheduleCron: string;
+    catchUpDays: number;
+    maxDatesPerRun: number;
+    maxDailyWeight: number;
+    maxHourlyWeight: number;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const problems = apiQuotaProblems(
+    {
+      locationCount: c.locations.length,
+      variableCount: c.hourlyVariables.length + c.dailyVariables.length,
+      scheduleCron: c.scheduleCron,
+      catchUpDays: c.catchUpDays,
+      maxDatesPerRun: c.maxDatesPerRun,
+    },
+    c,
+  );
+  for (const problem of problems) {
+    ctx.addIssue({ code: "custom", path: [problem.key], input: problem.limit, message: problem.message });
+  }
 }
 
 const d = DEFAULT_PIPELINE_SETTINGS;
@@ -212,9 +295,15 @@ export const stackConfigSchema = z
       )
       .min(1, { error: "list at least one location" })
       .max(10_000, { error: "at most 10,000 locations per stack" })
-      .refine((list) => new Set(list.map((l) => l.name)).size === list.length, {
-        error: "location names must be unique: they become the `location` column",
-      })
+      .superRefine((list, ctx) =>
+        flagRepeats(
+          list.map((l) => l.name),
+          ctx,
+          (i) => `locations[${i}]`,
+          (i) => [i, "name"],
+          "location names must be unique (they become the `location` column); rename or remove one",
+        ),
+      )
       .default(d.locations.map((l) => ({ ...l }))),
     hourlyVariables: variables("hourly").default([...d.hourlyVariables]),
     dailyVariables: variables("daily").default([...d.dailyVariables]),
@@ -275,6 +364,10 @@ export const stackConfigSchema = z
     // whose whole limit is 10.
     ingestReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
     transformReservedConcurrency: integer(0, 1000, "concurrent executions (0 = unreserved)").default(0),
+    // Open-Meteo's quota for the stack's IP (the free tier's by default), checked against the
+    // worst case of the schedule and catch-up (pipeline/config/api-quota.ts).
+    maxDailyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perDay),
+    maxHourlyWeight: integer(1, 1_000_000_000, "API weight").default(FREE_TIER_WEIGHT.perHour),
     // The warehouse (README "Warehouse"): off unless a stack turns it on.
     warehouseEnabled: z.boolean({ error: "it must be true or false" }).default(false),
     // Aurora Serverless v2 capacity in ACUs; a minimum of 0 lets the database pause when idle.
@@ -354,6 +447,9 @@ export const stackConfigSchema = z
       when: (payload) => !payload.issues.some((i) => ["columnNames", ...VARIABLE_KEYS].includes(String(i.path?.[0]))),
     },
   )
+  .superRefine(checkApiQuota, {
+    when: (payload) => !payload.issues.some((i) => QUOTA_KEYS.includes(String(i.path?.[0]))),
+  })
   .superRefine((c, ctx) => {
     if (c.hourlyVariables.length === 0 && c.dailyVariables.length === 0) {
       ctx.addIssue({
@@ -425,6 +521,8 @@ export interface StackConfig {
     readonly freshnessHours: number;
   };
   readonly catchUp: { readonly days: number; readonly maxDatesPerRun: number };
+  /** Open-Meteo API weight the stack may use (its plan's quota); the config is checked against it. */
+  readonly apiWeightLimits: { readonly perDay: number; readonly perHour: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
   /** The PostgreSQL warehouse; undefined where warehouseEnabled is false. */
@@ -459,10 +557,7 @@ export interface FunctionSizing {
   readonly timeoutSeconds: number;
 }
 
-/** Thrown for invalid configuration; the message lists every problem. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError };
 
 function formatPath(namespace: string, path: readonly PropertyKey[]): string {
   const [key, ...rest] = path;
@@ -474,10 +569,12 @@ function formatPath(namespace: string, path: readonly PropertyKey[]): string {
 function describeIssue(namespace: string, issue: z.core.$ZodIssue, source: string): string {
   const where = formatPath(namespace, issue.path);
   if (issue.code === "unrecognized_keys") {
-    const known = Object.keys(stackConfigSchema.shape).join(", ");
+    const known = Object.keys(stackConfigSchema.shape);
     const keys = issue.keys.map((k) => formatPath(namespace, [...issue.path, k])).join(", ");
+    const near = issue.keys.length === 1 ? closestName(issue.keys[0]!, known) : undefined;
+    const hint = near === undefined ? "" : `did you mean ${near}? `;
     return issue.path.length === 0
-      ? `${keys} is not a config key of this project (a typo or mis-indented block?); known keys: ${known} (${source})`
+      ? `${keys} is not a config key of this project (a typo or mis-indented block?); ${hint}known keys: ${known.join(", ")} (${source})`
       : `${keys} is not a field here; remove it (${source})`;
   }
   const value = "input" in issue && issue.input !== undefined ? JSON.stringify(issue.input) : "missing";
@@ -489,9 +586,22 @@ function describeIssue(namespace: string, issue: z.core.$ZodIssue, source: strin
  * `source` names where the values came from, for the messages (e.g. Pulumi.dev.yaml).
  */
 export function parseStackConfig(raw: Record<string, unknown>, namespace: string, source: string): StackConfig {
+  return parseWithProblems(raw, namespace, source, []);
+}
+
+/** parseStackConfig, listing `problems` (already worded, without the source) before the schema's. */
+function parseWithProblems(
+  raw: Record<string, unknown>,
+  namespace: string,
+  source: string,
+  problems: readonly string[],
+): StackConfig {
   const result = stackConfigSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => `- ${describeIssue(namespace, issue, source)}`);
+  if (!result.success || problems.length > 0) {
+    const lines = [
+      ...problems.map((p) => `- ${p} (${source})`),
+      ...(result.error?.issues ?? []).map((issue) => `- ${describeIssue(namespace, issue, source)}`),
+    ];
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const c = result.data;
@@ -528,6 +638,7 @@ export function parseStackConfig(raw: Record<string, unknown>, namespace: string
       freshnessHours: c.freshnessHours,
     },
     catchUp: { days: c.catchUpDays, maxDatesPerRun: c.maxDatesPerRun },
+    apiWeightLimits: { perDay: c.maxDailyWeight, perHour: c.maxHourlyWeight },
     reservedConcurrency: {
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
@@ -572,8 +683,9 @@ function decodeConfigValue(value: string): unknown {
 export const SECRET_CONFIG_KEYS = ["apiKey"] as const;
 
 /**
- * Validates config as Pulumi hands it to a program (`<namespace>:<key>` -> string value);
- * keys of other namespaces (e.g. aws:region) are left to their owners.
+ * Validates config as Pulumi hands it to a program (`<namespace>:<key>` -> string value). Keys
+ * of the providers' namespaces (e.g. aws:region) are left to their owners; a namespace no one
+ * reads (e.g. a misspelt `weather-pipelin:`) is an error, since its keys would silently not apply.
  */
 export function parseStackConfigValues(
   values: Readonly<Record<string, string>>,
@@ -587,7 +699,26 @@ export function parseStackConfigValues(
     if (!key.startsWith(prefix) || (SECRET_CONFIG_KEYS as readonly string[]).includes(name)) continue;
     raw[name] = decodeConfigValue(value);
   }
-  return parseStackConfig(raw, namespace, source);
+  return parseWithProblems(raw, namespace, source, unknownNamespaceProblems(Object.keys(values), namespace));
+}
+
+/**
+ * Throws unless the API key, when set, is a secret: a key in plain text would sit unencrypted in
+ * the stack file. `values` and `secretKeys` as Pulumi hands them to a program.
+ */
+export function checkApiKeyIsSecret(
+  values: Readonly<Record<string, string>>,
+  secretKeys: readonly string[],
+  namespace: string,
+  source: string,
+): void {
+  const key = `${namespace}:apiKey`;
+  if (values[key] !== undefined && !secretKeys.includes(key)) {
+    throw new ConfigError(
+      `${key} is set in plain text in ${source}; ` +
+        `set it with \`pulumi config set --secret apiKey <key>\` so it is stored encrypted`,
+    );
+  }
 }
 
 /**
@@ -600,16 +731,71 @@ export function readApiKeyConfig(): pulumi.Output<string> | undefined {
   if (plain === undefined) return undefined;
   // isConfigSecret is exported by @pulumi/pulumi's runtime but left out of its typings.
   const runtime = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
-  if (!runtime.isConfigSecret(`${pulumi.getProject()}:apiKey`)) {
-    throw new ConfigError(
-      `${pulumi.getProject()}:apiKey is set in plain text in Pulumi.${pulumi.getStack()}.yaml; ` +
-        `set it with \`pulumi config set --secret apiKey <key>\` so it is stored encrypted`,
-    );
-  }
+  const key = `${pulumi.getProject()}:apiKey`;
+  checkApiKeyIsSecret(
+    { [key]: plain },
+    runtime.isConfigSecret(key) ? [key] : [],
+    pulumi.getProject(),
+    `Pulumi.${pulumi.getStack()}.yaml`,
+  );
   return config.requireSecret("apiKey");
 }
 
-/** Reads and validates this project's keys from the running stack's config. */
+/**
+ * True when none of the project's keys in `values` differs from its default: the stack deploys
+ * the defaults. (The CLI passes Pulumi.yaml's defaults along with the stack's own values.)
+ */
+export function setsOnlyDefaults(values: Readonly<Record<string, string>>, namespace: string): boolean {
+  const defaults = stackConfigSchema.parse({}) as Record<string, unknown>;
+  const prefix = `${namespace}:`;
+  return Object.entries(values).every(([key, value]) => {
+    const name = key.slice(prefix.length);
+    if (!key.startsWith(prefix) || (SECRET_CONFIG_KEYS as readonly string[]).includes(name)) return true;
+    return name in defaults && JSON.stringify(decodeConfigValue(value)) === JSON.stringify(defaults[name]);
+  });
+}
+
+/** The one line a stack on the defaults gets, so a missing or empty stack file is never silent. */
+export function defaultsNotice(stack: string, namespace: string, config: StackConfig): string {
+  const p = config.pipeline;
+  return (
+    `stack ${stack} changes none of the ${namespace}: defaults, so it deploys them: ` +
+    `${p.locations.length} location(s) (${p.locations.map((l) => l.name).join(", ")}), ` +
+    `${p.hourlyVariables.length} hourly and ${p.dailyVariables.length} daily variable(s), ` +
+    `schedule ${config.schedule.cron} ${p.timezone}; set keys with \`pulumi config set --stack ${stack} <key> <value>\``
+  );
+}
+
+/**
+ * Where the Pulumi CLI looks for a stack's file by default: the project folder (the root directory
+ * the CLI gives the program), or its stackConfigDir. Undefined when there is no Pulumi.yaml
+ * there (the program runs under mocks, whose caller reads the file itself).
+ */
+function defaultStackFile(stack: string): string | undefined {
+  const root = pulumi.runtime.getRootDirectory();
+  let project: { stackConfigDir?: unknown };
+  try {
+    project = (parseYaml(readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) ?? {}) as typeof project;
+  } catch {
+    return undefined;
+  }
+  const dir = typeof project.stackConfigDir === "string" ? path.resolve(root, project.stackConfigDir) : root;
+  return path.join(dir, `Pulumi.${stack}.yaml`);
+}
+
+/**
+ * Reads and validates this project's keys from the running stack's config. The CLI drops what a
+ * stack file holds outside `config:` without a word, so the file itself is checked too, when
+ * it is where the CLI looks by default; a stack on the defaults gets one line saying so.
+ */
 export function loadStackConfig(): StackConfig {
-  return parseStackConfigValues(pulumi.runtime.allConfig(), pulumi.getProject(), `Pulumi.${pulumi.getStack()}.yaml`);
+  const project = pulumi.getProject();
+  const stack = pulumi.getStack();
+  const source = `Pulumi.${stack}.yaml`;
+  const file = defaultStackFile(stack);
+  if (file !== undefined && existsSync(file)) parseStackFile(readFileSync(file, "utf8"), project, source);
+  const values = pulumi.runtime.allConfig();
+  const config = parseStackConfigValues(values, project, source);
+  if (setsOnlyDefaults(values, project)) void pulumi.log.info(defaultsNotice(stack, project, config));
+  return config;
 }

@@ -13,10 +13,10 @@ export const RUNTIME_PROVIDED_PACKAGES = ["@aws-sdk/client-s3", "@aws-sdk/client
 
 /**
  * Packages in package.json `dependencies` that no Lambda package needs: the program's own (zod
- * reads config at deploy time, fastest-levenshtein suggests variable names there) and the SDK
- * clients the runtime already has.
+ * reads config at deploy time, fastest-levenshtein suggests variable names there, yaml checks
+ * the stack file) and the SDK clients the runtime already has.
  */
-const NEVER_SHIPPED = ["zod", "fastest-levenshtein", ...RUNTIME_PROVIDED_PACKAGES];
+const NEVER_SHIPPED = ["zod", "fastest-levenshtein", "yaml", ...RUNTIME_PROVIDED_PACKAGES];
 
 /** Arguments of a PipelineFunction. */
 export interface PipelineFunctionArgs<E, R> {

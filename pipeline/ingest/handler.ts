@@ -3,6 +3,7 @@
  * the local runner calls. The Pulumi callback only builds the clients and the store and passes
  * them in through createIngestHandler, which runs once per cold start.
  */
+import { assertFinishedDate } from "../core/dates";
 import { assertIsoDate } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
@@ -20,8 +21,18 @@ function describe(value: unknown): string {
   return JSON.stringify(value)?.slice(0, 200) ?? String(value);
 }
 
-/** Checks an ingest event: `{}` or `{"date": "YYYY-MM-DD"}`; extra fields (from Step Functions) are ignored. */
-export function parseIngestEvent(event: unknown): IngestEvent {
+/** The stack's time zone and the current time, which decide whether a date is over. */
+export interface EventClock {
+  readonly timezone: string;
+  readonly now: Date;
+}
+
+/**
+ * Checks an ingest event: `{}` or `{"date": "YYYY-MM-DD"}`, a date that is over in the stack's
+ * time zone (today and later would store forecasts as observations); extra fields (from Step
+ * Functions) are ignored.
+ */
+export function parseIngestEvent(event: unknown, clock: EventClock): IngestEvent {
   if (event === null || event === undefined) return {};
   if (typeof event !== "object" || Array.isArray(event)) {
     throw new TypeError(`the ingest event is ${describe(event)}; send {} or {"date": "YYYY-MM-DD"}`);
@@ -32,6 +43,7 @@ export function parseIngestEvent(event: unknown): IngestEvent {
     throw new TypeError(`the ingest event's date is ${describe(date)}; it must be a string "YYYY-MM-DD"`);
   }
   assertIsoDate(date, "the ingest event's date");
+  assertFinishedDate(date, clock.timezone, clock.now, "the event's date");
   return { date };
 }
 
@@ -64,10 +76,19 @@ export type IngestOutcome = IngestResult | WindowIngestResult;
 /** Runs one ingest invocation: a date, or a backfill window. */
 export async function handleIngestEvent(
   event: unknown,
-  deps: { settings: PipelineSettings; rawStore: ObjectStore; now?: () => Date; log?: (line: string) => void },
+  deps: {
+    settings: PipelineSettings;
+    rawStore: ObjectStore;
+    now?: () => Date;
+    log?: (line: string) => void;
+    retryTuning?: Partial<RetryTuning>;
+  },
 ): Promise<IngestOutcome> {
+  const now = deps.now ?? (() => new Date());
   const window = parseWindowEvent(event);
-  return window ? ingestWindow(window, deps) : ingestDate(parseIngestEvent(event), deps);
+  return window
+    ? ingestWindow(window, deps)
+    : ingestDate(parseIngestEvent(event, { timezone: deps.settings.timezone, now: now() }), deps);
 }
 
 /** What the ingest Lambda is built from. */
@@ -124,7 +145,7 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
   };
   return async (event: unknown) => {
     const window = parseWindowEvent(event);
-    const input = window ? undefined : parseIngestEvent(event);
+    const input = window ? undefined : parseIngestEvent(event, { timezone: deps.settings.timezone, now: now() });
     const key = await readKey();
     const totals = emptyIngestTotals();
     let outcome = "failed";

@@ -17,10 +17,21 @@ export interface RetryTuning {
   readonly maxDelayMs: number;
   /** Upper bound of one request's total time, attempts and waits together; default 60,000 ms. */
   readonly budgetMs: number;
+  /**
+   * Fail at once when a connection to this machine (loopback) is refused; default false. For a
+   * server the user named (`--api-url`): nothing between can change that answer within the
+   * retries. Off elsewhere, where loopback only ever stands in for a remote API (tests).
+   */
+  readonly finalOnLoopbackRefusal?: boolean;
 }
 
 /** Defaults for RetryTuning: 4 attempts with 10 s timeouts and ~7 s of backoff fit in the budget. */
-export const DEFAULT_RETRY_TUNING: RetryTuning = { baseDelayMs: 1_000, maxDelayMs: 15_000, budgetMs: 60_000 };
+export const DEFAULT_RETRY_TUNING: RetryTuning = {
+  baseDelayMs: 1_000,
+  maxDelayMs: 15_000,
+  budgetMs: 60_000,
+  finalOnLoopbackRefusal: false,
+};
 
 /** Everything the retry policy decides from. */
 export interface RetryPolicy extends RetryTuning {
@@ -40,8 +51,16 @@ export type AttemptFailure =
   | { readonly kind: "empty"; readonly status: number }
   /** No complete answer within the attempt's timeout. */
   | { readonly kind: "timeout"; readonly timeoutMs: number }
-  /** The connection failed (refused, reset, DNS). */
-  | { readonly kind: "network"; readonly detail: string };
+  /**
+   * The connection failed (refused, reset, DNS). `cannotHeal` says why waiting cannot help (a
+   * port fetch refuses); `refusedOnLoopback` is the `host:port` of this machine that refused.
+   */
+  | {
+      readonly kind: "network";
+      readonly detail: string;
+      readonly cannotHeal?: string;
+      readonly refusedOnLoopback?: string;
+    };
 
 /** The policy's answer after a failed attempt. */
 export type RetryDecision =
@@ -65,10 +84,18 @@ const MIN_USEFUL_ATTEMPT_MS = 1_000;
 const MINUTE_MS = 60_000;
 
 /** Why a failure can never succeed by retrying now, or undefined when it can. */
-function permanentCause(failure: AttemptFailure): string | undefined {
+function permanentCause(
+  failure: AttemptFailure,
+  policy?: Pick<RetryTuning, "finalOnLoopbackRefusal">,
+): string | undefined {
   switch (failure.kind) {
-    case "timeout":
     case "network":
+      if (failure.cannotHeal !== undefined) return failure.cannotHeal;
+      if (failure.refusedOnLoopback !== undefined && policy?.finalOnLoopbackRefusal) {
+        return `nothing listens on ${failure.refusedOnLoopback} (ECONNREFUSED), and on this machine waiting will not change that; start your Open-Meteo server there or fix the URL (--api-url)`;
+      }
+      return undefined;
+    case "timeout":
     case "empty":
       return undefined;
     case "error-body":
@@ -109,7 +136,7 @@ export function canSucceedSoon(failure: AttemptFailure): boolean {
  * resets. No retry starts unless a useful attempt still fits in the budget.
  */
 export function decideRetry(policy: RetryPolicy, failure: AttemptFailure, state: RetryState): RetryDecision {
-  const permanent = permanentCause(failure);
+  const permanent = permanentCause(failure, policy);
   if (permanent !== undefined) return { retry: false, because: permanent };
   if (state.attempts > policy.retries) {
     return { retry: false, because: `all ${policy.retries} retries were used` };
@@ -186,8 +213,9 @@ export class OpenMeteoUnreachableError extends OpenMeteoRequestError {
     failure: Extract<AttemptFailure, { kind: "timeout" | "network" }>,
     attempts: number,
     elapsedMs: number,
+    transient = true,
   ) {
-    super(message, url, failure, attempts, elapsedMs, true);
+    super(message, url, failure, attempts, elapsedMs, transient);
     this.name = "OpenMeteoUnreachableError";
   }
 }
@@ -228,12 +256,13 @@ function buildRequestError(
   failures: readonly AttemptFailure[],
   elapsedMs: number,
   because: string,
+  policy: RetryPolicy,
 ): OpenMeteoRequestError {
   const last = failures[failures.length - 1];
   if (last === undefined) throw new Error("buildRequestError needs at least one failure");
   const attempts = failures.length;
   const shown = redactUrl(url);
-  const permanent = permanentCause(last);
+  const permanent = permanentCause(last, policy);
 
   let message: string;
   if (last.kind === "status" && last.status >= 400 && last.status < 500 && last.status !== 408 && last.status !== 429) {
@@ -256,7 +285,7 @@ function buildRequestError(
     message = `Open-Meteo ${describeFailure(last)} ${count} for ${shown}${stopped}; the run will be retried`;
   }
   if (last.kind === "timeout" || last.kind === "network") {
-    return new OpenMeteoUnreachableError(message, shown, last, attempts, elapsedMs);
+    return new OpenMeteoUnreachableError(message, shown, last, attempts, elapsedMs, permanent === undefined);
   }
   // A rate limit passes with time; an error body or a 4xx needs a change to settings first.
   const transient = permanent === undefined || (last.kind === "status" && last.status === 429);
@@ -354,6 +383,49 @@ function describeCause(error: unknown): string {
   return detail;
 }
 
+/** True for 127.0.0.0/8 and ::1 (also as ::ffff:127.x): this machine. */
+function isLoopback(address: string): boolean {
+  return /^(::ffff:)?127\./.test(address) || address === "::1";
+}
+
+/**
+ * The failure of a request that never got an answer, with what is certain about it: a port fetch
+ * refuses to use (the Fetch standard's blocked ports, undici's "bad port") never heals; a refused
+ * connection on this machine's loopback is named, so the policy can end a request to a server
+ * the user named at once (finalOnLoopbackRefusal). A refused or reset connection to a remote host
+ * can be a restart or a load balancer's hiccup, and is retried.
+ */
+function networkFailure(error: unknown, url: string): Extract<AttemptFailure, { kind: "network" }> {
+  const detail = describeCause(error);
+  let port = "";
+  try {
+    const parsed = new URL(url);
+    port = parsed.port || (parsed.protocol === "https:" ? "443" : "80");
+  } catch {
+    // The URL was fetched, so it parses.
+  }
+  let cause: unknown = error;
+  for (let depth = 0; depth < 5 && cause instanceof Error; depth++) {
+    const { code, address } = cause as NodeJS.ErrnoException & { address?: unknown };
+    if (cause.message === "bad port") {
+      return {
+        kind: "network",
+        detail,
+        cannotHeal: `fetch never connects to port ${port}, one the Fetch standard blocks because it belongs to another protocol; serve Open-Meteo on another port and change the URL`,
+      };
+    }
+    if (code === "ECONNREFUSED" && typeof address === "string" && isLoopback(address)) {
+      return {
+        kind: "network",
+        detail,
+        refusedOnLoopback: address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`,
+      };
+    }
+    cause = cause.cause;
+  }
+  return { kind: "network", detail };
+}
+
 type AttemptResult =
   | { readonly ok: true; readonly bytes: Uint8Array; readonly status: number; readonly contentType: string | undefined }
   | { readonly ok: false; readonly failure: AttemptFailure };
@@ -401,7 +473,7 @@ async function attemptOnce(
     });
   } catch (error) {
     if (isTimeoutError(error)) return { ok: false, failure: { kind: "timeout", timeoutMs } };
-    if (isNetworkError(error)) return { ok: false, failure: { kind: "network", detail: describeCause(error) } };
+    if (isNetworkError(error)) return { ok: false, failure: networkFailure(error, url) };
     throw error;
   }
   let bytes: Uint8Array | "timeout";
@@ -475,7 +547,7 @@ export async function fetchOpenMeteo(url: string, options: FetchOptions): Promis
       nowMs: now(),
       random: random(),
     });
-    if (!decision.retry) throw buildRequestError(url, failures, elapsedMs, decision.because);
+    if (!decision.retry) throw buildRequestError(url, failures, elapsedMs, decision.because, policy);
     options.onRetry?.({
       url: redactUrl(url),
       attempt: failures.length,

@@ -12,7 +12,7 @@
  * same answer). See http.ts.
  */
 import { createHash } from "node:crypto";
-import { chooseEndpoint, todayIn, yesterdayIn } from "../core/dates";
+import { assertFinishedDate, chooseEndpoint, todayIn, yesterdayIn } from "../core/dates";
 import { PipelineError, RATE_LIMITED_ERROR_NAME, TRANSIENT_ERROR_NAME } from "../core/errors";
 import {
   canSucceedSoon,
@@ -177,6 +177,7 @@ export async function ingestDate(input: IngestInput, deps: IngestDeps): Promise<
   const started = now();
   const date = input.date ?? yesterdayIn(settings.timezone, started);
   assertIsoDate(date, "the ingest date");
+  assertFinishedDate(date, settings.timezone, started, "the ingest date");
   const endpoint = chooseEndpoint(date, todayIn(settings.timezone, started), settings.forecastPastDays);
   const plan = planRequests(settings, date, endpoint);
   log(

@@ -44,13 +44,23 @@ export interface CuratedDatabaseOptions {
 export interface QueryResult {
   readonly columns: readonly { readonly name: string; readonly type: string }[];
   readonly rows: readonly Record<string, unknown>[];
+  /** True when the statement returns more rows than `rows` holds (it was cut at the limit). */
+  readonly truncated: boolean;
 }
 
 /** An open DuckDB with the curated views. */
 export interface CuratedDatabase {
-  /** Runs one SQL statement and reads all of its rows. */
-  query(sql: string): Promise<QueryResult>;
+  /**
+   * Runs exactly one SQL statement (an empty query or several statements are errors) and reads
+   * its rows, at most `limit` of them when given.
+   */
+  query(sql: string, options?: { readonly limit?: number }): Promise<QueryResult>;
   close(): void;
+}
+
+/** Thrown for a query that is not exactly one statement. */
+export class QueryShapeError extends Error {
+  override readonly name = "QueryShapeError";
 }
 
 /**
@@ -86,12 +96,39 @@ export async function openCuratedDatabase(options: CuratedDatabaseOptions): Prom
     throw error;
   }
   return {
-    async query(sql: string): Promise<QueryResult> {
-      const reader = await connection.runAndReadAll(sql);
+    async query(sql: string, queryOptions: { readonly limit?: number } = {}): Promise<QueryResult> {
+      const { limit } = queryOptions;
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+        throw new RangeError(`limit is ${limit}; it must be a positive whole number`);
+      }
+      if (
+        sql
+          .replace(/\/\*[\s\S]*?\*\//g, "")
+          .replace(/--[^\n]*/g, "")
+          .replace(/[\s;]/g, "") === ""
+      ) {
+        throw new QueryShapeError(
+          'the query is empty; give one SQL statement, e.g. "SELECT count(*) FROM weather_hourly"',
+        );
+      }
+      // DuckDB would run every statement of the text and show the last one's rows. A text it
+      // cannot split is left to run, so the error is DuckDB's own parser message.
+      const count = await connection.extractStatements(sql).then(
+        (statements) => statements.count,
+        () => 1,
+      );
+      if (count > 1) {
+        throw new QueryShapeError(`the query holds ${count} statements; give one at a time`);
+      }
+      const reader =
+        limit === undefined ? await connection.runAndReadAll(sql) : await connection.runAndReadUntil(sql, limit + 1);
       const types = reader.columnTypes().map(String);
+      const rows = reader.getRowObjectsJS();
+      const truncated = limit !== undefined && (rows.length > limit || !reader.done);
       return {
         columns: reader.columnNames().map((name, i) => ({ name, type: types[i] as string })),
-        rows: reader.getRowObjectsJS(),
+        rows: limit === undefined ? rows : rows.slice(0, limit),
+        truncated,
       };
     },
     close(): void {
@@ -135,6 +172,8 @@ export interface LocalQueryOptions {
   readonly dailyVariables: readonly string[];
   readonly columnNames?: ColumnNames;
   readonly sources?: readonly SourceDefinition[];
+  /** Most rows to read; default all. */
+  readonly limit?: number;
 }
 
 /** Runs SQL with DuckDB over the curated bucket of local runs: copies its objects to a plain folder, then queries the views. */
@@ -154,13 +193,16 @@ export async function queryLocalCuratedData(options: LocalQueryOptions): Promise
     sources: options.sources,
   });
   try {
-    return await database.query(options.sql);
+    return await database.query(options.sql, { limit: options.limit });
   } finally {
     database.close();
   }
 }
 
-/** Results as console.table shows them well: dates as YYYY-MM-DD, instants as ISO text, small bigints as numbers. */
+/**
+ * Results as console.table, CSV and JSON show them well: dates as YYYY-MM-DD, instants as ISO
+ * text, small bigints as numbers, large ones as their digits.
+ */
 export function formatResultRows(result: QueryResult): Record<string, unknown>[] {
   const typeOf = new Map(result.columns.map((c) => [c.name, c.type]));
   return result.rows.map((row) => {

@@ -5,12 +5,14 @@
  * another: each resets the runtime (setMocks does) and loads the program afresh.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parse as parseYaml } from "yaml";
+import { ConfigError, closestName, parseStackFile, type StackFileConfig } from "../config";
+import { checkApiKeyIsSecret, parseStackConfigValues } from "../infra/config";
 import { CODE_DIR, PROJECT_DIR } from "./build";
 
 /** A declared resource with its inputs, as the engine would receive them. */
@@ -48,45 +50,44 @@ export function readProjectName(projectDir = PROJECT_DIR): string {
 }
 
 /** A stack file's config as the CLI passes it to a program. */
-export interface StackConfigFile {
-  /** Every value a string; structured values as JSON. */
-  readonly values: Record<string, string>;
-  /** Keys whose values are secrets (`key: {secure: ...}` in the file). */
-  readonly secretKeys: string[];
-}
+export type StackConfigFile = StackFileConfig;
 
 /**
  * Reads a stack file's `config:` block as the Pulumi CLI hands it to a program: every value a
- * string, structured values as JSON. A missing file is an empty config (a brand-new stack).
- * A secret (`{secure: <ciphertext>}`) cannot be decrypted without the CLI: its text is passed
- * on as the value, marked secret, so a plan shows ciphertext, never a key.
+ * string, structured values as JSON, un-namespaced keys in the project's namespace. What the CLI
+ * would silently drop (a `configs:` block, keys beside `config:`) and YAML syntax errors are
+ * ConfigErrors naming `file`, and so is a file that does not exist. A secret
+ * (`{secure: <ciphertext>}`) cannot be decrypted without the CLI: its text is passed on as the
+ * value, marked secret, so a plan shows ciphertext, never a key.
  */
-export function readStackConfigWithSecrets(file: string): StackConfigFile {
+export function readStackConfigWithSecrets(file: string, project = readProjectName(), source = file): StackConfigFile {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { values: {}, secretKeys: [] };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ConfigError(`${source} does not exist`);
     throw error;
   }
-  const doc = (parseYaml(text) ?? {}) as { config?: Record<string, unknown> };
-  const values: Record<string, string> = {};
-  const secretKeys: string[] = [];
-  for (const [key, value] of Object.entries(doc.config ?? {})) {
-    const secure = (value as { secure?: unknown } | null)?.secure;
-    if (typeof secure === "string") {
-      values[key] = secure;
-      secretKeys.push(key);
-    } else {
-      values[key] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-  }
-  return { values, secretKeys };
+  return parseStackFile(text, project, source);
 }
 
 /** The values of readStackConfigWithSecrets, for callers that need no secrets. */
 export function readStackConfigFile(file: string): Record<string, string> {
   return readStackConfigWithSecrets(file).values;
+}
+
+/** The stacks that have a file in the project folder (`Pulumi.<stack>.yaml`), sorted. */
+export function stacksWithFiles(projectDir = PROJECT_DIR): string[] {
+  return readdirSync(projectDir)
+    .map((name) => /^Pulumi\.(.+)\.ya?ml$/.exec(name)?.[1])
+    .filter((stack): stack is string => stack !== undefined)
+    .sort();
+}
+
+/** "did you mean --stack prod?" when `stack` is a near miss of a stack that has a file, else "". */
+export function stackHint(stack: string, projectDir = PROJECT_DIR): string {
+  const near = closestName(stack, stacksWithFiles(projectDir));
+  return near === undefined ? "" : `did you mean --stack ${near}? `;
 }
 
 const BUCKET = "aws:s3/bucket:Bucket";
@@ -215,10 +216,36 @@ function recordProtectOption(): Set<string> {
  * Runs the program for `stack` (config from Pulumi.<stack>.yaml, or `configFile`) under mocks
  * and returns the resources it declares. Config errors surface as the program's own exception.
  */
-export async function planStack(options: { stack: string; configFile?: string }): Promise<PlannedResource[]> {
+export async function planStack(options: {
+  stack: string;
+  configFile?: string;
+  /** How the user wrote configFile, for messages; default configFile. */
+  configFileShown?: string;
+  /** Where notes go (never stdout, which carries the plan); default stderr. */
+  note?: (line: string) => void;
+}): Promise<PlannedResource[]> {
+  const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const project = readProjectName();
-  const configFile = options.configFile ?? path.join(PROJECT_DIR, `Pulumi.${options.stack}.yaml`);
-  const { values, secretKeys } = readStackConfigWithSecrets(configFile);
+  const defaultFile = path.join(PROJECT_DIR, `Pulumi.${options.stack}.yaml`);
+  let source = path.basename(defaultFile);
+  let stackConfig: StackConfigFile = { values: {}, secretKeys: [] };
+  if (options.configFile !== undefined) {
+    source = options.configFileShown ?? options.configFile;
+    stackConfig = readStackConfigWithSecrets(options.configFile, project, `--config-file ${source}`);
+  } else if (existsSync(defaultFile)) {
+    stackConfig = readStackConfigWithSecrets(defaultFile, project, source);
+  } else {
+    // A new stack has no file and gets the defaults (the program says so); a near miss of an
+    // existing stack's name is more likely a typo.
+    const hint = stackHint(options.stack);
+    if (hint !== "")
+      note(`${source} does not exist, so stack ${options.stack} is planned as a new stack; ${hint.trim()}`);
+  }
+  const { values, secretKeys } = stackConfig;
+  // Checked here too, so messages name the file actually read (the program can only name
+  // Pulumi.<stack>.yaml).
+  parseStackConfigValues(values, project, source);
+  checkApiKeyIsSecret(values, secretKeys, project, source);
   pulumi.runtime.setAllConfig(values, secretKeys);
 
   const recorded: Promise<PlannedResource>[] = [];
@@ -266,18 +293,25 @@ export async function planStack(options: { stack: string; configFile?: string })
   );
   // The program registers its resources when loaded, as under `pulumi up`; an earlier run in
   // this process loaded it already, so it is loaded again (the modules it imports hold no state).
+  // Without an engine, pulumi.log prints with console.log: kept off stdout, which carries the plan.
   const program = require.resolve(path.join(CODE_DIR, "index"));
   delete require.cache[program];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded as the Pulumi CLI loads it: require() of index.ts
-  require(program);
-  await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
-  await new Promise((resolve) => setImmediate(resolve));
-  let settled = 0;
-  // Registrations may start further registrations (components); wait until none are added.
-  while (settled !== recorded.length) {
-    settled = recorded.length;
-    await Promise.all(recorded);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  const log = console.log;
+  console.log = (...args: unknown[]) => note(args.map(String).join(" "));
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded as the Pulumi CLI loads it: require() of index.ts
+    require(program);
+    await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    let settled = 0;
+    // Registrations may start further registrations (components); wait until none are added.
+    while (settled !== recorded.length) {
+      settled = recorded.length;
+      await Promise.all(recorded);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return await Promise.all(recorded);
+  } finally {
+    console.log = log;
   }
-  return Promise.all(recorded);
 }

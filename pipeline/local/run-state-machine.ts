@@ -125,7 +125,7 @@ export function localTargets(
   const arn = (service: string, rest: string) => `arn:aws:${service}:us-east-1:000000000000:${rest}`;
   return {
     stack,
-    backfillPlanFunctionArn: arn("lambda", `function:${stack}-backfill-plan`),
+    backfillPlanFunctionArn: arn("lambda", `function:${stack}-backfill`),
     backfillStateMachineArn: arn("states", `stateMachine:${stack}-backfill`),
     planFunctionArn: arn("lambda", `function:${stack}-plan`),
     ingestFunctionArn: arn("lambda", `function:${stack}-ingest`),
@@ -416,6 +416,10 @@ export class LocalStateMachine {
           return Promise.resolve(
             batch.map((m): DeadLetter => ({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body })),
           );
+        },
+        release: (messages) => {
+          messages.forEach((m) => received.delete(m.messageId));
+          return Promise.resolve();
         },
         startRun: (input, name) => {
           const execution = this.start(input, name);

@@ -23,5 +23,9 @@ export interface PlanHandlerDeps {
 
 /** Builds the planning handler: `{}` (the schedule) or `{"date"}` (a manual run) -> RunPlan. */
 export function createPlanHandler(deps: PlanHandlerDeps): (event: unknown) => Promise<RunPlan> {
-  return async (event: unknown) => planRunDates(parseIngestEvent(event), deps);
+  return async (event: unknown) =>
+    planRunDates(
+      parseIngestEvent(event, { timezone: deps.settings.timezone, now: (deps.now ?? (() => new Date()))() }),
+      deps,
+    );
 }

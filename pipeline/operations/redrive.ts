@@ -36,10 +36,26 @@ export interface StartedRun {
   readonly alreadyStarted: boolean;
 }
 
+/**
+ * How long a redrive hides the messages it received: long enough to start their runs and delete
+ * them, so no other receiver takes them meanwhile.
+ */
+export const REDRIVE_HIDE_SECONDS = 300;
+
+/**
+ * How long a dry run hides what it received. SQS has no peek: a dry run must receive too. Hiding
+ * the messages while it reads makes each receive return new ones (with 0, SQS hands the same
+ * messages back and a dry run would miss the rest of a queue longer than one batch); it then
+ * makes them all visible again at once, so this only matters if it is killed in between.
+ */
+export const DRY_RUN_HIDE_SECONDS = 30;
+
 /** The queue, Step Functions and a log, as the redrive uses them. */
 export interface RedriveClients {
-  /** Receives up to `max` messages (at most 10), hiding them from other receivers for a while. */
-  readonly receive: (max: number) => Promise<readonly DeadLetter[]>;
+  /** Receives up to `max` messages (at most 10), hiding them from other receivers for `hideSeconds`. */
+  readonly receive: (max: number, hideSeconds: number) => Promise<readonly DeadLetter[]>;
+  /** Makes received messages visible again at once (SQS ChangeMessageVisibility to 0). */
+  readonly release: (messages: readonly DeadLetter[]) => Promise<void>;
   /** Starts the state machine with `input`; `name` makes the start idempotent. */
   readonly startRun: (input: RedriveInput, name: string) => Promise<StartedRun>;
   /** Deletes a received message. */
@@ -74,6 +90,10 @@ export interface RedriveResult {
   readonly undeleted: readonly { readonly messageId: string; readonly reason: string }[];
   /** Messages left in the queue because their body is not a run input, with the reason. */
   readonly unreadable: readonly { readonly messageId: string; readonly reason: string }[];
+  /** Messages left in the queue that were made visible again at once (all of them on a dry run). */
+  readonly released: number;
+  /** True when nothing was started or deleted. */
+  readonly dryRun: boolean;
 }
 
 /** Default of RedriveOptions.maxMessages. */
@@ -131,8 +151,8 @@ export function redriveExecutionName(input: RedriveInput, messageIds: readonly s
 /**
  * Starts one run per distinct date found in the dead-letter queue and deletes each message once
  * its run has started. Bounded: reads at most maxMessages; a message whose body is not a run
- * input, or whose run could not start, stays in the queue (it reappears after the queue's
- * visibility timeout) and is reported.
+ * input, or whose run could not start, stays in the queue, visible again at once, and is
+ * reported. A dry run starts and deletes nothing and leaves every message visible.
  */
 export async function redriveDeadLetters(
   clients: RedriveClients,
@@ -142,13 +162,62 @@ export async function redriveDeadLetters(
   if (!Number.isInteger(maxMessages) || maxMessages < 1) {
     throw new RangeError(`maxMessages is ${maxMessages}; it must be a whole number, 1 or more`);
   }
-  const { log } = clients;
+  const dryRun = options.dryRun ?? false;
+  // What was received and not deleted, by message id (with its latest receipt handle).
+  const held = new Map<string, DeadLetter>();
+  const tracked: RedriveClients = {
+    ...clients,
+    receive: async (max, hideSeconds) => {
+      const batch = await clients.receive(max, hideSeconds);
+      for (const message of batch) held.set(message.messageId, message);
+      return batch;
+    },
+    remove: async (message) => {
+      await clients.remove(message);
+      held.delete(message.messageId);
+    },
+  };
+  // Whatever stays in the queue is handed back at once, not after the hiding time, so a redrive
+  // right after (or after a dry run) sees it; also when this one failed part-way.
+  const release = async (): Promise<number> => {
+    const kept = [...held.values()];
+    if (kept.length === 0) return 0;
+    try {
+      await clients.release(kept);
+      return kept.length;
+    } catch (error) {
+      const hidden = dryRun ? DRY_RUN_HIDE_SECONDS : REDRIVE_HIDE_SECONDS;
+      clients.log(
+        `could not make ${kept.length} message(s) visible again (${error instanceof Error ? error.message : String(error)}); they reappear within ${hidden} s`,
+      );
+      return 0;
+    }
+  };
+  let result: Omit<RedriveResult, "released">;
+  try {
+    result = await redriveOnce(tracked, maxMessages, dryRun);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { ...result, released: await release() };
+}
 
+/** One pass of redriveDeadLetters: receive, group by date, start and delete (or, dry, only say). */
+async function redriveOnce(
+  clients: RedriveClients,
+  maxMessages: number,
+  dryRun: boolean,
+): Promise<Omit<RedriveResult, "released">> {
   const seen = new Set<string>();
+  const { log } = clients;
   const groups = new Map<string, { input: RedriveInput; messages: DeadLetter[] }>();
   const unreadable: { messageId: string; reason: string }[] = [];
   while (seen.size < maxMessages) {
-    const batch = await clients.receive(Math.min(RECEIVE_BATCH, maxMessages - seen.size));
+    const batch = await clients.receive(
+      Math.min(RECEIVE_BATCH, maxMessages - seen.size),
+      dryRun ? DRY_RUN_HIDE_SECONDS : REDRIVE_HIDE_SECONDS,
+    );
     const fresh = batch.filter((m) => !seen.has(m.messageId));
     // An empty queue, or one handing back what we already hold (a short visibility timeout).
     if (fresh.length === 0) break;
@@ -185,7 +254,7 @@ export async function redriveDeadLetters(
           ? `${input.date}${input.loadOnly ? " (load only)" : ""}`
           : "a scheduled run (yesterday and catch-up)";
     const count = `${messages.length} message(s)`;
-    if (options.dryRun) {
+    if (dryRun) {
       log(`would start ${what} for ${count}`);
       runs.push({ date: input.date, messages: messages.length });
       continue;
@@ -221,5 +290,5 @@ export async function redriveDeadLetters(
       }
     }
   }
-  return { received: seen.size, runs, deleted, undeleted, unreadable };
+  return { received: seen.size, runs, deleted, undeleted, unreadable, dryRun };
 }

@@ -2,12 +2,13 @@
  * The commands a user types, run as child processes the way npm runs them.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, utimesSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { parquetReadObjects } from "hyparquet";
+import { addDays, todayIn } from "../../pipeline/core/dates";
 import { curatedObjectKey } from "../../pipeline/core/keys";
 import { openLocalCuratedBucket, LOCAL_BUCKETS } from "../../pipeline/local/local-buckets";
 import { queryLocalCuratedData } from "../../pipeline/local/duckdb";
@@ -135,6 +136,17 @@ describe("the pipeline command", function () {
     expect(end?.stderr).to.contain('--end is "2026-02-30"');
   });
 
+  it("refuses a --date that is not over yet, before starting anything", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "local-future-"));
+    // Two days ahead, so the date is still in the future when the command runs.
+    const future = addDays(todayIn("UTC", new Date()), 2);
+    const error = await failureOf(pipeline("run", "--data-dir", dataDir, "--date", future));
+    expect(error?.code).to.equal(1);
+    expect(error?.stderr).to.contain(`--date is ${future}, in the future in UTC`);
+    expect(error?.stderr).to.contain("Open-Meteo would answer with forecasts, not observations");
+    expect(filesUnder(dataDir)).to.deep.equal([]);
+  });
+
   it("transforms saved responses into the curated layout", async () => {
     const out = mkdtempSync(path.join(tmpdir(), "transform-out-"));
     const input = path.join(FIXTURES, "vinea_archive_hourly_6vars_3days_adelaide_ms.json");
@@ -169,6 +181,118 @@ describe("the pipeline command", function () {
     expect(stdout).to.contain("code=[__index.js (");
   });
 
+  it("says a command it does not know is unknown, with the closest one", async () => {
+    const error = await failureOf(pipeline("qeury", "SELECT 1"));
+    expect(error?.code).to.equal(1);
+    expect(error?.stderr).to.contain("error: unknown command 'qeury'").and.to.contain("(Did you mean query?)");
+    expect(error?.stderr).to.not.contain("too many arguments");
+  });
+
+  it("says what compact --bucket lacks without AWS credentials, and how to give them", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), "no-aws-"));
+    const env: Record<string, string> = {
+      HOME: home,
+      AWS_CONFIG_FILE: path.join(home, "config"),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(home, "credentials"),
+      AWS_REGION: "eu-west-1",
+      // No instance metadata lookup: nothing leaves 127.0.0.1.
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE)$/.test(k),
+      ),
+    );
+    const error = await failureOf(
+      run(process.execPath, pipelineArgs("compact", "--month", "2026-10", "--bucket", "b"), {
+        cwd: PROJECT_DIR,
+        env: { ...clean, ...env },
+      }),
+    );
+    expect(error?.code).to.equal(1);
+    expect(error?.stderr).to.contain("--bucket b needs AWS credentials and the AWS SDK found none");
+    expect(error?.stderr).to.contain("`aws configure`").and.to.contain("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  });
+
+  describe("run through npm, as a user types it", function () {
+    this.timeout(300_000);
+    const npm = (cwd: string, ...args: string[]) =>
+      run("npm", ["--prefix", PROJECT_DIR, ...args], { cwd, maxBuffer: 64 * 1024 * 1024 });
+
+    it("resolves relative paths from the folder the user ran npm in", async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "user-dir-"));
+      writeFileSync(
+        path.join(dir, "saved.json"),
+        readFileSync(path.join(FIXTURES, "vinea_archive_hourly_6vars_3days_adelaide_ms.json")),
+      );
+      await npm(dir, "run", "pipeline", "--", "transform", "saved.json", "--out", "out");
+      expect(filesUnder(path.join(dir, "out")).filter((f) => f.endsWith(".parquet"))).to.have.length(3);
+    });
+
+    it("plan --json: pure JSON with --silent or --out, and a clear refusal where npm's banner would spoil it", async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "user-plan-"));
+      const refused = await failureOf(npm(dir, "run", "pipeline", "--", "plan", "--stack", "dev", "--json"));
+      expect(refused?.stderr).to.contain("npm has already printed its banner on stdout");
+      expect(refused?.stderr).to.contain("npm run --silent pipeline -- plan --json").and.to.contain("--out <file>");
+
+      const silent = await npm(dir, "run", "--silent", "pipeline", "--", "plan", "--stack", "dev", "--json");
+      const fromStdout = JSON.parse(silent.stdout) as { type: string; name: string }[];
+      expect(fromStdout.length).to.be.above(10);
+
+      await npm(dir, "run", "pipeline", "--", "plan", "--stack", "dev", "--json", "--out", "plan.json");
+      // The same plan; resources in the order they registered, which async closure
+      // serialization can vary between runs.
+      const byName = (plan: { type: string; name: string }[]) =>
+        [...plan].sort((a, b) => `${a.type}::${a.name}`.localeCompare(`${b.type}::${b.name}`));
+      const fromFile = JSON.parse(readFileSync(path.join(dir, "plan.json"), "utf8")) as typeof fromStdout;
+      expect(byName(fromFile)).to.deep.equal(byName(fromStdout));
+    });
+  });
+
+  describe("stack files and config files", () => {
+    it("refuses --stack naming a stack that has no file, instead of running on the defaults", async () => {
+      const error = await failureOf(pipeline("run", "--stack", "prdo", "--date", "2026-11-01"));
+      expect(error?.code).to.equal(1);
+      expect(error?.stderr).to.contain("--stack prdo: there is no Pulumi.prdo.yaml in");
+      expect(error?.stderr).to.contain("did you mean --stack prod? stacks with a file: dev, prod, staging");
+    });
+
+    it("refuses a --config-file that does not exist", async () => {
+      const error = await failureOf(
+        pipeline("plan", "--stack", "dev", "--config-file", "/nonexistent/Pulumi.dev.yaml"),
+      );
+      expect(error?.code).to.equal(1);
+      expect(error?.stderr.trim()).to.equal("--config-file /nonexistent/Pulumi.dev.yaml does not exist");
+    });
+
+    it("names the --config-file it read in every error, YAML syntax errors included", async function () {
+      this.timeout(240_000);
+      const dir = mkdtempSync(path.join(tmpdir(), "config-file-"));
+      const misplaced = path.join(dir, "misplaced.yaml");
+      writeFileSync(misplaced, "configs:\n  weather-pipeline:timezone: UTC\n");
+      const shape = await failureOf(pipeline("plan", "--stack", "dev", "--config-file", misplaced));
+      expect(shape?.stderr).to.contain(`did you mean config:? (--config-file ${misplaced})`);
+
+      const broken = path.join(dir, "broken.yaml");
+      writeFileSync(broken, "config:\n  weather-pipeline:locations: [\n");
+      const syntax = await failureOf(pipeline("plan", "--stack", "dev", "--config-file", broken));
+      expect(syntax?.stderr).to.contain(`--config-file ${broken} is not valid YAML:`);
+
+      const bad = path.join(dir, "bad.yaml");
+      writeFileSync(bad, "config:\n  weather-pipeline:logRetentionDays: 10\n");
+      const value = await failureOf(pipeline("plan", "--stack", "dev", "--config-file", bad));
+      expect(value?.stderr).to.contain(`weather-pipeline:logRetentionDays is 10; it must be one of`);
+      expect(value?.stderr).to.contain(`(${bad})`).and.not.to.contain("Pulumi.dev.yaml");
+    });
+
+    it("plans a new stack on the defaults with one line saying so, and pure JSON on stdout", async () => {
+      const { stdout, stderr } = await pipeline("plan", "--stack", "brandnew", "--json");
+      expect(stderr.trim().split("\n")).to.have.length(1);
+      expect(stderr).to.contain("stack brandnew changes none of the weather-pipeline: defaults, so it deploys them");
+      expect(JSON.parse(stdout)).to.be.an("array").that.is.not.empty;
+    });
+  });
+
   describe("query", () => {
     it("runs SQL with DuckDB over the curated data of a local run and prints a table", async () => {
       const dataDir = await runQuietLocalDay("2026-11-01");
@@ -181,6 +305,28 @@ describe("the pipeline command", function () {
       expect(lines[0]).to.match(/'amsterdam'\s*│\s*24\s*│\s*'2026-11-01'\s*│\s*'2026-11-01T00:00:00.000Z'/);
       expect(lines[1]).to.match(/'berlin'\s*│\s*24\s*│\s*'2026-11-01'/);
       expect(stdout).to.contain("2 row(s)");
+    });
+
+    it("writes CSV and JSON for other tools, with the cap noted on stderr only", async function () {
+      this.timeout(240_000);
+      const dataDir = await runQuietLocalDay("2026-11-01");
+      const sql = `SELECT location, 'a,"b"' AS tricky, "time" FROM weather_hourly ORDER BY location, "time"`;
+      const csv = await pipeline("query", sql, "--data-dir", dataDir, "--format", "csv", "--limit", "2");
+      expect(csv.stdout).to.equal(
+        'location,tricky,time\namsterdam,"a,""b""",2026-11-01T00:00:00.000Z\namsterdam,"a,""b""",2026-11-01T01:00:00.000Z\n',
+      );
+      expect(csv.stderr.trim()).to.equal(
+        "showing the first 2 row(s); the query returns more: add a LIMIT or a WHERE, or raise --limit",
+      );
+      const grouped = "SELECT location, count(*) AS hours FROM weather_hourly GROUP BY 1 ORDER BY 1";
+      const json = await pipeline("query", grouped, "--data-dir", dataDir, "--format", "json");
+      expect(JSON.parse(json.stdout)).to.deep.equal([
+        { location: "amsterdam", hours: 24 },
+        { location: "berlin", hours: 24 },
+      ]);
+      expect(json.stderr).to.equal("");
+      const several = await failureOf(pipeline("query", "SELECT 1; SELECT 2", "--data-dir", dataDir));
+      expect(several?.stderr.trim()).to.equal("the query holds 2 statements; give one at a time");
     });
 
     it("answers a table with no files yet with no rows, and names its columns", async () => {

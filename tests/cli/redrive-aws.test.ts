@@ -16,6 +16,8 @@ interface QueuedMessage {
   readonly id: string;
   readonly body: string;
   received: number;
+  /** Received with a visibility timeout that has not ended (the fake's clock never moves). */
+  hidden?: boolean;
 }
 
 /**
@@ -54,8 +56,11 @@ class FakeAws {
     switch (target) {
       case "AmazonSQS.ReceiveMessage": {
         const max = Number(input["MaxNumberOfMessages"] ?? 1);
-        const batch = this.queue.filter((m) => m.received === 0).slice(0, max);
-        for (const m of batch) m.received++;
+        const batch = this.queue.filter((m) => m.hidden !== true).slice(0, max);
+        for (const m of batch) {
+          m.received++;
+          m.hidden = Number(input["VisibilityTimeout"] ?? 30) > 0;
+        }
         return [
           200,
           {
@@ -73,6 +78,21 @@ class FakeAws {
         if (index === -1) return [400, { __type: "com.amazonaws.sqs#ReceiptHandleIsInvalid", message: "invalid" }];
         this.queue.splice(index, 1);
         return [200, {}];
+      }
+      case "AmazonSQS.ChangeMessageVisibilityBatch": {
+        const entries = input["Entries"] as { Id: string; ReceiptHandle: string; VisibilityTimeout: number }[];
+        const failed: unknown[] = [];
+        const successful: unknown[] = [];
+        for (const entry of entries) {
+          const message = this.queue.find((m) => `receipt-${m.id}` === entry.ReceiptHandle);
+          if (!message) {
+            failed.push({ Id: entry.Id, Code: "ReceiptHandleIsInvalid", SenderFault: true });
+            continue;
+          }
+          message.hidden = entry.VisibilityTimeout > 0;
+          successful.push({ Id: entry.Id });
+        }
+        return [200, { Successful: successful, Failed: failed }];
       }
       case "AWSStepFunctions.StartExecution": {
         const name = String(input["name"]);
@@ -149,7 +169,7 @@ describe("redrive from a developer machine (SDK clients, Pulumi CLI)", function 
     const starts = aws.calls.filter((c) => c.target === "AWSStepFunctions.StartExecution");
     expect(starts.map((c) => c.input["stateMachineArn"])).to.eql([STATE_MACHINE_ARN, STATE_MACHINE_ARN]);
     const receive = aws.calls.find((c) => c.target === "AmazonSQS.ReceiveMessage");
-    expect(receive?.input).to.include({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 });
+    expect(receive?.input).to.include({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 300 });
     // Every delete comes after the start of its date.
     const order = aws.calls.map((c) => c.target.split(".")[1]);
     expect(order.indexOf("DeleteMessage")).to.be.above(order.indexOf("StartExecution"));
@@ -168,13 +188,51 @@ describe("redrive from a developer machine (SDK clients, Pulumi CLI)", function 
     aws.queue.push({ id: "m1", body: JSON.stringify({ date: "2025-07-18" }), received: 0 });
     const first = await redriveStack("dev", { env, ...clients(), dryRun: true, log: () => undefined });
     expect(first.runs).to.deep.equal([{ date: "2025-07-18", messages: 1 }]);
-    aws.queue[0]!.received = 0;
+    expect(aws.queue[0]!.hidden).to.equal(false);
     // What an earlier redrive of this message started, before its delete failed.
     aws.executions.set(`redrive-2025-07-18-${createHash("sha256").update("m1").digest("hex").slice(0, 16)}`, "{}");
     const result = await redriveStack("dev", { env, ...clients(), log: () => undefined });
     expect(result.runs[0]).to.include({ alreadyStarted: true });
     expect(result.runs[0]?.executionArn).to.match(/:execution:weather-pipeline-dev-run:redrive-2025-07-18-/);
     expect(aws.executions.size).to.equal(1);
+    expect(aws.queue).to.eql([]);
+  });
+
+  it("changes nothing on a dry run, says so, and leaves every message visible at once", async () => {
+    const queueUrl = `${aws.url}/123456789012/weather-pipeline-dev-run-dlq`;
+    const env = await fakePulumi(
+      JSON.stringify({ runDeadLetterQueueUrl: queueUrl, stateMachineArn: STATE_MACHINE_ARN }),
+    );
+    for (let i = 1; i <= 12; i++) {
+      aws.queue.push({
+        id: `m${i}`,
+        body: JSON.stringify({ date: `2025-07-${String(i).padStart(2, "0")}` }),
+        received: 0,
+      });
+    }
+    const lines: string[] = [];
+    const result = await redriveStack("dev", { env, ...clients(), dryRun: true, log: (l) => lines.push(l) });
+
+    expect(result).to.deep.include({ received: 12, deleted: 0, released: 12, dryRun: true });
+    const targets = aws.calls.map((c) => c.target);
+    expect(targets.filter((t) => t.endsWith("StartExecution") || t.endsWith("DeleteMessage"))).to.eql([]);
+    // Read while hidden briefly (so each receive brings new messages), then all handed back at once.
+    const receives = aws.calls.filter((c) => c.target === "AmazonSQS.ReceiveMessage");
+    expect(receives.map((c) => c.input["VisibilityTimeout"])).to.satisfy((v: unknown[]) => v.every((t) => t === 30));
+    const released = aws.calls
+      .filter((c) => c.target === "AmazonSQS.ChangeMessageVisibilityBatch")
+      .flatMap((c) => c.input["Entries"] as { ReceiptHandle: string; VisibilityTimeout: number }[]);
+    expect(released.map((e) => [e.ReceiptHandle, e.VisibilityTimeout]).sort()).to.eql(
+      aws.queue.map((m) => [`receipt-${m.id}`, 0]).sort(),
+    );
+    expect(aws.queue.every((m) => m.hidden === false)).to.equal(true);
+    expect(lines.at(-1)).to.equal(
+      "redrive dev: dry run: nothing started, nothing deleted; 12 message(s) would start 12 run(s), 0 unreadable; 12 message(s) visible in the queue again",
+    );
+
+    // A real redrive right after finds every message.
+    const real = await redriveStack("dev", { env, ...clients(), log: () => undefined });
+    expect(real).to.deep.include({ received: 12, deleted: 12 });
     expect(aws.queue).to.eql([]);
   });
 

@@ -43,6 +43,37 @@ describe("a local run (npm start)", function () {
     for (const [value, message] of cases) expect(() => apiUrlsFromBase(value), value).to.throw(message);
   });
 
+  it("fails at once, with the reason, when nothing listens at --api-url", async () => {
+    const server = await startFakeOpenMeteo();
+    const base = server.url;
+    await server.close(); // the port is free again: a server the user forgot to start
+    const dataDir = await mkdtemp(path.join(tmpdir(), "run-refused-"));
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    let error: unknown;
+    try {
+      await runLocalDay({
+        settings: DEFAULT_PIPELINE_SETTINGS,
+        dataDir,
+        date: "2026-11-01",
+        live: false,
+        apiUrl: base,
+        previewRows: 1,
+        print: () => undefined,
+      }).catch((e: unknown) => (error = e));
+    } finally {
+      console.log = log;
+      await rm(dataDir, { recursive: true, force: true });
+    }
+    const { host } = new URL(base);
+    expect(String(error)).to.contain(
+      `not retried: nothing listens on ${host} (ECONNREFUSED), and on this machine waiting will not change that; start your Open-Meteo server there or fix the URL (--api-url)`,
+    );
+    // One attempt: no retry was logged.
+    expect(lines.filter((l) => l.includes("retrying"))).to.deep.equal([]);
+  });
+
   it("runs a day against the server at --api-url instead of the embedded fake", async () => {
     const server = await startFakeOpenMeteo();
     const dataDir = await mkdtemp(path.join(tmpdir(), "run-test-"));

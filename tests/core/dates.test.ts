@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import {
   addDays,
+  assertFinishedDate,
   chooseEndpoint,
   daysBetween,
   todayIn,
@@ -11,6 +12,23 @@ import {
 const at = (iso: string): Date => new Date(iso);
 
 describe("dates", () => {
+  describe("assertFinishedDate", () => {
+    it("accepts yesterday and refuses today and later, in the given zone", () => {
+      const now = at("2024-03-10T03:30:00Z"); // the 10th in UTC and Auckland, the 9th in Los Angeles
+      expect(() => assertFinishedDate("2024-03-09", "UTC", now)).not.to.throw();
+      expect(() => assertFinishedDate("2024-03-10", "UTC", now, "--date")).to.throw(
+        "--date is 2024-03-10, today in UTC: the day is not over",
+      );
+      expect(() => assertFinishedDate("2024-03-09", "America/Los_Angeles", now)).to.throw(
+        "today in America/Los_Angeles",
+      );
+      expect(() => assertFinishedDate("2024-03-08", "America/Los_Angeles", now)).not.to.throw();
+      expect(() => assertFinishedDate("2030-01-01", "Pacific/Auckland", now)).to.throw(
+        "the date is 2030-01-01, in the future in Pacific/Auckland (today is 2024-03-10 there)",
+      );
+    });
+  });
+
   describe("yesterdayIn", () => {
     it("gives the previous calendar day in UTC", () => {
       expect(yesterdayIn("UTC", at("2024-05-02T00:00:00Z"))).to.equal("2024-05-01");

@@ -1,5 +1,8 @@
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import {
@@ -229,10 +232,48 @@ describe("stack configuration", () => {
       expect(message).to.contain("weather-pipeline:logRetentionDays is 10; it must be one of");
     });
 
-    it("duplicate location names", () => {
-      const loc = base().locations[0]!;
-      const message = errorOf(() => parseStackConfig({ locations: [loc, { ...loc }] }, NS, "x"));
-      expect(message).to.contain("location names must be unique");
+    it("duplicate location names, naming the duplicate and its first use, not the whole list", () => {
+      const loc = (name: string) => ({ name, latitude: 1, longitude: 2 });
+      const locations = [loc("a"), loc("b"), loc("c"), loc("b"), loc("d")];
+      const message = errorOf(() => parseStackConfig({ locations }, NS, "Pulumi.dev.yaml"));
+      expect(message).to.equal(
+        "Invalid configuration:\n" +
+          '- weather-pipeline:locations[3].name is "b"; locations[1] has the same name; location names must be unique (they become the `location` column); rename or remove one (Pulumi.dev.yaml)',
+      );
+    });
+
+    it("a repeated variable, naming the repeat", () => {
+      const message = errorOf(() =>
+        parseStackConfig(
+          { ...base(), hourlyVariables: ["temperature_2m", "precipitation", "temperature_2m"] },
+          NS,
+          "x",
+        ),
+      );
+      expect(message).to.contain(
+        'weather-pipeline:hourlyVariables[2] is "temperature_2m"; hourlyVariables[0] has the same name; hourly variables must not repeat',
+      );
+      expect(message).to.not.contain("precipitation");
+    });
+
+    it("a misspelt project key, with the key it was meant to be", () => {
+      const message = errorOf(() => parseStackConfig({ ...base(), timezon: "UTC" }, NS, "x"));
+      expect(message).to.contain("weather-pipeline:timezon is not a config key of this project");
+      expect(message).to.contain("did you mean timezone?");
+    });
+
+    it("a block under a misspelt namespace, which would otherwise leave the defaults in place", () => {
+      const message = errorOf(() =>
+        parseStackConfigValues(
+          { "aws:region": "eu-west-1", "weather-pipelin:locations": JSON.stringify(base().locations) },
+          NS,
+          "Pulumi.dev.yaml",
+        ),
+      );
+      expect(message).to.contain(
+        "weather-pipelin:locations is in namespace weather-pipelin:, which neither this project (weather-pipeline:) nor its providers (aws:, awsx:, pulumi:) read",
+      );
+      expect(message).to.contain("did you mean weather-pipeline:locations? (Pulumi.dev.yaml)");
     });
 
     it("a variable name that is not snake_case", () => {
@@ -255,6 +296,19 @@ describe("stack configuration", () => {
       expect(message).to.contain("protectData is true but an expiration deletes data");
     });
 
+    it("thousands of locations that exceed the free API's daily quota, naming both numbers and the fix", () => {
+      const locations = Array.from({ length: 3_000 }, (_, i) => ({ name: `p${i}`, latitude: 0, longitude: i / 100 }));
+      const message = errorOf(() => parseStackConfig({ locations }, NS, "Pulumi.dev.yaml"));
+      expect(message).to.contain(
+        "weather-pipeline:maxDailyWeight is 10000; a day of this stack can use 21,000 API weight, more than maxDailyWeight 10,000",
+      );
+      expect(message).to.contain("raise maxDailyWeight if your Open-Meteo plan allows more");
+      expect(message).to.contain("weather-pipeline:maxHourlyWeight is 5000");
+      // A commercial plan's quota, set as the keys say.
+      const paid = parseStackConfig({ locations, maxDailyWeight: 1_000_000, maxHourlyWeight: 100_000 }, NS, "x");
+      expect(paid.apiWeightLimits).to.deep.equal({ perDay: 1_000_000, perHour: 100_000 });
+    });
+
     it("a number given as text in a stack file", () => {
       const message = errorOf(() =>
         parseStackConfigValues({ [`${NS}:ingestMemoryMb`]: "lots" }, NS, "Pulumi.dev.yaml"),
@@ -266,5 +320,79 @@ describe("stack configuration", () => {
       const message = errorOf(() => parseStackConfig({ ...base(), timezone: "Nowhere", ingestMemoryMb: 64 }, NS, "x"));
       expect(message).to.contain("timezone").and.to.contain("ingestMemoryMb");
     });
+  });
+});
+
+/**
+ * Runs the program's config reader in a child process with the environment the Pulumi CLI's
+ * Node.js language host gives a program: PULUMI_CONFIG holds every key of every namespace.
+ */
+async function loadAsUnderPulumiUp(
+  config: Record<string, string>,
+  stackFile?: { text: string; dir?: string },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = mkdtempSync(path.join(tmpdir(), "pulumi-root-"));
+  writeFileSync(
+    path.join(root, "Pulumi.yaml"),
+    `name: ${NS}\nruntime: nodejs\n${stackFile?.dir ? `stackConfigDir: ${stackFile.dir}\n` : ""}`,
+  );
+  if (stackFile) {
+    const dir = path.join(root, stackFile.dir ?? "");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "Pulumi.demo.yaml"), stackFile.text);
+  }
+  const script =
+    'try { require("./pipeline/infra/config").loadStackConfig(); } catch (e) { process.stderr.write(e.message); process.exitCode = 3; }';
+  return promisify(execFile)(process.execPath, ["-r", "ts-node/register", "-e", script], {
+    cwd: PROJECT_DIR,
+    env: {
+      ...process.env,
+      PULUMI_NODEJS_PROJECT: NS,
+      PULUMI_NODEJS_STACK: "demo",
+      PULUMI_NODEJS_ROOT_DIRECTORY: root,
+      PULUMI_CONFIG: JSON.stringify(config),
+    },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+}
+
+describe("the program's config, as `pulumi up` hands it over", function () {
+  this.timeout(60_000);
+
+  it("refuses a block under a misspelt namespace instead of deploying the defaults", async () => {
+    const { code, stderr } = await loadAsUnderPulumiUp({
+      "aws:region": "eu-west-1",
+      "weather-pipelin:locations": '[{"name":"x","latitude":1,"longitude":2}]',
+    });
+    expect(code).to.equal(3);
+    expect(stderr).to.contain("weather-pipelin:locations is in namespace weather-pipelin:");
+    expect(stderr).to.contain("did you mean weather-pipeline:locations? (Pulumi.demo.yaml)");
+  });
+
+  it("refuses what the CLI dropped from the stack file: a configs: block, keys beside config:", async () => {
+    const { code, stderr } = await loadAsUnderPulumiUp(
+      { "aws:region": "eu-west-1" },
+      { text: "config:\n  aws:region: eu-west-1\nconfigs:\n  weather-pipeline:timezone: UTC\n", dir: "stacks" },
+    );
+    expect(code).to.equal(3);
+    expect(stderr).to.contain(
+      "- configs: is not a stack file key, so Pulumi ignores all of it; did you mean config:? (Pulumi.demo.yaml)",
+    );
+  });
+
+  it("says in one line that a stack which changes nothing deploys the defaults", async () => {
+    const { code, stdout } = await loadAsUnderPulumiUp({
+      "aws:region": "eu-west-1",
+      "weather-pipeline:timezone": "UTC",
+    });
+    expect(code).to.equal(0);
+    expect(stdout.trim().split("\n")).to.have.length(1);
+    expect(stdout).to.contain(
+      "stack demo changes none of the weather-pipeline: defaults, so it deploys them: 2 location(s)",
+    );
+    const own = await loadAsUnderPulumiUp({ "weather-pipeline:timezone": "Europe/Berlin" });
+    expect(own.stdout).to.equal("");
   });
 });

@@ -126,6 +126,37 @@ describe("the Lambda handlers", function () {
     expect((await rejectionOf(plan("2025-01-02"))).message).to.include(`send {} or {"date": "YYYY-MM-DD"}`);
   });
 
+  it("plan and ingest refuse today and later in the stack's time zone: those days are forecasts", async () => {
+    const plan = createPlanHandler({
+      settings,
+      rawStore,
+      curatedStore,
+      catchUpDays: 3,
+      maxDatesPerRun: 5,
+      now: () => NOW,
+      log: () => undefined,
+    });
+    expect((await rejectionOf(plan({ date: "2025-07-20" }))).message).to.equal(
+      "the event's date is 2025-07-20, today in UTC: the day is not over, so Open-Meteo would answer with forecasts, not observations; the latest date with data is 2025-07-19 (yesterday)",
+    );
+    const ingest = createIngestHandler({ settings, rawStore, now: () => NOW, log: () => undefined, stack: "dates" });
+    expect((await rejectionOf(ingest({ date: "2025-07-21" }))).message).to.contain(
+      "the event's date is 2025-07-21, in the future in UTC (today is 2025-07-20 there)",
+    );
+    // 06:00 UTC is 23:00 of the 19th in Los Angeles: yesterday in UTC is still today there.
+    const behind = createIngestHandler({
+      settings: { ...settings, timezone: "America/Los_Angeles" },
+      rawStore,
+      stack: "dates",
+      now: () => NOW,
+      log: () => undefined,
+    });
+    expect((await rejectionOf(behind({ date: "2025-07-19" }))).message).to.contain(
+      "the event's date is 2025-07-19, today in America/Los_Angeles",
+    );
+    expect(await ingest({ date: "2025-07-19" })).to.have.property("date", "2025-07-19");
+  });
+
   it("ingest via the factory stores the same keys as handleIngestEvent", async () => {
     const viaFactory = await createIngestHandler({ settings, rawStore, log: () => undefined, stack: "handler-test" })({
       date: "2025-07-19",

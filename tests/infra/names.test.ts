@@ -261,8 +261,10 @@ describe("physical names", () => {
       const prefix = `${PROJECT}-${LONGEST_TODAY}`;
       for (const r of today) expect(r.name.startsWith(prefix), r.name).to.equal(true);
       const fns = today.filter((r) => r.type === "aws:lambda/function:Function").map((r) => r.inputs["name"]);
-      // prod's config, so the warehouse's load function too.
-      expect(fns.sort()).to.deep.equal(["ingest", "load", "plan", "transform"].map((f) => `${prefix}-${f}`));
+      // prod's config, so the warehouse's load function too, and the backfill's planner.
+      expect(fns.sort()).to.deep.equal(
+        ["backfill", "ingest", "load", "plan", "transform"].map((f) => `${prefix}-${f}`),
+      );
       const database = today.find((r) => r.type === "aws:glue/catalogDatabase:CatalogDatabase")!;
       expect(database.inputs["name"]).to.equal(`weather_pipeline_${LONGEST_TODAY.replaceAll("-", "_")}`);
       const workgroup = today.find((r) => r.type === "aws:athena/workgroup:Workgroup")!;

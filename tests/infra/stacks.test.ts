@@ -398,14 +398,14 @@ describe("infrastructure under Pulumi mocks", function () {
         });
         // The backfill: its planner lists curated partitions only; its state machine starts its own
         // children (Distributed Map) and nothing else.
-        expect(policy(`${prefix}-backfill-plan-policy`)).to.deep.equal({
+        expect(policy(`${prefix}-backfill-policy`)).to.deep.equal({
           ListCuratedDates: `s3:ListBucket on ${curated}`,
-          WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("backfill-plan")}`,
+          WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("backfill")}`,
         });
         const backfillArn = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${prefix}-backfill`;
         const children = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:execution:${prefix}-backfill`;
-        const backfillFns = ["backfill-plan", "ingest", "transform"].map((f) => arnOfFunction(`${prefix}-${f}`));
-        expect(policy(`${prefix}-backfill-run-policy`)).to.deep.equal({
+        const backfillFns = ["backfill", "ingest", "transform"].map((f) => arnOfFunction(`${prefix}-${f}`));
+        expect(policy(`${prefix}-bf-run-policy`)).to.deep.equal({
           InvokePipelineFunctions: `lambda:InvokeFunction on ${backfillFns.flatMap((f) => [f, `${f}:*`]).join(",")}`,
           StartWindowExecutions: `states:StartExecution on ${backfillArn}`,
           FollowWindowExecutions: `states:DescribeExecution,states:StopExecution on ${children}/*`,
@@ -807,7 +807,7 @@ describe("infrastructure under Pulumi mocks", function () {
         .map((f) => f.name)
         .sort(),
     ).to.deep.equal([
-      "weather-pipeline-sandbox-backfill-plan",
+      "weather-pipeline-sandbox-backfill",
       "weather-pipeline-sandbox-ingest",
       "weather-pipeline-sandbox-plan",
       "weather-pipeline-sandbox-transform",

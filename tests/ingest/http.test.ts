@@ -278,6 +278,43 @@ describe("http", () => {
       expect(error.message).to.match(/^Open-Meteo could not be reached \(.*ECONNREFUSED.*\) 3 times over .* for http/);
     });
 
+    it("ends at once when a server the user named refuses on this machine, if told so", async () => {
+      const server = await start();
+      const url = `${server.forecastUrl}?${query}`;
+      await server.close();
+      fake = undefined;
+      const events: RetryEvent[] = [];
+      const error = await rejectionOf(
+        fetchOpenMeteo(url, {
+          timeoutMs: 1_000,
+          retries: 3,
+          tuning: { ...FAST.tuning, finalOnLoopbackRefusal: true },
+          onRetry: (e) => events.push(e),
+        }),
+      );
+      expect(events).to.deep.equal([]);
+      expect(error).to.be.instanceOf(OpenMeteoUnreachableError);
+      expect((error as OpenMeteoUnreachableError).attempts).to.equal(1);
+      expect((error as OpenMeteoUnreachableError).transient).to.equal(false);
+      expect(error.message).to.contain(`not retried: nothing listens on ${new URL(url).host} (ECONNREFUSED)`);
+    });
+
+    it("never retries a port fetch refuses to use", async () => {
+      const events: RetryEvent[] = [];
+      // 6000 (X11) is on the Fetch standard's blocked list: fetch fails before connecting.
+      const error = await rejectionOf(
+        fetchOpenMeteo(`http://127.0.0.1:6000/v1/forecast?${query}`, {
+          timeoutMs: 1_000,
+          retries: 3,
+          ...FAST,
+          onRetry: (e) => events.push(e),
+        }),
+      );
+      expect(events).to.deep.equal([]);
+      expect((error as OpenMeteoUnreachableError).transient).to.equal(false);
+      expect(error.message).to.contain("not retried: fetch never connects to port 6000, one the Fetch standard blocks");
+    });
+
     it("reports a non-JSON error page by its text, and retries a 502", async () => {
       const page = "<html><body><h1>502 Bad Gateway</h1></body></html>";
       const server = await start(() => ({ kind: "text", status: 502, body: page, contentType: "text/html" }));

@@ -6,7 +6,13 @@ import { addDays, todayIn } from "../../pipeline/core/dates";
 import { parseStackConfigValues } from "../../pipeline/infra/config";
 import { ingestDate } from "../../pipeline/ingest/ingest";
 import { isRawBodyKey, requestManifestKey } from "../../pipeline/core/keys";
-import { openCuratedDatabase, queryLocalCuratedData, type QueryResult } from "../../pipeline/local/duckdb";
+import { rejectionOf } from "../support/rejection";
+import {
+  openCuratedDatabase,
+  queryLocalCuratedData,
+  QueryShapeError,
+  type QueryResult,
+} from "../../pipeline/local/duckdb";
 import { startFakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
 import { PROJECT_DIR, readProjectName, readStackConfigFile } from "../../pipeline/local/plan";
 import { runLocalDay } from "../../pipeline/cli/run";
@@ -111,6 +117,34 @@ function expectAllRows(
 
 describe("duckdb", () => {
   describe("openCuratedDatabase", () => {
+    it("runs exactly one statement: an empty query or several are errors, and nothing of them runs", async () => {
+      const db = await openCuratedDatabase({ folder: await tempDir() });
+      try {
+        const empty = await rejectionOf(db.query("  -- nothing\n"));
+        expect(empty).to.be.instanceOf(QueryShapeError);
+        expect(empty.message).to.contain("the query is empty");
+        const several = await rejectionOf(db.query("DROP VIEW weather_daily; SELECT 1"));
+        expect(several.message).to.equal("the query holds 2 statements; give one at a time");
+        expect((await db.query("SELECT count(*) AS n FROM weather_daily;")).rows).to.deep.equal([{ n: 0n }]);
+      } finally {
+        db.close();
+      }
+    });
+
+    it("cuts a result at the limit and says so, and says nothing when all rows fit", async () => {
+      const db = await openCuratedDatabase({ folder: await tempDir() });
+      try {
+        const cut = await db.query("SELECT * FROM range(5000) t(n)", { limit: 3 });
+        expect(cut.rows).to.deep.equal([{ n: 0n }, { n: 1n }, { n: 2n }]);
+        expect(cut.truncated).to.equal(true);
+        const whole = await db.query("SELECT * FROM range(3) t(n)", { limit: 3 });
+        expect(whole.rows).to.have.length(3);
+        expect(whole.truncated).to.equal(false);
+      } finally {
+        db.close();
+      }
+    });
+
     it("gives a dataset without files an empty view with the schema's columns, so the example queries still run", async () => {
       const folder = await tempDir();
       const settings = DEFAULT_PIPELINE_SETTINGS;

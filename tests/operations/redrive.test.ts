@@ -27,13 +27,25 @@ class MemoryQueue {
     return id;
   }
 
-  receive(max: number): DeadLetter[] {
+  /** Receives up to `max` visible messages; with hideSeconds 0 they stay visible, as in SQS. */
+  receive(max: number, hideSeconds = 30): DeadLetter[] {
     const batch = this.messages.filter((m) => m.visible).slice(0, max);
     for (const m of batch) {
-      m.visible = false;
+      m.visible = hideSeconds === 0;
       m.receipt = `r${++this.receipts}`;
     }
     return batch.map((m) => ({ messageId: m.id, receiptHandle: m.receipt ?? "", body: m.body }));
+  }
+
+  /** ChangeMessageVisibility to 0: a received message is visible again at once. */
+  release(receiptHandle: string): void {
+    const message = this.messages.find((m) => m.receipt === receiptHandle);
+    if (!message) throw new Error(`no message has receipt ${receiptHandle}`);
+    message.visible = true;
+  }
+
+  get visibleCount(): number {
+    return this.messages.filter((m) => m.visible).length;
   }
 
   remove(receiptHandle: string): void {
@@ -72,9 +84,14 @@ function clientsOf(
   options: { failDelete?: boolean } = {},
 ): RedriveClients {
   return {
-    receive: (max) => {
+    receive: (max, hideSeconds) => {
       events.push(`receive ${max}`);
-      return Promise.resolve(queue.receive(max));
+      return Promise.resolve(queue.receive(max, hideSeconds));
+    },
+    release: (messages) => {
+      events.push(`release ${messages.map((m) => m.messageId).join(",")}`);
+      messages.forEach((m) => queue.release(m.receiptHandle));
+      return Promise.resolve();
     },
     startRun: (input, name) => {
       events.push(`start ${input.date ?? "scheduled"}`);
@@ -225,6 +242,33 @@ describe("redriving the dead-letter queue", () => {
     expect(result.runs).to.deep.equal([{ date: "2025-07-18", messages: 1 }]);
     expect(machine.started).to.eql([]);
     expect(queue.bodies).to.have.lengthOf(1);
+  });
+
+  it("leaves every message visible after a dry run, so a real redrive right after sees them all", async () => {
+    const dates = Array.from({ length: 23 }, (_, i) => `2025-06-${String(i + 1).padStart(2, "0")}`);
+    const queue = new MemoryQueue(dates.map((d) => body(d)));
+    const machine = new MemoryStateMachine();
+    const events: string[] = [];
+    const dry = await redriveDeadLetters(clientsOf(queue, machine, events), { dryRun: true });
+    // Every message counted once, though the queue is longer than one receive.
+    expect(dry).to.deep.include({ received: 23, deleted: 0, released: 23, dryRun: true });
+    expect(dry.runs).to.have.lengthOf(23);
+    expect(events.filter((e) => e.startsWith("start") || e.startsWith("delete"))).to.eql([]);
+    expect(queue.visibleCount).to.equal(23);
+
+    const real = await redriveDeadLetters(clientsOf(queue, machine));
+    expect(real).to.deep.include({ received: 23, deleted: 23, released: 0, dryRun: false });
+  });
+
+  it("hands back at once the messages a redrive leaves in the queue", async () => {
+    const queue = new MemoryQueue([body("2025-07-17"), "not json", body("2025-07-18")]);
+    const machine = new MemoryStateMachine();
+    machine.failFor.add("2025-07-17");
+    const events: string[] = [];
+    const result = await redriveDeadLetters(clientsOf(queue, machine, events));
+    expect(result.released).to.equal(2);
+    expect(events.at(-1)).to.equal("release m1,m2");
+    expect(queue.visibleCount).to.equal(2);
   });
 
   it("names executions by date and messages, within Step Functions' name rules", () => {

@@ -290,4 +290,5 @@ export const RESOURCE_NAMING: Readonly<Record<string, NamedType | null>> = {
   "weather-pipeline:alerting:Alerting": null,
   "weather-pipeline:query:QueryCatalog": null,
   "weather-pipeline:warehouse:Warehouse": null,
+  "weather-pipeline:backfill:Backfill": null,
 };
