@@ -144,6 +144,40 @@ describe("the layout by capability", () => {
     }
   });
 
+  it("matches the README's layout table: a row per folder, each file in its row, no file the tree lacks", () => {
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const start = readme.indexOf("\n## Project layout");
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+    const rows = new Map<string, string>();
+    for (const line of section.split("\n")) {
+      const row = /^\| `pipeline\/([^`/]+)\/`\s*\|(.*)\|\s*$/.exec(line);
+      if (row) rows.set(row[1]!, row[2]!);
+    }
+    const folders = readdirSync(PIPELINE, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+    const problems: string[] = [];
+    for (const folder of folders) if (!rows.has(folder)) problems.push(`pipeline/${folder}/ has no row`);
+    for (const [folder, text] of rows) {
+      if (!folders.includes(folder)) {
+        problems.push(`the row pipeline/${folder}/ names a folder that does not exist`);
+        continue;
+      }
+      const files = sourceFiles(path.join(PIPELINE, folder)).map((f) => path.relative(path.join(PIPELINE, folder), f));
+      const named = [...text.matchAll(/`([\w./-]+\.ts)`/g)].map((m) => m[1]!);
+      const isNamed = (file: string) => named.some((n) => n === file || path.basename(file) === path.basename(n));
+      for (const n of named) {
+        if (!files.some((f) => f === n || f.endsWith(`/${n}`)))
+          problems.push(`pipeline/${folder}/${n} is in the README, not in the tree`);
+      }
+      for (const f of files) {
+        if (path.basename(f) !== "index.ts" && !isNamed(f))
+          problems.push(`pipeline/${folder}/${f} is not in its README row`);
+      }
+    }
+    expect(problems).to.deep.equal([]);
+  });
+
   it("catches each kind of broken rule", () => {
     const at = (from: string, specifier: string, target?: string): Import => ({
       from: path.join(...from.split("/")),

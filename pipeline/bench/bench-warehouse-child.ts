@@ -4,7 +4,7 @@
  * loads every date of the folder as the load Lambda does (one loadDate per date: read and check
  * the Parquet, then per dataset delete + COPY + ledger in one transaction, over one connection),
  * then re-loads one date five times, and prints one JSON line (BenchLoadResult). Run transpiled
- * to JavaScript, like bench-transform.ts, so ts-node's compiler is not in the measured memory.
+ * to JavaScript, like duckdb-transform.ts, so ts-node's compiler is not in the measured memory.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";

@@ -163,6 +163,23 @@ describe("the pipeline command", function () {
     expect(rows).to.have.length(24);
   });
 
+  it("transforms without loading the AWS SDK (a folder is all it writes to)", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "transform-sdk-"));
+    const input = path.join(FIXTURES, "vinea_archive_hourly_6vars_3days_adelaide_ms.json");
+    const preload = path.join(__dirname, "..", "support", "loaded-packages.mjs");
+    const { stderr } = await run(
+      process.execPath,
+      ["--import", preload, ...pipelineArgs("transform", input, "--out", out)],
+      {
+        cwd: PROJECT_DIR,
+      },
+    );
+    const line = /^loaded-packages (.*)$/m.exec(stderr);
+    const packages = JSON.parse(line?.[1] ?? "null") as string[];
+    expect(packages).to.include("hyparquet-writer");
+    expect(packages.filter((p) => p.startsWith("@aws-sdk/") || p.startsWith("@smithy/"))).to.deep.equal([]);
+  });
+
   it("fails a transform of a file that is not Open-Meteo JSON, naming the file", async () => {
     const out = mkdtempSync(path.join(tmpdir(), "transform-bad-"));
     const error = await pipeline("transform", path.join(PROJECT_DIR, "package.json"), "--out", out).then(

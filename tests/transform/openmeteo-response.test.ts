@@ -391,6 +391,45 @@ describe("openmeteo-response", () => {
       expect(scanned).to.deep.equal(values);
     });
 
+    it("reads full-precision numbers exactly as JSON.parse does, on both sides of 2^53", async () => {
+      // Digits below 2^53 take the exact fast path, the rest Number(): both must give JSON.parse's double.
+      const edges = [
+        "9007199254740991",
+        "9007199254740992",
+        "9007199254740993",
+        "900719925474099.3",
+        "900719925474099.5",
+        "-9.007199254740993",
+        "0.9007199254740993",
+        "0.09637440341614609",
+        "-4.257165872173306",
+        "-3.9435463990532638",
+        "1.7976931348623157",
+        "0.30000000000000004",
+        "123.45678901234567890123",
+      ];
+      let seed = 7;
+      const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      const numbers = [...edges];
+      while (numbers.length < 24 * 365) {
+        const scale = 10 ** Math.floor(random() * 8 - 3);
+        numbers.push(String((random() - 0.5) * scale));
+      }
+      const body = text(
+        hourlyBody((b) => {
+          b.hourly = {
+            time: numbers.map((_, i) => new Date(Date.UTC(2024, 0, 1) + i * HOUR).toISOString().slice(0, 16)),
+            temperature_2m: ["VALUES"],
+          };
+        }),
+      ).replace('["VALUES"]', `[${numbers.join(",")}]`);
+      const [location] = await scan(body, TEMPERATURE);
+      const scanned = (location!.hourly as { values: number[][] }).values[0]!;
+      const values = numbers.map((n) => JSON.parse(n) as number);
+      const wrong = values.flatMap((v, i) => (Object.is(scanned[i], v) ? [] : [`${numbers[i]} -> ${scanned[i]}`]));
+      expect(wrong).to.deep.equal([]);
+    });
+
     it("streams a year of hourly data x 12 variables for 10 locations in small chunks, every value as generated", async function () {
       // 6 MB of JSON, and JSON.parse of it for the oracle: seconds, more on a busy machine.
       this.timeout(120_000);
