@@ -25,7 +25,11 @@ export const alertTopicArn = pipeline.alerting.topic.arn;
 export const runDeadLetterQueueUrl = pipeline.alerting.runDeadLetters.url;
 export const scheduleDeadLetterQueueUrl = pipeline.alerting.scheduleDeadLetters.url;
 export const glueDatabaseName = pipeline.catalog.database.name;
-export const glueTables = [pipeline.catalog.tables.weather_hourly.name, pipeline.catalog.tables.weather_daily.name];
+export const glueTables = [
+  pipeline.catalog.tables.weather_hourly.name,
+  pipeline.catalog.tables.weather_daily.name,
+  ...Object.values(pipeline.catalog.sourceTables).map((table) => table.name),
+];
 export const athenaWorkgroup = pipeline.catalog.workgroup.name;
 /** Runs a query in the stack's workgroup; read the result with `aws athena get-query-results --query-execution-id <id>`. */
 export const exampleQueryCommand = pulumi.interpolate`aws athena start-query-execution --work-group ${pipeline.catalog.workgroup.name} --query-execution-context Database=${pipeline.catalog.database.name} --query-string 'SELECT "date", count(*) AS row_count FROM weather_hourly WHERE "date" >= current_date - INTERVAL '"'"'7'"'"' DAY GROUP BY 1 ORDER BY 1'`;

@@ -21,6 +21,8 @@ import type * as Backfill from "./backfill";
 import type * as PlanReport from "./plan-report";
 import type * as RedriveAws from "./redrive-aws";
 import type * as Run from "./run";
+import type * as SampleSource from "../local/sample-source";
+import type * as Sources from "../sources";
 import { todayIn } from "../core/dates";
 import { assertIsoDate } from "../core/keys";
 import type * as Report from "./report";
@@ -96,6 +98,15 @@ function settingsOf(stack: string | undefined) {
   return configOf(stack).config.pipeline;
 }
 
+/**
+ * The sources of a stack file; without --stack, the local sample source `sample_stations`,
+ * which the embedded fake publishes (a new stack deploys none).
+ */
+function sourcesOf(stack: string | undefined): readonly Sources.SourceDefinition[] {
+  if (stack === undefined) return [load<typeof SampleSource>("../local/sample-source").LOCAL_SAMPLE_SOURCE];
+  return configOf(stack).config.sources;
+}
+
 function parseDate(value: string, option = "--date"): string {
   try {
     assertIsoDate(value, option);
@@ -168,6 +179,7 @@ program
       const dataDir = dataDirOf(options.dataDir);
       await load<typeof Run>("./run").runLocalDay({
         settings: settingsOf(options.stack),
+        sources: sourcesOf(options.stack),
         dataDir,
         date: options.date,
         live: options.live ?? false,
@@ -179,6 +191,8 @@ program
       const report = await load<typeof Report>("./report").writeLocalReport(dataDir, {
         days: DEFAULT_REPORT_DAYS,
         out: path.join(dataDir, "report.html"),
+        sources: sourcesOf(options.stack),
+        columnNames: settingsOf(options.stack).columnNames,
       });
       console.log("");
       console.log(`Weather report (last ${DEFAULT_REPORT_DAYS} days of local data): ${report.path}`);
@@ -200,7 +214,13 @@ program
   .option("--data-dir <dir>", `${DATA_DIR_HELP}; without --stack`)
   .option("--out <file>", "the HTML file to write", "report.html")
   .action(async (options: { stack?: string; days: number; end?: string; dataDir?: string; out: string }) => {
-    const common = { days: options.days, end: options.end, out: userPath(options.out) };
+    const common = {
+      days: options.days,
+      end: options.end,
+      out: userPath(options.out),
+      sources: sourcesOf(options.stack),
+      columnNames: settingsOf(options.stack).columnNames,
+    };
     const { writeLocalReport, writeStackReport } = load<typeof Report>("./report");
     const report = options.stack
       ? await writeStackReport(options.stack, { ...common, timezone: settingsOf(options.stack).timezone })
@@ -345,7 +365,7 @@ function refuseJsonAfterNpmBanner(): void {
 program
   .command("query")
   .description(
-    'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly and weather_daily, partition column "date"',
+    'Run SQL with DuckDB over the curated data of local runs: tables weather_hourly, weather_daily and source_<name> per source, partition column "date"',
   )
   .argument("[sql]", 'one SQL statement, e.g. "SELECT location, count(*) FROM weather_hourly GROUP BY location"')
   .option("--data-dir <dir>", DATA_DIR_HELP)
@@ -401,6 +421,8 @@ program
         dataDir: dataDirOf(options.dataDir),
         hourlyVariables: settings.hourlyVariables,
         dailyVariables: settings.dailyVariables,
+        columnNames: settings.columnNames,
+        sources: sourcesOf(options.stack),
         limit: options.limit,
       });
       printQueryResult(result, options.format, options.limit);

@@ -11,6 +11,8 @@ import { ListExecutionsCommand, SFNClient, type ExecutionListItem } from "@aws-s
 import { addDays, yesterdayIn } from "../core/dates";
 import { DirectoryObjectStore, S3ObjectStore, type ObjectStore } from "../core/storage";
 import { openLocalCuratedBucket } from "../local/local-buckets";
+import type { ColumnNames } from "../core/schema";
+import type { SourceDefinition } from "../sources";
 import {
   latestRun,
   readLocalRunRecords,
@@ -33,6 +35,10 @@ export interface ReportCommandOptions {
   readonly out: string;
   /** The clock; default the real time. */
   readonly now?: Date;
+  /** The stack's sources, each shown with its data or without; default: those found in the bucket. */
+  readonly sources?: readonly SourceDefinition[];
+  /** Renamed variables' columns (the stack's `columnNames`). */
+  readonly columnNames?: ColumnNames;
 }
 
 /** What was written. */
@@ -53,7 +59,15 @@ export async function writeLocalReport(dataDir: string, options: ReportCommandOp
   const now = options.now ?? new Date();
   const runs = await readLocalRunRecords(new DirectoryObjectStore(path.join(dataDir, LOCAL_RUNS_FOLDER)));
   const read = (store: ObjectStore) =>
-    readReportData(store, { days: options.days, end: options.end, runs, latestRun: latestRun(runs), now });
+    readReportData(store, {
+      days: options.days,
+      end: options.end,
+      runs,
+      latestRun: latestRun(runs),
+      now,
+      sources: options.sources,
+      columnNames: options.columnNames,
+    });
   let data: ReportData;
   if (existsSync(path.join(dataDir, "s3"))) {
     const local = await openLocalCuratedBucket(dataDir);
@@ -133,6 +147,8 @@ export async function writeStackReport(stack: string, options: StackReportOption
       runs,
       latestRun: latestRun(runs),
       now,
+      sources: options.sources,
+      columnNames: options.columnNames,
     });
     const html = await renderReportHtml(data, {
       title: `stack ${stack}`,

@@ -15,10 +15,21 @@ import { newLocalRunId, writeLocalRunRecord, type RunRecord } from "../report";
 import { startFakeOpenMeteo } from "../local/fake-open-meteo";
 import { locationsWithRegistry } from "../applications";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
+import {
+  sourceSchema,
+  createSourceFetchHandler,
+  createSourceTransformHandler,
+  type SourceDefinition,
+  type SourceFetchResult,
+  type SourceTransformResult,
+} from "../sources";
 import { startLocalS3 } from "../local/s3-server";
 import { LOCAL_RUNS_FOLDER } from "./report";
 import { openLocalWarehouse } from "../local/local-warehouse";
-import { loadDate, type LoadResult } from "../warehouse";
+import { loadDate, loadSourceDates, sourceWarehouseTable, type LoadResult, type SourceLoadResult } from "../warehouse";
+
+/** The newest dates of a source table compared with the warehouse's ledger on a local load. */
+const DEFAULT_LOCAL_CATCH_UP_DAYS = 7;
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -36,6 +47,11 @@ export interface LocalRunOptions {
   readonly apiUrl?: string;
   /** Rows shown per dataset in the preview. */
   readonly previewRows: number;
+  /**
+   * Sources to fetch after the date, each once; without --live the embedded fake publishes
+   * each one's file (in its declared dialect, SYNTHETIC values) in place of its URL. Default none.
+   */
+  readonly sources?: readonly SourceDefinition[];
   /** Where progress and the summary go. */
   readonly print: (line: string) => void;
   /** Also load the day into a warehouse: true for the embedded PGlite in `<dataDir>/warehouse`, or a postgres:// URL. */
@@ -47,8 +63,12 @@ export interface LocalRunResult {
   readonly ingest: IngestResult;
   readonly transform: TransformResult;
   readonly synthetic: boolean;
+  /** Per source: its fetch, and its transform when the fetch found a version to transform. */
+  readonly sources: readonly { readonly fetch: SourceFetchResult; readonly transform?: SourceTransformResult }[];
   /** What the load wrote, when the run loaded a warehouse. */
   readonly load?: LoadResult;
+  /** What the load of each source wrote, when the run loaded a warehouse. */
+  readonly sourceLoads?: readonly SourceLoadResult[];
 }
 
 /**
@@ -99,7 +119,11 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
     directory: path.join(options.dataDir, "s3"),
     buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated, LOCAL_BUCKETS.applications],
   });
-  const fake = options.live || custom ? undefined : await startFakeOpenMeteo();
+  const declared = options.sources ?? [];
+  // The fake also publishes the sources' files, except with --live (then their own URLs).
+  const fake =
+    options.live || (custom && declared.length === 0) ? undefined : await startFakeOpenMeteo({ sources: declared });
+  const sources = fake ? declared.map((source) => ({ ...source, url: fake.sourceUrl(source) })) : declared;
   try {
     // Locations accepted through the local drop zone (`pipeline apply`) are fetched too.
     const applicationsStore = new S3ObjectStore(s3.client(), LOCAL_BUCKETS.applications);
@@ -107,16 +131,25 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       ...options.settings,
       locations: await locationsWithRegistry(options.settings, applicationsStore, print),
     };
-    const settings: PipelineSettings = fake
-      ? { ...located, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
-      : { ...located, ...custom };
+    // The fake may run for the sources alone (--api-url names the weather API).
+    const settings: PipelineSettings =
+      fake && !custom
+        ? { ...located, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl }
+        : { ...located, ...custom };
     print(
-      fake
+      fake && !custom
         ? `Open-Meteo: embedded fake at ${fake.url} -- SYNTHETIC values, NOT real weather (use --live for the real API)`
         : custom
           ? `Open-Meteo: server at ${settings.forecastApiUrl} and ${settings.archiveApiUrl} (--api-url)`
           : `Open-Meteo: live API at ${settings.forecastApiUrl} (weather data by Open-Meteo.com, CC BY 4.0)`,
     );
+    if (sources.length > 0) {
+      print(
+        fake
+          ? `Sources: ${sources.map((s) => s.name).join(", ")}, published by the embedded fake at ${fake.url}/sources/ -- SYNTHETIC values`
+          : `Sources: ${sources.map((s) => `${s.name} (${s.url})`).join(", ")}`,
+      );
+    }
     print(`S3: s3rver at ${s3.endpoint}, data in ${s3.directory}`);
 
     const client = s3.client();
@@ -130,22 +163,29 @@ export async function runLocalDay(options: LocalRunOptions): Promise<LocalRunRes
       id: newLocalRunId(startedAt),
       status: "RUNNING",
       startedAt: startedAt.toISOString(),
-      api: fake ? "fake" : custom ? settings.forecastApiUrl : "live",
+      api: fake && !custom ? "fake" : custom ? settings.forecastApiUrl : "live",
     };
     await writeLocalRunRecord(runs, run);
     try {
-      const result = await ingestAndTransform(options, settings, rawStore, curatedStore, `local run ${run.id}`);
-      const load =
+      const writtenBy = `local run ${run.id}`;
+      const result = await ingestAndTransform(options, settings, rawStore, curatedStore, writtenBy);
+      const fetched = await fetchAndTransformSources(options, sources, settings, rawStore, curatedStore, writtenBy);
+      const loaded =
         options.warehouse === undefined
           ? undefined
-          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date);
+          : await loadIntoWarehouse(options, settings, curatedStore, result.transform.date, sources, fetched);
       await writeLocalRunRecord(runs, {
         ...run,
         status: "SUCCEEDED",
         stoppedAt: new Date().toISOString(),
         dates: [result.ingest.date],
       });
-      return { ...result, synthetic: fake !== undefined, ...(load ? { load } : {}) };
+      return {
+        ...result,
+        synthetic: fake !== undefined && !custom,
+        sources: fetched,
+        ...(loaded ? { load: loaded.load, sourceLoads: loaded.sources } : {}),
+      };
     } catch (error) {
       await writeLocalRunRecord(runs, {
         ...run,
@@ -169,7 +209,7 @@ async function ingestAndTransform(
   rawStore: S3ObjectStore,
   curatedStore: S3ObjectStore,
   writtenBy: string,
-): Promise<Omit<LocalRunResult, "synthetic">> {
+): Promise<Omit<LocalRunResult, "synthetic" | "sources">> {
   const { print } = options;
   {
     // What the ingest Lambda does with a date event (handleIngestEvent), typed as a date's result.
@@ -204,13 +244,65 @@ async function ingestAndTransform(
   }
 }
 
-/** Loads the date into the local warehouse as the load Lambda does it, and prints what it wrote. */
+/** Each source once, as the run's EachSource does: fetch, then transform when there is a version to. */
+async function fetchAndTransformSources(
+  options: LocalRunOptions,
+  sources: readonly SourceDefinition[],
+  settings: PipelineSettings,
+  rawStore: S3ObjectStore,
+  curatedStore: S3ObjectStore,
+  writtenBy: string,
+): Promise<LocalRunResult["sources"]> {
+  const { print } = options;
+  const log = (line: string) => print(`  ${line}`);
+  const fetchOne = createSourceFetchHandler({ sources, http: settings.http, rawStore, log });
+  const transformOne = createSourceTransformHandler({ sources, rawStore, curatedStore, writtenBy, log });
+  const results: { fetch: SourceFetchResult; transform?: SourceTransformResult }[] = [];
+  for (const source of sources) {
+    print("");
+    print(`Source ${source.name}:`);
+    const fetched = await fetchOne({ source: source.name });
+    if (!fetched.transform) {
+      print(`  the curated table already holds this version (${fetched.key}): not transformed again`);
+      results.push({ fetch: fetched });
+      continue;
+    }
+    const transformed = await transformOne(fetched);
+    print(
+      `  ${transformed.totalRows} row(s) in the file, ${transformed.rejectedRows} rejected` +
+        (transformed.rejectsKey ? ` (s3://${LOCAL_BUCKETS.raw}/${transformed.rejectsKey})` : ""),
+    );
+    for (const file of transformed.files) {
+      print(
+        `  s3://${LOCAL_BUCKETS.curated}/${file.key}: ${file.rows} rows (${file.fromThisFile} from this file), ${file.bytes} bytes`,
+      );
+    }
+    const last = transformed.files[transformed.files.length - 1];
+    if (last) {
+      const { body } = await curatedStore.getObject(last.key);
+      const rows = await parquetReadObjects({ file: toArrayBuffer(body), rowEnd: options.previewRows });
+      print("");
+      print(`source_${source.name}, date=${last.date}, first ${rows.length} of ${last.rows} rows:`);
+      console.table(rows.map(formatPreviewRow));
+    }
+    results.push({ fetch: fetched, transform: transformed });
+  }
+  return results;
+}
+
+/**
+ * Loads the date into the local warehouse as the load Lambda does it, then each source as its
+ * LoadSource step does (the dates its transform wrote, plus what the ledger lacks), and prints
+ * what it wrote.
+ */
 async function loadIntoWarehouse(
   options: LocalRunOptions,
   settings: PipelineSettings,
   curatedStore: S3ObjectStore,
   date: string,
-): Promise<LoadResult> {
+  sources: readonly SourceDefinition[],
+  fetched: LocalRunResult["sources"],
+): Promise<{ load: LoadResult; sources: SourceLoadResult[] }> {
   const { print } = options;
   const database = await openLocalWarehouse(options.warehouse, options.dataDir);
   try {
@@ -219,10 +311,27 @@ async function loadIntoWarehouse(
     print(`Load ${load.date} into ${database.description}:`);
     for (const migration of load.migrations) print(`  ${migration}`);
     for (const file of load.files) print(`  ${file.dataset}: ${file.rows} rows (replaced ${file.replacedRows})`);
+    const sourceTables = sources.map((s) => sourceWarehouseTable(sourceSchema(s), s.key));
+    const sourceLoads: SourceLoadResult[] = [];
+    for (const [i, source] of sources.entries()) {
+      const dates = fetched[i]?.transform?.dates ?? [];
+      const loaded = await loadSourceDates(source.name, dates, {
+        settings,
+        curatedStore,
+        database,
+        sourceTables,
+        catchUpDays: DEFAULT_LOCAL_CATCH_UP_DAYS,
+        log: (line) => print(`  ${line}`),
+      });
+      for (const migration of loaded.migrations) print(`  ${migration}`);
+      for (const file of loaded.files)
+        print(`  ${file.dataset} ${file.key}: ${file.rows} rows (replaced ${file.replacedRows})`);
+      sourceLoads.push(loaded);
+    }
     print(
       `  query it: npm run pipeline -- query --warehouse${options.warehouse === true ? "" : " <url>"} "SELECT ..."`,
     );
-    return load;
+    return { load, sources: sourceLoads };
   } finally {
     await database.close();
   }

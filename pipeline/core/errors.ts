@@ -16,6 +16,12 @@ export const TRANSIENT_ERROR_NAME = "OpenMeteoUnavailableError";
 export const RATE_LIMITED_ERROR_NAME = "OpenMeteoRateLimitedError";
 
 /**
+ * The error name of a configured source's fetch that a later attempt can get past (the
+ * publisher overloaded or unreachable); Step Functions retries it like TRANSIENT_ERROR_NAME.
+ */
+export const SOURCE_UNAVAILABLE_ERROR_NAME = "SourceUnavailableError";
+
+/**
  * An Error that survives Pulumi's closure serializer, which the Lambda code is shipped through.
  * The serializer (@pulumi/pulumi 3.x, runtime/closure/createClosure.js) breaks subclasses of
  * Error in two ways, each fixed here once for every error class:

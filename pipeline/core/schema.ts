@@ -13,12 +13,33 @@ import type { SchemaElement } from "hyparquet-writer";
 import type { Dataset } from "./keys";
 
 /** Athena/Glue column type names the curated tables use. */
-export type GlueType = "string" | "double" | "timestamp";
+export type GlueType = "string" | "double" | "bigint" | "boolean" | "timestamp";
+
+/**
+ * The column types a configured source declares (pipeline/sources), and the Glue type each
+ * becomes: whole numbers are 64-bit (Parquet INT64, Athena bigint), so no value a JSON file
+ * can hold exactly is cut.
+ */
+export const GLUE_TYPE_OF_DECLARED = {
+  double: "double",
+  integer: "bigint",
+  string: "string",
+  boolean: "boolean",
+  timestamp: "timestamp",
+} as const satisfies Record<string, GlueType>;
+
+/** A type a source's column may declare. */
+export type DeclaredType = keyof typeof GLUE_TYPE_OF_DECLARED;
 
 /** One column of a curated dataset, as both Parquet and Glue see it. */
 export interface ColumnDefinition {
-  /** snake_case; for variables the Open-Meteo variable name itself. */
+  /** snake_case; for variables the Open-Meteo variable name, or its name in `columnNames`. */
   readonly name: string;
+  /**
+   * Where the values come from: the Open-Meteo variable (also when the column is renamed), a
+   * source file's field, or the column's own name for the fixed columns.
+   */
+  readonly from: string;
   /** The Parquet schema element written into every file (name and repetition included). */
   readonly parquet: SchemaElement;
   /** The Glue/Athena column type. */
@@ -30,13 +51,29 @@ export interface ColumnDefinition {
   readonly isVariable: boolean;
 }
 
-/** The columns of one dataset, in file order. */
-export interface DatasetSchema {
-  readonly dataset: Dataset;
+/**
+ * One curated table, whatever feeds it (an Open-Meteo dataset or a configured source): what its
+ * Parquet files, its Glue table, its DuckDB view and its warehouse table all declare.
+ */
+export interface TableSchema {
+  /** The table's name: the Glue and warehouse table, and the curated prefix `<table>/date=…/`. */
+  readonly table: string;
   readonly columns: readonly ColumnDefinition[];
+  /** The columns that identify a row (the warehouse's primary key, a source's de-duplication). */
+  readonly key: readonly string[];
+  /** One line for the Glue table's description. */
+  readonly description: string;
+}
+
+/** The columns of one dataset, in file order. */
+export interface DatasetSchema extends TableSchema {
+  readonly dataset: Dataset;
   /** The Open-Meteo variables, in request order (the tail of `columns`). */
   readonly variables: readonly string[];
 }
+
+/** Open-Meteo variable -> column name, for the variables a stack renames (`columnNames`). */
+export type ColumnNames = Readonly<Record<string, string>>;
 
 /** Response units meaning "this value is a point in time". */
 export const TIME_UNITS: readonly string[] = ["iso8601", "unixtime"];
@@ -50,7 +87,8 @@ export const TIME_VALUED_VARIABLES: readonly string[] = ["sunrise", "sunset"];
 /** Hive partition column of every dataset; it lives in the key, never inside a file. */
 export const PARTITION_COLUMN = "date";
 
-const COLUMN_NAME = /^[a-z][a-z0-9_]*$/;
+/** What a column and a table may be named: lower-case letters, digits and _, a letter first. */
+export const COLUMN_NAME = /^[a-z][a-z0-9_]*$/;
 
 // Milliseconds, not micros: Athena's `timestamp` has millisecond precision and AWS documents
 // Glue/Athena as handling millisecond Parquet timestamps; Trino (Athena v3) and DuckDB both
@@ -67,22 +105,42 @@ const TIMESTAMP_ELEMENT = {
 export function hourlySchema(
   variables: readonly string[],
   units: Readonly<Record<string, string>> = {},
+  columnNames: ColumnNames = {},
 ): DatasetSchema {
-  return buildSchema("weather_hourly", variables, units);
+  return buildSchema("weather_hourly", variables, units, columnNames);
 }
 
 /** Schema of weather_daily: location, coordinates, then one column per variable (the date is the partition). */
-export function dailySchema(variables: readonly string[], units: Readonly<Record<string, string>> = {}): DatasetSchema {
-  return buildSchema("weather_daily", variables, units);
+export function dailySchema(
+  variables: readonly string[],
+  units: Readonly<Record<string, string>> = {},
+  columnNames: ColumnNames = {},
+): DatasetSchema {
+  return buildSchema("weather_daily", variables, units, columnNames);
 }
 
-/** Schema of a dataset by name; see hourlySchema and dailySchema. */
+/**
+ * Schema of a dataset by name; see hourlySchema and dailySchema. `columnNames` renames
+ * variables' columns (the values still come from the variable); `units` are by variable.
+ */
 export function datasetSchema(
   dataset: Dataset,
   variables: readonly string[],
   units: Readonly<Record<string, string>> = {},
+  columnNames: ColumnNames = {},
 ): DatasetSchema {
-  return buildSchema(dataset, variables, units);
+  return buildSchema(dataset, variables, units, columnNames);
+}
+
+/** The column a variable is written to: its name in `columnNames`, else the variable's own. */
+export function columnNameOf(variable: string, columnNames: ColumnNames = {}): string {
+  return Object.hasOwn(columnNames, variable) ? (columnNames[variable] as string) : variable;
+}
+
+/** The variable a column of an Open-Meteo file holds: the inverse of columnNameOf. */
+export function variableOfColumn(column: string, columnNames: ColumnNames = {}): string {
+  for (const [variable, name] of Object.entries(columnNames)) if (name === column) return variable;
+  return column;
 }
 
 /** The Glue/Athena type a variable is declared with: timestamp for time-valued ones, else double. */
@@ -91,12 +149,12 @@ export function variableGlueType(variable: string): "double" | "timestamp" {
 }
 
 /** The explicit Parquet schema (root first) of a dataset. */
-export function parquetSchemaElements(schema: DatasetSchema): SchemaElement[] {
+export function parquetSchemaElements(schema: TableSchema): SchemaElement[] {
   return [{ name: "root", num_children: schema.columns.length }, ...schema.columns.map((c) => c.parquet)];
 }
 
-/** Units of the variable columns, `{variable: unit}`, for the file's key-value metadata. */
-export function variableUnits(schema: DatasetSchema): Record<string, string> {
+/** Units of the variable columns, `{column: unit}`, for the file's key-value metadata. */
+export function variableUnits(schema: TableSchema): Record<string, string> {
   const units: Record<string, string> = {};
   for (const column of schema.columns) {
     if (column.isVariable && column.unit !== undefined) units[column.name] = column.unit;
@@ -108,6 +166,7 @@ function buildSchema(
   dataset: Dataset,
   variables: readonly string[],
   units: Readonly<Record<string, string>>,
+  columnNames: ColumnNames,
 ): DatasetSchema {
   const block = dataset === "weather_hourly" ? "hourly" : "daily";
   const fixed: ColumnDefinition[] = [
@@ -128,13 +187,22 @@ function buildSchema(
           "use the Open-Meteo variable name (lower-case letters, digits and _)",
       );
     }
-    if (taken.has(variable)) {
+    const name = columnNameOf(variable, columnNames);
+    if (name !== variable && !COLUMN_NAME.test(name)) {
       throw new Error(
-        `${block} variable ${JSON.stringify(variable)} is listed twice or collides with the ` +
-          `${dataset} column of that name; remove it from the variable list`,
+        `columnNames.${variable} is ${JSON.stringify(name)}, not a valid column name; use lower-case letters, digits and _`,
       );
     }
-    taken.add(variable);
+    if (taken.has(name)) {
+      throw new Error(
+        name === variable
+          ? `${block} variable ${JSON.stringify(variable)} is listed twice or collides with the ` +
+              `${dataset} column of that name; remove it from the variable list`
+          : `columnNames.${variable} is ${JSON.stringify(name)}, which another ${dataset} column is already called; ` +
+              "give it a name of its own",
+      );
+    }
+    taken.add(name);
     const unit = units[variable];
     const glueType = variableGlueType(variable);
     if (unit !== undefined && TIME_UNITS.includes(unit) && glueType !== "timestamp") {
@@ -144,31 +212,32 @@ function buildSchema(
           "Parquet files and the Glue table both declare it a timestamp",
       );
     }
-    columns.push(variableColumn(variable, glueType, unit));
+    // Every variable is nullable: Open-Meteo sends null for missing values with HTTP 200.
+    columns.push(columnDefinition(name, glueType, { nullable: true, unit, from: variable, isVariable: true }));
   }
-  return { dataset, columns, variables: [...variables] };
+  const key = dataset === "weather_hourly" ? ["location", "time"] : ["location", PARTITION_COLUMN];
+  const description = `Open-Meteo ${block} variables, one row per location and ${dataset === "weather_hourly" ? "hour" : "day"}`;
+  return { table: dataset, dataset, columns, key, description, variables: [...variables] };
 }
 
 function fixedColumn(name: string, glueType: GlueType, nullable: boolean): ColumnDefinition {
-  return {
-    name,
-    parquet: { name, ...parquetElementOf(glueType), repetition_type: nullable ? "OPTIONAL" : "REQUIRED" },
-    glueType,
-    unit: undefined,
-    nullable,
-    isVariable: false,
-  };
+  return columnDefinition(name, glueType, { nullable });
 }
 
-function variableColumn(name: string, glueType: GlueType, unit: string | undefined): ColumnDefinition {
-  // Every variable is nullable: Open-Meteo sends null for missing values with HTTP 200.
+/** A column of any curated table: its Parquet element follows from the Glue type and nullability. */
+export function columnDefinition(
+  name: string,
+  glueType: GlueType,
+  options: { nullable: boolean; unit?: string; from?: string; isVariable?: boolean },
+): ColumnDefinition {
   return {
     name,
-    parquet: { name, ...parquetElementOf(glueType), repetition_type: "OPTIONAL" },
+    from: options.from ?? name,
+    parquet: { name, ...parquetElementOf(glueType), repetition_type: options.nullable ? "OPTIONAL" : "REQUIRED" },
     glueType,
-    unit,
-    nullable: true,
-    isVariable: true,
+    unit: options.unit,
+    nullable: options.nullable,
+    isVariable: options.isVariable ?? false,
   };
 }
 
@@ -178,6 +247,10 @@ function parquetElementOf(glueType: GlueType): Omit<SchemaElement, "name"> {
       return { type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } };
     case "double":
       return { type: "DOUBLE" };
+    case "bigint":
+      return { type: "INT64", logical_type: { type: "INTEGER", bitWidth: 64, isSigned: true } };
+    case "boolean":
+      return { type: "BOOLEAN" };
     case "timestamp":
       return { ...TIMESTAMP_ELEMENT, logical_type: { ...TIMESTAMP_ELEMENT.logical_type } };
   }

@@ -46,6 +46,12 @@ export interface PipelineSettings {
   /** Dates more than this many days before today are fetched from the archive endpoint. */
   readonly forecastPastDays: number;
   readonly http: HttpSettings;
+  /**
+   * Column names for variables, `{temperature_2m: "air_temperature_c"}`: the Parquet files, the
+   * Glue tables and the warehouse call the variable's column so. Absent or empty: each column is
+   * named after its variable.
+   */
+  readonly columnNames?: Readonly<Record<string, string>>;
 }
 
 /** The defaults a stack gets for anything its config file does not set. */

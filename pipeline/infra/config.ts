@@ -23,6 +23,17 @@ import {
   type VariableProblem,
 } from "../config";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../core/settings";
+import {
+  DECLARED_TYPES,
+  MAX_SOURCE_BYTES,
+  MIN_SOURCE_BYTES,
+  SOURCE_DEFAULTS,
+  SOURCE_ENCODINGS,
+  SOURCE_FORMATS,
+  columnNamesProblems,
+  sourceProblems,
+  type SourceDefinition,
+} from "../sources";
 
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
@@ -198,6 +209,66 @@ function checkApiQuota(
 
 const d = DEFAULT_PIPELINE_SETTINGS;
 
+/** A source's field: a header or JSON key, or a column number for CSV without a header. */
+const sourceField = z.union([z.string().min(1), z.number().int().min(1)], {
+  error: "it must be the file's name for the field (or, without a header, its column number)",
+});
+
+/** One entry of `sources` (see pipeline/sources/definition.ts and the README's Sources section). */
+const sourceConfigSchema = z.strictObject({
+  name: z.string({ error: "a source needs a name, e.g. city_stations" }),
+  url,
+  format: z.enum(SOURCE_FORMATS, { error: `it must be one of ${SOURCE_FORMATS.join(", ")}` }),
+  delimiter: z.string({ error: 'it must be one character, e.g. ";"' }).optional(),
+  decimal: z.enum([".", ","], { error: 'it must be "." or ","' }).optional(),
+  encoding: z.enum(SOURCE_ENCODINGS, { error: `it must be one of ${SOURCE_ENCODINGS.join(", ")}` }).optional(),
+  header: z.boolean({ error: "it must be true (the first line names the columns) or false" }).optional(),
+  time: z.strictObject(
+    {
+      column: sourceField,
+      format: z.string({ error: "it must be iso8601 or a pattern such as dd/MM/yyyy HH:mm" }),
+      timezone: z.string({ error: "it must be an IANA time zone such as UTC or Europe/Berlin" }),
+    },
+    { error: "it must be {column, format, timezone}: where the time is, how it is written, and its zone" },
+  ),
+  columns: z
+    .array(
+      z.strictObject({
+        name: z.string({ error: "a column needs a name" }),
+        from: sourceField,
+        type: z.enum(DECLARED_TYPES, { error: `it must be one of ${DECLARED_TYPES.join(", ")}` }),
+        unit: z.string().optional(),
+      }),
+      { error: "it must be a list of {name, from, type, unit?}" },
+    )
+    .min(1, { error: "declare at least one column" }),
+  key: z.array(z.string(), { error: "it must be a list of column names, e.g. [station_id, time]" }),
+  nullValues: z.array(z.string(), { error: 'it must be a list of texts, e.g. ["", "-999"]' }).optional(),
+  maxRejectedFraction: z
+    .number({ error: "it must be a number from 0 to 1" })
+    .min(0, { error: "it must be a number from 0 to 1" })
+    .max(1, { error: "it must be a number from 0 to 1" })
+    .default(SOURCE_DEFAULTS.maxRejectedFraction),
+  maxBytes: integer(MIN_SOURCE_BYTES, MAX_SOURCE_BYTES, "bytes").default(SOURCE_DEFAULTS.maxBytes),
+  attribution: z.string().optional(),
+});
+
+type SourceInput = z.output<typeof sourceConfigSchema>;
+
+/** A parsed entry of `sources` with the defaults of the CSV keys applied. */
+function sourceDefinitionOf(input: SourceInput): SourceDefinition {
+  const { delimiter, decimal, encoding, header, nullValues, attribution, ...rest } = input;
+  return {
+    ...rest,
+    delimiter: delimiter ?? SOURCE_DEFAULTS.delimiter,
+    decimal: decimal ?? SOURCE_DEFAULTS.decimal,
+    encoding: encoding ?? SOURCE_DEFAULTS.encoding,
+    header: header ?? SOURCE_DEFAULTS.header,
+    nullValues: nullValues ?? [...SOURCE_DEFAULTS.nullValues],
+    ...(attribution === undefined ? {} : { attribution }),
+  };
+}
+
 /**
  * Every config key of the project (`weather-pipeline:<key>`), with its default.
  * Pulumi.yaml declares the same keys and defaults for the CLI; a test keeps them equal.
@@ -342,12 +413,47 @@ export const stackConfigSchema = z
     backfillMaxConcurrency: integer(1, 100, "windows at once").default(1),
     accessLogging: z.boolean({ error: "it must be true or false" }).default(false),
     accessLogExpirationDays: integer(1, 36_500, "days").default(365),
+    // Published files fetched each run beside Open-Meteo, one table each (pipeline/sources).
+    sources: z
+      .array(sourceConfigSchema, {
+        error: "it must be a list of sources, each {name, url, format, time, columns, key}",
+      })
+      .default([])
+      .superRefine((list, ctx) => {
+        const given = list.map((source) =>
+          Object.keys(source).filter((k) => source[k as keyof SourceInput] !== undefined),
+        );
+        for (const problem of sourceProblems(list.map(sourceDefinitionOf), given)) {
+          ctx.addIssue({ code: "custom", path: [...problem.path], input: problem.value, message: problem.message });
+        }
+      }),
+    // Variable -> column name, e.g. temperature_2m: air_temperature_c.
+    columnNames: z
+      .record(z.string(), z.string({ error: "it must be a column name" }), {
+        error: "it must be a map from Open-Meteo variable to column name, e.g. {temperature_2m: air_temperature_c}",
+      })
+      .default({}),
   })
   // zod skips an object's refinements once any key has a type error; this one needs only the
   // variable keys, so it runs whenever they parsed and every problem is listed at once.
   .superRefine(checkVariableNames, {
     when: (payload) => !payload.issues.some((i) => VARIABLE_KEYS.includes(String(i.path?.[0]))),
   })
+  .superRefine(
+    (c, ctx) => {
+      for (const problem of columnNamesProblems(c.columnNames, c.hourlyVariables, c.dailyVariables)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["columnNames", ...problem.path],
+          input: problem.value,
+          message: problem.message,
+        });
+      }
+    },
+    {
+      when: (payload) => !payload.issues.some((i) => ["columnNames", ...VARIABLE_KEYS].includes(String(i.path?.[0]))),
+    },
+  )
   .superRefine(checkApiQuota, {
     when: (payload) => !payload.issues.some((i) => QUOTA_KEYS.includes(String(i.path?.[0]))),
   })
@@ -401,6 +507,8 @@ export type StackConfigInput = z.input<typeof stackConfigSchema>;
 /** The validated configuration of one stack. */
 export interface StackConfig {
   readonly pipeline: PipelineSettings;
+  /** The published files fetched beside Open-Meteo, one curated table each. */
+  readonly sources: readonly SourceDefinition[];
   readonly schedule: { readonly cron: string; readonly enabled: boolean };
   readonly ingest: FunctionSizing;
   readonly transform: FunctionSizing;
@@ -530,7 +638,10 @@ function parseWithProblems(
         maxWeightPerRequest: c.maxWeightPerRequest,
         concurrency: c.httpConcurrency,
       },
+      // Only when set: a stack without it keeps the settings (and the Lambda code) it had.
+      ...(Object.keys(c.columnNames).length > 0 ? { columnNames: c.columnNames } : {}),
     },
+    sources: c.sources.map(sourceDefinitionOf),
     schedule: { cron: c.scheduleCron, enabled: c.scheduleEnabled },
     ingest: { memoryMb: c.ingestMemoryMb, timeoutSeconds: c.ingestTimeoutSeconds },
     transform: { memoryMb: c.transformMemoryMb, timeoutSeconds: c.transformTimeoutSeconds },

@@ -7,7 +7,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DATASETS, type Dataset } from "../core/keys";
-import { datasetSchema, PARTITION_COLUMN } from "../core/schema";
+import { datasetSchema, PARTITION_COLUMN, type ColumnNames, type TableSchema } from "../core/schema";
+import { sourceSchema, type SourceDefinition } from "../sources";
 import { DataBucket } from "./data-bucket";
 import { physicalName } from "./names";
 
@@ -25,6 +26,10 @@ export interface QueryCatalogArgs {
   readonly curatedBucketName: pulumi.Input<string>;
   readonly hourlyVariables: readonly string[];
   readonly dailyVariables: readonly string[];
+  /** Column names of renamed variables (the stack's `columnNames`); default none. */
+  readonly columnNames?: ColumnNames;
+  /** Configured sources: one table `source_<name>` each, from the same kind of schema; default none. */
+  readonly sources?: readonly SourceDefinition[];
   /** Query results are deleted after this many days. */
   readonly resultsExpirationDays: number;
   /** A query that would scan more than this many bytes is cancelled. */
@@ -44,8 +49,8 @@ export function glueDatabaseName(project: string, stack: string): string {
   return physicalName("glue-database", `${project}-${stack}`);
 }
 
-/** The Glue table properties of a dataset: Parquet, and `date` projected from the key layout. */
-export function tableParameters(bucket: string, dataset: Dataset): Record<string, string> {
+/** The Glue table properties of a curated table: Parquet, and `date` projected from the key layout. */
+export function tableParameters(bucket: string, dataset: string): Record<string, string> {
   return {
     EXTERNAL: "TRUE",
     classification: "parquet",
@@ -65,6 +70,8 @@ export function tableParameters(bucket: string, dataset: Dataset): Record<string
 export class QueryCatalog extends pulumi.ComponentResource {
   public readonly database: aws.glue.CatalogDatabase;
   public readonly tables: Record<Dataset, aws.glue.CatalogTable>;
+  /** One table per configured source, by source name. */
+  public readonly sourceTables: Record<string, aws.glue.CatalogTable>;
   public readonly workgroup: aws.athena.Workgroup;
   public readonly resultsBucket: DataBucket;
 
@@ -81,33 +88,47 @@ export class QueryCatalog extends pulumi.ComponentResource {
       weather_hourly: args.hourlyVariables,
       weather_daily: args.dailyVariables,
     };
-    const tables = {} as Record<Dataset, aws.glue.CatalogTable>;
-    for (const dataset of DATASETS) {
-      const schema = datasetSchema(dataset, variables[dataset]);
-      tables[dataset] = new aws.glue.CatalogTable(
-        `${name}-${dataset}`,
+    // Every table from its schema, Open-Meteo's datasets and the sources alike.
+    const declare = (schema: TableSchema, partitionComment: string, withUnits: boolean) =>
+      new aws.glue.CatalogTable(
+        `${name}-${schema.table}`,
         {
           databaseName: this.database.name,
-          name: dataset,
+          name: schema.table,
           tableType: "EXTERNAL_TABLE",
-          description: `Open-Meteo ${dataset === "weather_hourly" ? "hourly" : "daily"} variables, one row per location and ${dataset === "weather_hourly" ? "hour" : "day"}`,
-          parameters: pulumi.output(args.curatedBucketName).apply((bucket) => tableParameters(bucket, dataset)),
-          partitionKeys: [{ name: PARTITION_COLUMN, type: "date", comment: "calendar day in the stack's time zone" }],
+          description: schema.description,
+          parameters: pulumi.output(args.curatedBucketName).apply((bucket) => tableParameters(bucket, schema.table)),
+          partitionKeys: [{ name: PARTITION_COLUMN, type: "date", comment: partitionComment }],
           storageDescriptor: {
-            location: pulumi.interpolate`s3://${args.curatedBucketName}/${dataset}/`,
+            location: pulumi.interpolate`s3://${args.curatedBucketName}/${schema.table}/`,
             inputFormat: "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
             outputFormat: "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
             serDeInfo: {
               serializationLibrary: "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
               parameters: { "serialization.format": "1" },
             },
-            columns: schema.columns.map((c) => ({ name: c.name, type: c.glueType })),
+            columns: schema.columns.map((c) => ({
+              name: c.name,
+              type: c.glueType,
+              ...(withUnits && c.unit !== undefined ? { comment: c.unit } : {}),
+            })),
           },
         },
         parent,
       );
+    const tables = {} as Record<Dataset, aws.glue.CatalogTable>;
+    for (const dataset of DATASETS) {
+      tables[dataset] = declare(
+        datasetSchema(dataset, variables[dataset], {}, args.columnNames),
+        "calendar day in the stack's time zone",
+        false,
+      );
     }
     this.tables = tables;
+    this.sourceTables = {};
+    for (const source of args.sources ?? []) {
+      this.sourceTables[source.name] = declare(sourceSchema(source), `calendar day in ${source.time.timezone}`, true);
+    }
 
     this.resultsBucket = new DataBucket(
       `${name}-results`,

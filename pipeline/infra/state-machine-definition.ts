@@ -13,8 +13,18 @@
  * exists but is not loaded, as `{date, loadOnly}`), Load follows Transform, and a load-only
  * date goes straight to Load; a failed Load dead-letters `{date, loadOnly: true}`, so its
  * redrive loads the date again without fetching it again.
+ *
+ * With configured sources, the dates are followed (also when one failed) by
+ *   EachSource (Map)   one source at a time, each once per run:
+ *     FetchSource (ingest function) -> SourceChanged? -> TransformSource (transform function),
+ *     each retried like Ingest and Transform; on final failure:
+ *     <Step>Failed -> AlertSourceFailure (SNS) -> DeadLetterSource (SQS) -> SourceFailed,
+ *     which ends that source's iteration so the other sources still run;
+ *   then the run fails if a date or a source failed. With a warehouse, each source's iteration
+ *   ends with LoadSource (load function, retried like Load): the dates its transform wrote, or
+ *   none when unchanged (the load still catches up dates its ledger lacks).
  */
-import { TRANSIENT_ERROR_NAME } from "../core/errors";
+import { SOURCE_UNAVAILABLE_ERROR_NAME, TRANSIENT_ERROR_NAME } from "../core/errors";
 import { WAREHOUSE_UNAVAILABLE_ERROR_NAME } from "../warehouse";
 
 /** What the definition invokes and where failures go. */
@@ -25,6 +35,8 @@ export interface StateMachineTargets {
   readonly transformFunctionArn: string;
   readonly alertTopicArn: string;
   readonly deadLetterQueueUrl: string;
+  /** Names of the configured sources, fetched in this order each run; default none. */
+  readonly sources?: readonly string[];
   /** The load function of the warehouse; absent where the stack has none. */
   readonly loadFunctionArn?: string;
 }
@@ -46,6 +58,7 @@ export const LAMBDA_SERVICE_ERRORS = [
  */
 export const TRANSIENT_ERRORS = [
   TRANSIENT_ERROR_NAME,
+  SOURCE_UNAVAILABLE_ERROR_NAME,
   "States.Timeout",
   "Sandbox.Timedout",
   "Error",
@@ -168,6 +181,151 @@ export function failureStates(
   };
 }
 
+/**
+ * The states that fetch and transform the sources after the dates, and decide the run's
+ * outcome: each source's iteration ends in `false` (done) or `true` (failed, alerted and
+ * dead-lettered), so one failing source never keeps the others from running.
+ */
+function sourceStates(t: StateMachineTargets, sources: readonly string[]): Record<string, unknown> {
+  // A source's iteration keeps its item ({source, runInput}) and adds what each task returned,
+  // so a failure late in it still knows the run's input (for the dead letter) and the raw key.
+  const load = t.loadFunctionArn;
+  const task = (
+    functionArn: string,
+    payload: Record<string, unknown>,
+    resultPath: string | null,
+    next: string,
+    onFailure: string,
+    select: Record<string, string> = { "result.$": "$.Payload" },
+    retry: object[] = [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+  ) => ({
+    Type: "Task",
+    Resource: "arn:aws:states:::lambda:invoke",
+    Parameters: { FunctionName: functionArn, ...payload },
+    ...(resultPath === null ? { ResultPath: null } : { ResultSelector: select, ResultPath: resultPath }),
+    Retry: retry,
+    Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: onFailure }],
+    Next: next,
+  });
+  const perSource = {
+    FetchSource: task(
+      t.ingestFunctionArn,
+      { Payload: { "source.$": "$.source" } },
+      "$.fetch",
+      "SourceChanged",
+      "FetchSourceFailed",
+    ),
+    SourceChanged: {
+      Type: "Choice",
+      // The fetch says whether the version the table should hold still needs its transform.
+      Choices: [{ Variable: "$.fetch.result.transform", BooleanEquals: true, Next: "TransformSource" }],
+      Default: load ? "NothingToLoad" : "SourceDone",
+    },
+    // With a warehouse, the dates the transform wrote are what LoadSource loads.
+    TransformSource: load
+      ? task(
+          t.transformFunctionArn,
+          { "Payload.$": "$.fetch.result" },
+          "$.transformed",
+          "LoadSource",
+          "TransformSourceFailed",
+          { "dates.$": "$.Payload.dates" },
+        )
+      : task(t.transformFunctionArn, { "Payload.$": "$.fetch.result" }, null, "SourceDone", "TransformSourceFailed"),
+    ...(load
+      ? {
+          NothingToLoad: { Type: "Pass", Result: { dates: [] }, ResultPath: "$.transformed", Next: "LoadSource" },
+          LoadSource: task(
+            load,
+            { Payload: { "source.$": "$.source", "dates.$": "$.transformed.dates" } },
+            null,
+            "SourceDone",
+            "LoadSourceFailed",
+            undefined,
+            [RETRY_LAMBDA_SERVICE, RETRY_WAREHOUSE],
+          ),
+          LoadSourceFailed: {
+            Type: "Pass",
+            Parameters: {
+              "step.$": "States.Format('LoadSource {}', $.source)",
+              "input.$": "$.runInput",
+              keys: [],
+              "failure.$": "$.failure",
+            },
+            Next: "AlertSourceFailure",
+          },
+        }
+      : {}),
+    SourceDone: { Type: "Pass", Result: false, End: true },
+    FetchSourceFailed: {
+      Type: "Pass",
+      Parameters: {
+        "step.$": "States.Format('FetchSource {}', $.source)",
+        // A redrive re-runs the whole run: its dates again (idempotently) and every source once.
+        "input.$": "$.runInput",
+        keys: [],
+        "failure.$": "$.failure",
+      },
+      Next: "AlertSourceFailure",
+    },
+    TransformSourceFailed: {
+      Type: "Pass",
+      Parameters: {
+        "step.$": "States.Format('TransformSource {}', $.source)",
+        "input.$": "$.runInput",
+        "keys.$": "States.Array($.fetch.result.key)",
+        "failure.$": "$.failure",
+      },
+      Next: "AlertSourceFailure",
+    },
+    ...failureStates(t, { alert: "AlertSourceFailure", deadLetter: "DeadLetterSource", fail: "SourceFailed" }),
+  };
+  // The iteration ends, failed, after its alert and dead letter: the run fails after the others ran.
+  (perSource as Record<string, unknown>)["SourceFailed"] = { Type: "Pass", Result: true, End: true };
+  return {
+    DatesDone: { Type: "Pass", Result: false, ResultPath: "$.datesFailed", Next: "ListSources" },
+    DatesFailed: { Type: "Pass", Result: true, ResultPath: "$.datesFailed", Next: "ListSources" },
+    ListSources: {
+      Type: "Pass",
+      Result: sources.map((source) => ({ source })),
+      ResultPath: "$.sourceEvents",
+      Next: "EachSource",
+    },
+    EachSource: {
+      Type: "Map",
+      ItemsPath: "$.sourceEvents",
+      // Read here, in the run's own context: the run's input, what a dead letter redrives.
+      ItemSelector: { "source.$": "$$.Map.Item.Value.source", "runInput.$": "$$.Execution.Input" },
+      // One publisher at a time, each asked once per run.
+      MaxConcurrency: 1,
+      ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "FetchSource", States: perSource },
+      ResultPath: "$.sourceFailed",
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "RunFailed" }],
+      Next: "RunOutcome",
+    },
+    RunOutcome: {
+      Type: "Pass",
+      Parameters: { "datesFailed.$": "$.datesFailed", "sourcesFailed.$": "States.ArrayContains($.sourceFailed, true)" },
+      ResultPath: "$.outcome",
+      Next: "AllSucceeded",
+    },
+    AllSucceeded: {
+      Type: "Choice",
+      Choices: [
+        {
+          Or: [
+            { Variable: "$.outcome.datesFailed", BooleanEquals: true },
+            { Variable: "$.outcome.sourcesFailed", BooleanEquals: true },
+          ],
+          Next: "RunFailed",
+        },
+      ],
+      Default: "RunSucceeded",
+    },
+    RunSucceeded: { Type: "Succeed" },
+  };
+}
+
 /** Builds the definition; the input may carry `{"date": "YYYY-MM-DD"}`, else the run plans its dates. */
 export function buildStateMachineDefinition(t: StateMachineTargets): Record<string, unknown> {
   const load = t.loadFunctionArn;
@@ -225,8 +383,11 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
     },
     ...failureStates(t, { alert: "AlertDateFailure", deadLetter: "DeadLetterDate", fail: "DateFailed" }),
   };
+  const sources = t.sources ?? [];
   const definition = {
-    Comment: `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket${load ? ", then load it into the warehouse" : ""}.`,
+    Comment:
+      `Daily weather run of ${t.stack}: plan the dates, then for each fetch Open-Meteo into the raw bucket and write Parquet to the curated bucket${load ? ", then load it into the warehouse" : ""}` +
+      (sources.length > 0 ? `; then fetch and transform each source (${sources.join(", ")}).` : "."),
     QueryLanguage: "JSONPath",
     StartAt: "PlanRun",
     States: {
@@ -253,9 +414,16 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
         ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: "NeedsIngest", States: dateStates },
         ResultPath: null,
         // The failed date already alerted and dead-lettered itself.
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "RunFailed" }],
-        End: true,
+        Catch: [
+          {
+            ErrorEquals: ["States.ALL"],
+            ResultPath: "$.failure",
+            Next: sources.length > 0 ? "DatesFailed" : "RunFailed",
+          },
+        ],
+        ...(sources.length > 0 ? { Next: "DatesDone" } : { End: true }),
       },
+      ...(sources.length > 0 ? sourceStates(t, sources) : {}),
       PlanFailed: {
         Type: "Pass",
         Parameters: { step: "Plan", "input.$": "$$.Execution.Input", keys: [], "failure.$": "$.failure" },
@@ -265,7 +433,10 @@ export function buildStateMachineDefinition(t: StateMachineTargets): Record<stri
       RunFailed: {
         Type: "Fail",
         Error: "WeatherRunFailed",
-        Cause: "A date failed after its retries; see the alert. Its input is in the dead-letter queue.",
+        Cause:
+          sources.length > 0
+            ? "A date or a source failed after its retries; see the alert. The run's input is in the dead-letter queue."
+            : "A date failed after its retries; see the alert. Its input is in the dead-letter queue.",
       },
     },
   };

@@ -27,9 +27,11 @@ import {
   createLoadHandler,
   deployedDatabaseConnector,
   deployedDatabaseFromEnvironment,
+  sourceWarehouseTable,
   type LoadResult,
   type RunDate,
 } from "../warehouse";
+import { sourceSchema, sourceTable, type SourceDefinition } from "../sources";
 import type { WarehouseConfig } from "./config";
 import { physicalName } from "./names";
 import { PipelineFunction } from "./pipeline-function";
@@ -67,6 +69,8 @@ export interface WarehouseArgs {
   readonly curatedBucket: { readonly name: pulumi.Output<string>; readonly arn: pulumi.Output<string> };
   readonly accountId: pulumi.Input<string>;
   readonly region: pulumi.Input<string>;
+  /** The stack's sources: a table `source_<name>` each, loaded from `source_<name>/` of the curated bucket. */
+  readonly sources?: readonly SourceDefinition[];
 }
 
 /** The deployed warehouse and what a user needs to reach it. */
@@ -83,6 +87,8 @@ export class Warehouse extends pulumi.ComponentResource {
   /** `name` is the stack's prefix, `<project>-<stack>`. */
   constructor(name: string, args: WarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("weather-pipeline:warehouse:Warehouse", name, {}, opts);
+    // What the load reads: the datasets' prefixes, then each source's table.
+    const curatedTables = [...DATASETS, ...(args.sources ?? []).map((s) => sourceTable(s.name))];
     const parent = { parent: this };
     const { config } = args;
     const network = config.network;
@@ -150,7 +156,7 @@ export class Warehouse extends pulumi.ComponentResource {
                 Action: ["s3:GetObject", "s3:ListBucket"],
                 Resource: [
                   args.curatedBucket.arn,
-                  ...DATASETS.map((d) => pulumi.interpolate`${args.curatedBucket.arn}/${d}/*`),
+                  ...curatedTables.map((d) => pulumi.interpolate`${args.curatedBucket.arn}/${d}/*`),
                 ],
               },
             ],
@@ -358,7 +364,7 @@ export class Warehouse extends pulumi.ComponentResource {
 
     const ec2Arn = (resource: pulumi.Input<string>) =>
       pulumi.interpolate`arn:aws:ec2:${args.region}:${args.accountId}:${resource}`;
-    const curatedObjects = DATASETS.map((dataset) => pulumi.interpolate`${args.curatedBucket.arn}/${dataset}/*`);
+    const curatedObjects = curatedTables.map((table) => pulumi.interpolate`${args.curatedBucket.arn}/${table}/*`);
     const statements: PolicyStatement[] = [
       { Sid: "GetCuratedObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: curatedObjects },
       {
@@ -366,7 +372,7 @@ export class Warehouse extends pulumi.ComponentResource {
         Effect: "Allow",
         Action: ["s3:ListBucket"],
         Resource: [args.curatedBucket.arn],
-        Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
+        Condition: { StringLike: { "s3:prefix": curatedTables.map((table) => `${table}/date=*`) } },
       },
       {
         Sid: "ReadDatabaseSecret",
@@ -402,6 +408,7 @@ export class Warehouse extends pulumi.ComponentResource {
 
     const settings = args.settings;
     const catchUp = args.catchUp;
+    const sourceTables = (args.sources ?? []).map((s) => sourceWarehouseTable(sourceSchema(s), s.key));
     const curatedBucketName = args.curatedBucket.name;
     this.load = new PipelineFunction(
       `${name}-load`,
@@ -413,7 +420,8 @@ export class Warehouse extends pulumi.ComponentResource {
         timeoutSeconds: config.load.timeoutSeconds,
         logRetentionDays: args.logRetentionDays,
         statements,
-        excludePackages: ["ky", "hyparquet-writer", "csv-parse"],
+        // The sources' tables are plain data (sourceTables): their parsers stay out too.
+        excludePackages: ["ky", "hyparquet-writer", "csv-parse", "luxon"],
         vpcConfig: { subnetIds: this.subnetIds, securityGroupIds: [loadGroupId] },
         environment: {
           [WAREHOUSE_ENVIRONMENT.host]: this.cluster.endpoint,
@@ -433,6 +441,7 @@ export class Warehouse extends pulumi.ComponentResource {
             ),
             catchUpDays: catchUp.days,
             maxDatesPerRun: catchUp.maxDatesPerRun,
+            sourceTables,
           });
         },
       },

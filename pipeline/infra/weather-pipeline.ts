@@ -7,9 +7,10 @@ import * as aws from "@pulumi/aws";
 import type * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { loadApiKey, createIngestHandler, type IngestResult } from "../ingest";
+import { loadApiKey, createIngestHandler } from "../ingest";
 import { type RunPlan, createPlanHandler } from "../operations";
-import { createTransformHandler, type TransformResult } from "../transform";
+import { createTransformHandler } from "../transform";
+import { sourceRawPrefix, sourceTable, withSourceFetch, withSourceTransform } from "../sources";
 import { DATASETS } from "../core/keys";
 import { exampleQueries } from "../catalog";
 import { createS3Client, S3ObjectStore } from "../core/storage";
@@ -46,6 +47,9 @@ const RAW_DATE_PREFIXES = [`${RAW_PREFIX}forecast/date=*`, `${RAW_PREFIX}archive
 /** The schedule group the daily schedule is in: the account's default (the schedule names none). */
 const SCHEDULE_GROUP = "default";
 
+/** Packages only a source's transform uses: left out of every other function, and of all where there are no sources. */
+const SOURCE_PACKAGES = ["csv-parse", "luxon"];
+
 /** Days an overwritten raw object is kept as a noncurrent version. */
 const RAW_NONCURRENT_VERSION_DAYS = 30;
 
@@ -67,8 +71,10 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   /** Where S3 writes the raw and curated buckets' server access logs; undefined unless accessLogging. */
   public readonly accessLogs: DataBucket | undefined;
   public readonly plan: PipelineFunction<unknown, RunPlan>;
-  public readonly ingest: PipelineFunction<unknown, IngestResult>;
-  public readonly transform: PipelineFunction<unknown, TransformResult>;
+  /** Fetches Open-Meteo for a date, or a configured source (`{"source": name}`). */
+  public readonly ingest: PipelineFunction<unknown, unknown>;
+  /** Transforms a date's raw Open-Meteo bodies, or a fetched version of a source. */
+  public readonly transform: PipelineFunction<unknown, unknown>;
   public readonly alerting: Alerting;
   public readonly stateMachine: aws.sfn.StateMachine;
   public readonly schedule: aws.scheduler.Schedule;
@@ -89,7 +95,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
     super("weather-pipeline:index:WeatherPipeline", name, {}, opts);
     const parent = { parent: this };
     const settings = config.pipeline;
-    const { catchUp } = config;
+    const { catchUp, sources } = config;
     const { accountId } = aws.getCallerIdentityOutput({}, parent);
     const region = aws.getRegionOutput({}, parent).region;
 
@@ -143,6 +149,54 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       parent,
     );
 
+    // Exactly each configured source's objects; no statement at all without sources.
+    const sourceRaw = sources.map((s) => pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}*`);
+    const sourceCurated = sources.map((s) => pulumi.interpolate`${this.curatedBucket.arn}/${sourceTable(s.name)}/*`);
+    const ingestSourceStatements =
+      sources.length === 0
+        ? []
+        : [
+            { Sid: "GetSourceState", Effect: "Allow" as const, Action: ["s3:GetObject"], Resource: sourceRaw },
+            { Sid: "PutSourceObjects", Effect: "Allow" as const, Action: ["s3:PutObject"], Resource: sourceRaw },
+            {
+              // Without it S3 answers a missing state object with 403 AccessDenied, not 404 NoSuchKey.
+              Sid: "TellMissingSourceObjects",
+              Effect: "Allow" as const,
+              Action: ["s3:ListBucket"],
+              Resource: [this.rawBucket.arn],
+              Condition: { StringLike: { "s3:prefix": sources.map((s) => `${sourceRawPrefix(s.name)}*`) } },
+            },
+          ];
+    const transformSourceStatements =
+      sources.length === 0
+        ? []
+        : [
+            { Sid: "GetSourceObjects", Effect: "Allow" as const, Action: ["s3:GetObject"], Resource: sourceRaw },
+            {
+              Sid: "PutSourceRecords",
+              Effect: "Allow" as const,
+              Action: ["s3:PutObject"],
+              Resource: sources.flatMap((s) => [
+                pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}transformed.json`,
+                pulumi.interpolate`${this.rawBucket.arn}/${sourceRawPrefix(s.name)}files/*.rejects.jsonl`,
+              ]),
+            },
+            // A date's existing file is read to merge the new rows into it.
+            {
+              Sid: "ReadWriteSourceTables",
+              Effect: "Allow" as const,
+              Action: ["s3:GetObject", "s3:PutObject"],
+              Resource: sourceCurated,
+            },
+            {
+              Sid: "TellMissingSourceFiles",
+              Effect: "Allow" as const,
+              Action: ["s3:ListBucket"],
+              Resource: [this.curatedBucket.arn],
+              Condition: { StringLike: { "s3:prefix": sources.map((s) => `${sourceTable(s.name)}/date=*`) } },
+            },
+          ];
+
     const apiKeySecret = context.apiKey
       ? new aws.secretsmanager.Secret(
           physicalName("secretsmanager-secret", `${name}-api-key`, { autoNamed: true }),
@@ -190,7 +244,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           // The plan's locations are the config's and the registry's, as ingest's are.
           ...registryReadStatements(this.applicationsBucket.arn),
         ],
-        excludePackages: ["ky", "hyparquet-writer", "csv-parse", ...WAREHOUSE_PACKAGES],
+        excludePackages: ["ky", "hyparquet-writer", ...SOURCE_PACKAGES, ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
@@ -239,21 +293,26 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               ]
             : []),
           ...registryReadStatements(this.applicationsBucket.arn),
+          ...ingestSourceStatements,
         ],
-        excludePackages: ["hyparquet-writer", "csv-parse", ...WAREHOUSE_PACKAGES],
+        excludePackages: ["hyparquet-writer", ...SOURCE_PACKAGES, ...WAREHOUSE_PACKAGES],
         callbackFactory: () => {
           const client = createS3Client();
           const rawStore = new S3ObjectStore(client, rawBucketName.get());
           const applicationsStore = new S3ObjectStore(client, applicationsBucketName.get());
           // The ARN, never the key, is in the code; the key is read once per cold start.
           const secretId = apiKeySecretArn?.get();
-          return createIngestHandler({
+          const openMeteo = createIngestHandler({
             settings,
             rawStore,
             stack: name,
             loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
             locations: () => locationsWithRegistry(settings, applicationsStore),
           });
+          // A source's fetch never carries the Open-Meteo key.
+          return sources.length === 0
+            ? openMeteo
+            : withSourceFetch(openMeteo, { sources, http: settings.http, rawStore });
         },
       },
       parent,
@@ -280,18 +339,23 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
           },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
+          ...transformSourceStatements,
         ],
         // hyparquet stays: the writer depends on it.
-        excludePackages: ["ky", "csv-parse", ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet")],
+        excludePackages: [
+          "ky",
+          ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet"),
+          ...(sources.length === 0 ? SOURCE_PACKAGES : []),
+        ],
         callbackFactory: () => {
           const client = createS3Client();
-          return createTransformHandler({
-            settings,
-            rawStore: new S3ObjectStore(client, rawBucketName.get()),
-            curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
-            stack: name,
-            writtenBy: `${name}-transform`,
-          });
+          const rawStore = new S3ObjectStore(client, rawBucketName.get());
+          const curatedStore = new S3ObjectStore(client, curatedBucketName.get());
+          const writtenBy = `${name}-transform`;
+          const openMeteo = createTransformHandler({ settings, rawStore, curatedStore, stack: name, writtenBy });
+          return sources.length === 0
+            ? openMeteo
+            : withSourceTransform(openMeteo, { sources, rawStore, curatedStore, writtenBy });
         },
       },
       parent,
@@ -309,6 +373,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
             accountId,
             region,
+            sources,
           },
           parent,
         )
@@ -331,7 +396,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         noticeEmail: config.applications.noticeEmail,
         keyArn: this.alerting.key.arn,
         accountId,
-        excludePackages: WAREHOUSE_PACKAGES,
+        excludePackages: [...WAREHOUSE_PACKAGES, "luxon"],
       },
       parent,
     );
@@ -389,6 +454,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
                   alertTopicArn,
                   deadLetterQueueUrl,
                   ...(loadArn ? { loadFunctionArn: loadArn } : {}),
+                  sources: sources.map((s) => s.name),
                 }),
                 null,
                 2,
@@ -521,6 +587,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         curatedBucketName,
         hourlyVariables: settings.hourlyVariables,
         dailyVariables: settings.dailyVariables,
+        columnNames: settings.columnNames,
+        sources,
         resultsExpirationDays: config.athena.resultsExpirationDays,
         bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
         exampleQueries: exampleQueries(settings),

@@ -1,14 +1,16 @@
 /**
  * DuckDB over a folder in the curated layout, seen the way Athena sees the Glue tables: views
- * `weather_hourly` and `weather_daily` with the `date=` partition as a DATE column `"date"`.
+ * `weather_hourly`, `weather_daily` and `source_<name>` per source, with the `date=` partition
+ * as a DATE column `"date"`.
  * Local-only (DuckDB is a dev dependency): `npm run pipeline -- query` and the tests that prove
  * the files are what the catalog says.
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { DATASETS, type Dataset } from "../core/keys";
-import { datasetSchema, PARTITION_COLUMN, type GlueType } from "../core/schema";
+import { DATASETS } from "../core/keys";
+import { PARTITION_COLUMN, type ColumnNames, type GlueType, type TableSchema } from "../core/schema";
+import { curatedTables, sourceTable, type SourceDefinition } from "../sources";
 import type { ObjectStore } from "../core/storage";
 import { openLocalCuratedBucket } from "./local-buckets";
 
@@ -16,6 +18,8 @@ import { openLocalCuratedBucket } from "./local-buckets";
 export const DUCKDB_TYPE_OF: Readonly<Record<GlueType | "date", string>> = {
   string: "VARCHAR",
   double: "DOUBLE",
+  bigint: "BIGINT",
+  boolean: "BOOLEAN",
   // Parquet TIMESTAMP(isAdjustedToUTC) is an instant: DuckDB's TIMESTAMPTZ, Athena's UTC timestamp.
   timestamp: "TIMESTAMP WITH TIME ZONE",
   date: "DATE",
@@ -28,6 +32,10 @@ export interface CuratedDatabaseOptions {
   /** Columns of a dataset's view while it has no files yet (the stack's variables); default none. */
   readonly hourlyVariables?: readonly string[];
   readonly dailyVariables?: readonly string[];
+  /** Renamed variables' columns (the stack's `columnNames`); default none. */
+  readonly columnNames?: ColumnNames;
+  /** Sources whose tables to declare (files or not); a `source_*` folder not declared gets a view of its files too. */
+  readonly sources?: readonly SourceDefinition[];
   /** DuckDB worker threads; default 1: local data is a few MB, and one thread starts fastest. */
   readonly threads?: number;
 }
@@ -70,9 +78,17 @@ export async function openCuratedDatabase(options: CuratedDatabaseOptions): Prom
   try {
     // Timestamps print in UTC, as Athena shows them, whatever this machine's zone is.
     await connection.run("SET TimeZone = 'UTC'");
-    for (const dataset of DATASETS) {
-      const variables = (dataset === "weather_hourly" ? options.hourlyVariables : options.dailyVariables) ?? [];
-      await createDatasetView(connection, options.folder, dataset, variables);
+    const tables = curatedTables({
+      hourlyVariables: options.hourlyVariables ?? [],
+      dailyVariables: options.dailyVariables ?? [],
+      columnNames: options.columnNames,
+      sources: options.sources,
+    });
+    for (const table of tables) await createTableView(connection, options.folder, table.table, table);
+    // Tables of sources the given config does not list (another stack's, or one removed): their files.
+    const declared = new Set(tables.map((t) => t.table));
+    for (const table of await sourceFolders(options.folder)) {
+      if (!declared.has(table)) await createTableView(connection, options.folder, table, undefined);
     }
   } catch (error) {
     connection.closeSync();
@@ -134,8 +150,8 @@ export async function copyCuratedObjects(
   await rm(folder, { recursive: true, force: true });
   let objects = 0;
   let bytes = 0;
-  for (const dataset of DATASETS) {
-    for (const key of await store.listKeys(`${dataset}/`)) {
+  for (const prefix of [...DATASETS.map((d) => `${d}/`), sourceTable("")]) {
+    for (const key of await store.listKeys(prefix)) {
       const { body } = await store.getObject(key);
       const file = path.join(folder, ...key.split("/"));
       await mkdir(path.dirname(file), { recursive: true });
@@ -154,6 +170,8 @@ export interface LocalQueryOptions {
   readonly dataDir: string;
   readonly hourlyVariables: readonly string[];
   readonly dailyVariables: readonly string[];
+  readonly columnNames?: ColumnNames;
+  readonly sources?: readonly SourceDefinition[];
   /** Most rows to read; default all. */
   readonly limit?: number;
 }
@@ -171,6 +189,8 @@ export async function queryLocalCuratedData(options: LocalQueryOptions): Promise
     folder,
     hourlyVariables: options.hourlyVariables,
     dailyVariables: options.dailyVariables,
+    columnNames: options.columnNames,
+    sources: options.sources,
   });
   try {
     return await database.query(options.sql, { limit: options.limit });
@@ -200,30 +220,42 @@ export function formatResultRows(result: QueryResult): Record<string, unknown>[]
   });
 }
 
-async function createDatasetView(
+/** The `source_*` tables that have a folder under `folder`. */
+async function sourceFolders(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isDirectory() && /^source_[a-z][a-z0-9_]*$/.test(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * A view of one table: its files, or, without any, an empty view with the columns the schema
+ * declares (no schema: nothing to declare, no view).
+ */
+async function createTableView(
   connection: DuckDBConnection,
   folder: string,
-  dataset: Dataset,
-  variables: readonly string[],
+  table: string,
+  schema: TableSchema | undefined,
 ): Promise<void> {
-  const pattern = sqlString(path.join(folder, dataset, `${PARTITION_COLUMN}=*`, "*.parquet"));
+  const pattern = sqlString(path.join(folder, table, `${PARTITION_COLUMN}=*`, "*.parquet"));
   const found = await connection.runAndReadAll(`SELECT count(*) AS files FROM glob(${pattern})`);
   if (Number(found.getRowObjectsJS()[0]?.["files"] ?? 0) > 0) {
     // union_by_name: a file written before a variable was added lacks its column; Athena reads
     // Parquet by name and returns NULL there, and so does this.
     await connection.run(
-      `CREATE VIEW ${dataset} AS SELECT * FROM read_parquet(${pattern}, hive_partitioning = true, ` +
+      `CREATE VIEW ${table} AS SELECT * FROM read_parquet(${pattern}, hive_partitioning = true, ` +
         `hive_types = {'${PARTITION_COLUMN}': DATE}, union_by_name = true)`,
     );
     return;
   }
+  if (!schema) return;
   const columns = [
-    ...datasetSchema(dataset, variables).columns.map(
-      (c) => `CAST(NULL AS ${DUCKDB_TYPE_OF[c.glueType]}) AS "${c.name}"`,
-    ),
+    ...schema.columns.map((c) => `CAST(NULL AS ${DUCKDB_TYPE_OF[c.glueType]}) AS "${c.name}"`),
     `CAST(NULL AS DATE) AS "${PARTITION_COLUMN}"`,
   ];
-  await connection.run(`CREATE VIEW ${dataset} AS SELECT ${columns.join(", ")} WHERE false`);
+  await connection.run(`CREATE VIEW ${table} AS SELECT ${columns.join(", ")} WHERE false`);
 }
 
 /** A SQL string literal. */

@@ -21,7 +21,8 @@ import {
   type RedriveResult,
 } from "../operations";
 import { createTransformHandler } from "../transform";
-import { createLoadHandler, type WarehouseDatabase } from "../warehouse";
+import { sourceSchema, withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
+import { createLoadHandler, sourceWarehouseTable, type WarehouseDatabase } from "../warehouse";
 import { createBackfillPlanHandler } from "../backfill";
 import { buildBackfillDefinition } from "../infra/backfill-state-machine-definition";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
@@ -97,6 +98,8 @@ export interface LocalStateMachineOptions {
   readonly functions: LocalFunctions;
   /** The wait before every retry, in milliseconds, instead of the definition's intervals; default 10. */
   readonly retryIntervalMs?: number;
+  /** Names of the configured sources, as the deployed definition lists them; default none. */
+  readonly sources?: readonly string[];
   /** Which state machine: the daily run (default) or the backfill. */
   readonly definition?: "daily" | "backfill";
   /** The backfill's MaxConcurrency; default 1. */
@@ -111,7 +114,10 @@ const SNS_PUBLISH = "arn:aws:states:::sns:publish";
 const SQS_SEND = "arn:aws:states:::sqs:sendMessage";
 
 /** ARNs and URLs of a local stack's resources: shaped like AWS's, pointing nowhere. */
-export function localTargets(stack: string): StateMachineTargets & {
+export function localTargets(
+  stack: string,
+  sources: readonly string[] = [],
+): StateMachineTargets & {
   readonly stateMachineArn: string;
   readonly backfillPlanFunctionArn: string;
   readonly backfillStateMachineArn: string;
@@ -128,6 +134,7 @@ export function localTargets(stack: string): StateMachineTargets & {
     alertTopicArn: arn("sns", `${stack}-alerts`),
     deadLetterQueueUrl: `https://sqs.us-east-1.amazonaws.com/000000000000/${stack}-run-dlq`,
     stateMachineArn: arn("states", `stateMachine:${stack}-run`),
+    sources,
   };
 }
 
@@ -147,6 +154,10 @@ export interface LocalPipelineDeps {
   readonly retryTuning?: Partial<RetryTuning>;
   /** Where the functions' log lines go; default nowhere. */
   readonly log?: (line: string) => void;
+  /** The configured sources; default none. */
+  readonly sources?: readonly SourceDefinition[];
+  /** The fetch the functions' HTTP requests go through; default globalThis.fetch. */
+  readonly fetch?: typeof fetch;
   /** The warehouse the load function connects to (a connection per invocation); absent: no load step. */
   readonly warehouse?: { readonly connect: () => Promise<WarehouseDatabase> };
   /** The backfill planner's budget (backfillMaxWeightPerDay); default 8,000. */
@@ -157,7 +168,8 @@ export interface LocalPipelineDeps {
 export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
   const log = deps.log ?? (() => undefined);
   const { settings, rawStore, curatedStore, now } = deps;
-  return {
+  const sources = deps.sources ?? [];
+  const functions = {
     backfillPlan: createBackfillPlanHandler({
       settings,
       curatedStore,
@@ -176,7 +188,15 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       now,
       log,
     }),
-    ingest: createIngestHandler({ settings, rawStore, now, retryTuning: deps.retryTuning, log, stack: deps.stack }),
+    ingest: createIngestHandler({
+      settings,
+      rawStore,
+      now,
+      retryTuning: deps.retryTuning,
+      log,
+      stack: deps.stack,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    }),
     transform: createTransformHandler({ settings, rawStore, curatedStore, stack: deps.stack, now, log }),
     ...(deps.warehouse
       ? {
@@ -184,6 +204,7 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
             settings,
             curatedStore,
             connect: deps.warehouse.connect,
+            sourceTables: sources.map((s) => sourceWarehouseTable(sourceSchema(s), s.key)),
             catchUpDays: deps.catchUpDays,
             maxDatesPerRun: deps.maxDatesPerRun,
             now,
@@ -191,6 +212,21 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
           }),
         }
       : {}),
+  };
+  if (sources.length === 0) return functions;
+  // As the Lambda callbacks put them in front (infra/weather-pipeline.ts).
+  return {
+    ...functions,
+    ingest: withSourceFetch(functions.ingest, {
+      sources,
+      http: settings.http,
+      rawStore,
+      now,
+      log,
+      retryTuning: deps.retryTuning,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    }),
+    transform: withSourceTransform(functions.transform, { sources, rawStore, curatedStore, now, log }),
   };
 }
 
@@ -259,7 +295,7 @@ export class LocalStateMachine {
   private readonly stateMachineName: string;
 
   constructor(options: LocalStateMachineOptions) {
-    const { loadFunctionArn, ...withoutLoad } = localTargets(options.stack);
+    const { loadFunctionArn, ...withoutLoad } = localTargets(options.stack, options.sources);
     // The warehouse's states exist where the stack has a load function, as in AWS.
     this.targets = options.functions.load ? { ...withoutLoad, loadFunctionArn } : withoutLoad;
     const backfill = options.definition === "backfill";

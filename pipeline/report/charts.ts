@@ -3,7 +3,7 @@
  * no browser, no script in the page): the page opens anywhere, offline.
  */
 import type { TopLevelSpec } from "vega-lite";
-import type { CompletenessCell, DayValues } from "./report-data";
+import type { CompletenessCell, DayValues, SourceDay } from "./report-data";
 
 /** Colours of the completeness grid, by status. */
 export const STATUS_COLOURS = { complete: "#2e7d32", partial: "#f2a900", missing: "#c62828" } as const;
@@ -104,6 +104,27 @@ export function precipitationSpec(days: readonly DayValues[], dates: readonly st
       tooltip: [
         { field: "date", type: "nominal", title: "date" },
         { field: "precipitation", type: "quantitative", title: `precipitation (${unit})`, format: ".1f" },
+      ],
+    },
+  };
+}
+
+/** A source's rows per date: a bar per date with a file (a date without one has no bar). */
+export function sourceRowsSpec(days: readonly SourceDay[], dates: readonly string[]): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    width: LOCATION_CHART_WIDTH,
+    height: 70,
+    autosize: { type: "fit", contains: "padding" },
+    config: CONFIG,
+    data: { values: days.filter((d) => d.hasFile).map((d) => ({ date: d.date, rows: d.rows })) },
+    mark: { type: "bar", color: "#6a4c93", width: { band: 0.8 } },
+    encoding: {
+      x: dayEncoding(dates),
+      y: { field: "rows", type: "quantitative", title: "rows", axis: { tickCount: 3 } },
+      tooltip: [
+        { field: "date", type: "nominal", title: "date" },
+        { field: "rows", type: "quantitative", title: "rows" },
       ],
     },
   };

@@ -2,8 +2,15 @@
  * The report page: one self-contained HTML file (styles inline, charts as inline SVG, no
  * script, no request) from ReportData.
  */
-import { completenessSpec, precipitationSpec, renderSvg, STATUS_COLOURS, temperatureSpec } from "./charts";
-import type { CompletenessCell, DayValues, ReportData } from "./report-data";
+import {
+  completenessSpec,
+  precipitationSpec,
+  renderSvg,
+  sourceRowsSpec,
+  STATUS_COLOURS,
+  temperatureSpec,
+} from "./charts";
+import type { CompletenessCell, DayValues, ReportData, SourceReport } from "./report-data";
 import type { RunRecord } from "./runs";
 
 /** What the page says beside the data. */
@@ -188,6 +195,56 @@ async function completenessSection(data: ReportData): Promise<string> {
 <tbody>${byDate.join("\n")}</tbody></table></div></details></div></section>`;
 }
 
+/** A number for a table: up to two decimals, or an en dash for no value. */
+function formatStat(value: number | null): string {
+  return value === null ? "–" : String(Math.round(value * 100) / 100);
+}
+
+async function sourceCard(source: SourceReport): Promise<string> {
+  const name = escapeHtml(source.name);
+  const parts = [`<h3>${escapeHtml(source.table)}</h3>`];
+  if (source.url) parts.push(`<p class="muted">From <code>${escapeHtml(source.url)}</code></p>`);
+  if (!source.declared) {
+    parts.push(`<p class="muted">Not in this stack's sources: its files are still in the bucket.</p>`);
+  }
+  const withFiles = source.days.filter((d) => d.hasFile);
+  if (withFiles.length === 0) {
+    parts.push(
+      `<p class="missing-note" data-source="${name}" data-field="no-data">No data for ${name} yet: its first run that finds the file writes it.</p>`,
+    );
+  } else {
+    const dates = source.days.map((d) => d.date);
+    parts.push(
+      `<figure class="chart" data-chart="source-rows" data-source="${name}" style="margin:0"><figcaption class="muted">Rows per date, ${escapeHtml(source.start)} to ${escapeHtml(source.end)}</figcaption>${await renderSvg(sourceRowsSpec(source.days, dates))}</figure>`,
+    );
+    if (source.columns.length > 0) {
+      const rows = source.columns.map((c) => {
+        const cell = (field: string, value: number | null) =>
+          `<td class="num" data-source="${name}" data-column="${escapeHtml(c.column)}" data-field="${field}">${formatStat(value)}</td>`;
+        return `<tr><th scope="row">${escapeHtml(c.column)}${c.unit ? ` <span class="muted">${escapeHtml(c.unit)}</span>` : ""}</th>${cell("min", c.min)}${cell("mean", c.mean)}${cell("max", c.max)}<td class="num" data-source="${name}" data-column="${escapeHtml(c.column)}" data-field="values">${c.values}</td></tr>`;
+      });
+      parts.push(
+        `<div style="overflow-x:auto"><table><thead><tr><th>column</th><th class="num">min</th><th class="num">mean</th><th class="num">max</th><th class="num">values</th></tr></thead><tbody>${rows.join("")}</tbody></table></div>`,
+      );
+    }
+    const perDate = source.days.map(
+      (d) =>
+        `<tr><td>${escapeHtml(d.date)}</td><td class="num" data-source="${name}" data-date="${escapeHtml(d.date)}" data-field="rows">${d.hasFile ? d.rows : "–"}</td><td>${escapeHtml(d.writtenBy ?? "–")}</td><td>${escapeHtml(d.writtenAt ?? "–")}</td></tr>`,
+    );
+    parts.push(
+      `<details><summary>Per date</summary><div style="overflow-x:auto"><table><thead><tr><th>date</th><th class="num">rows</th><th>written by</th><th>written at</th></tr></thead><tbody>${perDate.join("")}</tbody></table></div></details>`,
+    );
+  }
+  if (source.attribution) parts.push(`<p class="muted" data-field="attribution">${escapeHtml(source.attribution)}</p>`);
+  return `<article class="card" data-source-card="${name}">${parts.join("\n")}</article>`;
+}
+
+async function sourcesSection(data: ReportData): Promise<string> {
+  if (data.sources.length === 0) return "";
+  const cards = await Promise.all(data.sources.map(sourceCard));
+  return `<section id="sources"><h2>Sources</h2><p class="muted">Published files the pipeline fetches beside Open-Meteo, one table each (dates in each source's time zone).</p><div class="grid">${cards.join("\n")}</div></section>`;
+}
+
 function attribution(): string {
   return `<footer id="attribution">Weather data by <a href="https://open-meteo.com/">Open-Meteo.com</a>, licensed under <a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>. Charts made with Vega-Lite.</footer>`;
 }
@@ -219,7 +276,8 @@ export async function renderReportHtml(data: ReportData, context: PageContext): 
     const body = `<section id="no-data" class="card"><h2>No data yet</h2>
 <p>There is no curated data in <code>${escapeHtml(data.source)}</code>${data.dates.length > 0 ? ` between ${escapeHtml(data.start)} and ${escapeHtml(data.end)}` : ""}${data.newestDate ? ` (the newest date with data is ${escapeHtml(data.newestDate)})` : ""}. To get some:</p>
 <ul>${how}</ul></section>
-${latest}`;
+${latest}
+${await sourcesSection(data)}`;
     return page(title, body, context);
   }
   const synthetic = data.runs.some(
@@ -235,6 +293,7 @@ ${latest}`;
     summaryTable(data),
     await locationCards(data),
     await completenessSection(data),
+    await sourcesSection(data),
   ].join("\n");
   return page(title, body, context);
 }

@@ -8,11 +8,21 @@ import * as html from "./html";
 import * as data from "./report-data";
 import * as runs from "./runs";
 
-export const { renderSvg, temperatureSpec, precipitationSpec, completenessSpec, STATUS_COLOURS } = charts;
+export const { renderSvg, temperatureSpec, precipitationSpec, completenessSpec, sourceRowsSpec, STATUS_COLOURS } =
+  charts;
 export const { renderReportHtml, escapeHtml, formatValue } = html;
 export type { PageContext } from "./html";
 export const { readReportData, MAX_REPORT_DAYS, TEMPERATURE_VARIABLE, PRECIPITATION_VARIABLE } = data;
-export type { CellStatus, CompletenessCell, DayValues, ReportData, ReportOptions } from "./report-data";
+export type {
+  CellStatus,
+  CompletenessCell,
+  DayValues,
+  ReportData,
+  ReportOptions,
+  SourceColumnSummary,
+  SourceDay,
+  SourceReport,
+} from "./report-data";
 export const {
   latestRun,
   newLocalRunId,

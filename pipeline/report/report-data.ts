@@ -9,7 +9,16 @@
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { addDays, daysBetween } from "../core/dates";
 import { DATASETS, assertIsoDate, curatedObjectKey, type Dataset } from "../core/keys";
+import type { ColumnNames } from "../core/schema";
 import type { ObjectStore } from "../core/storage";
+import {
+  SOURCE_ATTRIBUTION_METADATA_KEY,
+  SOURCE_UNITS_METADATA_KEY,
+  sourceCuratedKey,
+  sourceSchema,
+  sourceTable,
+  type SourceDefinition,
+} from "../sources";
 import { runThatWrote, type RunRecord } from "./runs";
 
 /** The hourly variables the charts are drawn from. */
@@ -56,6 +65,43 @@ export interface CompletenessCell {
   readonly run?: RunRecord;
 }
 
+/** One date of a source's table in the report. */
+export interface SourceDay {
+  readonly date: string;
+  /** Rows of the date's file; 0 when there is none. */
+  readonly rows: number;
+  readonly hasFile: boolean;
+  readonly writtenAt?: string;
+  readonly writtenBy?: string;
+}
+
+/** A numeric column of a source over its period. */
+export interface SourceColumnSummary {
+  readonly column: string;
+  readonly unit?: string;
+  /** Non-null values. */
+  readonly values: number;
+  readonly min: number | null;
+  readonly mean: number | null;
+  readonly max: number | null;
+}
+
+/** What the report shows of one source: its rows per date and its numeric columns. */
+export interface SourceReport {
+  readonly name: string;
+  /** The table, `source_<name>`. */
+  readonly table: string;
+  /** Listed in the config the report was given (a source only found in the bucket is not). */
+  readonly declared: boolean;
+  readonly url?: string;
+  readonly attribution?: string;
+  /** The source's own period: the report's days ending with its newest date with data. */
+  readonly start: string;
+  readonly end: string;
+  readonly days: readonly SourceDay[];
+  readonly columns: readonly SourceColumnSummary[];
+}
+
 /** Everything the page is made from. */
 export interface ReportData {
   /** Where the data was read: a folder or s3://bucket. */
@@ -76,6 +122,8 @@ export interface ReportData {
   readonly latestRun?: RunRecord;
   /** Runs files were attributed to (local: the records; deployed: the executions read). */
   readonly runs: readonly RunRecord[];
+  /** Each configured source, and each source table found in the store, by name. */
+  readonly sources: readonly SourceReport[];
 }
 
 /** What to read. */
@@ -88,6 +136,10 @@ export interface ReportOptions {
   readonly latestRun?: RunRecord;
   /** The clock for runs still going; default the real time. */
   readonly now?: Date;
+  /** The stack's sources: each gets its part of the page, with data or without; default none. */
+  readonly sources?: readonly SourceDefinition[];
+  /** Renamed variables' columns (the stack's `columnNames`): where the charts' variables are. */
+  readonly columnNames?: ColumnNames;
 }
 
 /** Most days a report covers: a year of dates is about 5 MB of page per location dozen. */
@@ -157,6 +209,9 @@ export async function readReportData(store: ObjectStore, options: ReportOptions)
   }
   if (options.end !== undefined) assertIsoDate(options.end, "--end");
   const now = options.now ?? new Date();
+  const temperatureColumn = options.columnNames?.[TEMPERATURE_VARIABLE] ?? TEMPERATURE_VARIABLE;
+  const precipitationColumn = options.columnNames?.[PRECIPITATION_VARIABLE] ?? PRECIPITATION_VARIABLE;
+  const sources = await readSourceReports(store, options);
   const available = await curatedDates(store);
   const newestDate = [...available.keys()].sort().at(-1);
   const end = options.end ?? newestDate;
@@ -166,6 +221,7 @@ export async function readReportData(store: ObjectStore, options: ReportOptions)
     newestDate,
     latestRun: options.latestRun,
     runs: options.runs,
+    sources,
   };
   if (end === undefined) {
     return { ...base, start: "", end: "", dates: [], locations: [], days: [], cells: [], missingVariables: [] };
@@ -190,13 +246,13 @@ export async function readReportData(store: ObjectStore, options: ReportOptions)
       for (const row of file.rows) locations.add(String(row["location"]));
       if (dataset === "weather_hourly") {
         sawHourly = true;
-        if (file.variables.includes(TEMPERATURE_VARIABLE)) {
+        if (file.variables.includes(temperatureColumn)) {
           sawTemperature = true;
-          units.temperature ??= file.units[TEMPERATURE_VARIABLE];
+          units.temperature ??= file.units[temperatureColumn];
         }
-        if (file.variables.includes(PRECIPITATION_VARIABLE)) {
+        if (file.variables.includes(precipitationColumn)) {
           sawPrecipitation = true;
-          units.precipitation ??= file.units[PRECIPITATION_VARIABLE];
+          units.precipitation ??= file.units[precipitationColumn];
         }
       }
     }
@@ -236,9 +292,9 @@ export async function readReportData(store: ObjectStore, options: ReportOptions)
             if (numberOrNull(row[variable]) !== null) present++;
           }
           if (dataset === "weather_hourly") {
-            const t = numberOrNull(row[TEMPERATURE_VARIABLE]);
+            const t = numberOrNull(row[temperatureColumn]);
             if (t !== null) temperatures.push(t);
-            const p = numberOrNull(row[PRECIPITATION_VARIABLE]);
+            const p = numberOrNull(row[precipitationColumn]);
             if (p !== null) precipitation = (precipitation ?? 0) + p;
           }
         }
@@ -275,7 +331,115 @@ export async function readReportData(store: ObjectStore, options: ReportOptions)
     }
   }
   const missingVariables = sawHourly
-    ? [...(sawTemperature ? [] : [TEMPERATURE_VARIABLE]), ...(sawPrecipitation ? [] : [PRECIPITATION_VARIABLE])]
+    ? [...(sawTemperature ? [] : [temperatureColumn]), ...(sawPrecipitation ? [] : [precipitationColumn])]
     : [];
   return { ...base, start, end, dates, locations: locationList, days, cells, units, missingVariables };
+}
+
+/** The dates of a source's table that have its one file, from the keys. */
+async function sourceDates(store: ObjectStore, name: string): Promise<string[]> {
+  const dates: string[] = [];
+  for (const key of await store.listKeys(`${sourceTable(name)}/date=`)) {
+    const date = /\/date=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+    if (date !== undefined && key === sourceCuratedKey(name, date)) dates.push(date);
+  }
+  return dates.sort();
+}
+
+/** The source tables in the store, by name. */
+async function sourceNamesInStore(store: ObjectStore): Promise<string[]> {
+  const names = new Set<string>();
+  for (const key of await store.listKeys(sourceTable(""))) {
+    const name = /^source_([a-z][a-z0-9_]*)\/date=/.exec(key)?.[1];
+    if (name !== undefined) names.add(name);
+  }
+  return [...names].sort();
+}
+
+/** Reads the sources' part of the report: each declared source, then any other found in the store. */
+async function readSourceReports(store: ObjectStore, options: ReportOptions): Promise<SourceReport[]> {
+  const declared = options.sources ?? [];
+  const names = [
+    ...declared.map((s) => s.name),
+    ...(await sourceNamesInStore(store)).filter((n) => !declared.some((s) => s.name === n)),
+  ];
+  const reports: SourceReport[] = [];
+  for (const name of names) {
+    const definition = declared.find((s) => s.name === name);
+    const available = await sourceDates(store, name);
+    const end = available.at(-1) ?? options.end;
+    const start = end === undefined ? undefined : addDays(end, -(options.days - 1));
+    const days: SourceDay[] = [];
+    const numeric = definition
+      ? sourceSchema(definition)
+          .columns.filter((c) => c.glueType === "double" || c.glueType === "bigint")
+          .map((c) => c.name)
+      : undefined;
+    const stats = new Map<string, { unit?: string; values: number[] }>();
+    let attribution = definition?.attribution;
+    if (start !== undefined && end !== undefined) {
+      for (let i = 0; i <= daysBetween(start, end); i++) {
+        const date = addDays(start, i);
+        if (!available.includes(date)) {
+          days.push({ date, rows: 0, hasFile: false });
+          continue;
+        }
+        const object = await store.getObject(sourceCuratedKey(name, date));
+        const file = toArrayBuffer(object.body);
+        const metadata = parquetMetadata(file);
+        const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? ""]));
+        const units = JSON.parse(kv.get(SOURCE_UNITS_METADATA_KEY) ?? "{}") as Record<string, string>;
+        attribution ??= kv.get(SOURCE_ATTRIBUTION_METADATA_KEY);
+        const rows = (await parquetReadObjects({ file })) as Record<string, unknown>[];
+        const columns =
+          numeric ??
+          metadata.schema
+            .slice(1)
+            .filter((e) => e.type === "DOUBLE" || (e.type === "INT64" && e.logical_type?.type !== "TIMESTAMP"))
+            .map((e) => e.name);
+        for (const column of columns) {
+          const entry = stats.get(column) ?? { ...(units[column] ? { unit: units[column] } : {}), values: [] };
+          for (const row of rows) {
+            const value = row[column];
+            const n = typeof value === "bigint" ? Number(value) : numberOrNull(value);
+            if (n !== null) entry.values.push(n);
+          }
+          stats.set(column, entry);
+        }
+        days.push({
+          date,
+          rows: rows.length,
+          hasFile: true,
+          ...(object.metadata[WRITTEN_AT] ? { writtenAt: object.metadata[WRITTEN_AT] } : {}),
+          ...(writerOf(object.metadata) ? { writtenBy: writerOf(object.metadata) } : {}),
+        });
+      }
+    }
+    const columns = [...(numeric ?? [...stats.keys()])].map((column): SourceColumnSummary => {
+      const entry = stats.get(column);
+      const values = entry?.values ?? [];
+      const unit = entry?.unit ?? definition?.columns.find((c) => c.name === column)?.unit;
+      return {
+        column,
+        ...(unit === undefined ? {} : { unit }),
+        values: values.length,
+        // Reduced, not spread: a month of 10-minute values is more arguments than a call takes.
+        min: values.length > 0 ? values.reduce((a, b) => Math.min(a, b)) : null,
+        mean: values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null,
+        max: values.length > 0 ? values.reduce((a, b) => Math.max(a, b)) : null,
+      };
+    });
+    reports.push({
+      name,
+      table: sourceTable(name),
+      declared: definition !== undefined,
+      ...(definition ? { url: definition.url } : {}),
+      ...(attribution ? { attribution } : {}),
+      start: start ?? "",
+      end: end ?? "",
+      days,
+      columns,
+    });
+  }
+  return reports;
 }

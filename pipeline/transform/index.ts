@@ -16,6 +16,7 @@ export const {
   ATTRIBUTION_METADATA_KEY,
 } = parquet;
 export type DatasetParquetWriter = parquet.DatasetParquetWriter;
+export type { ColumnSlice, ParquetFileOptions } from "./parquet";
 export const {
   PARQUET_CONTENT_TYPE,
   TransformError,

@@ -13,7 +13,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "n
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ByteWriter, ParquetWriter, type ColumnSource } from "hyparquet-writer";
-import { parquetSchemaElements, variableUnits, type ColumnDefinition, type DatasetSchema } from "../core/schema";
+import { parquetSchemaElements, variableUnits, type ColumnDefinition, type TableSchema } from "../core/schema";
 
 /** Key-value metadata key holding `{variable: unit}` as JSON. */
 export const UNITS_METADATA_KEY = "open_meteo.units";
@@ -135,7 +135,7 @@ function columnEncoding(_column: ColumnDefinition, allNull: boolean): Pick<Colum
   return { encoding: undefined, statistics: true };
 }
 
-/** Writes one Parquet file of a dataset, a batch of rows at a time, into memory (or a RowGroupSpill). */
+/** Writes one Parquet file of a curated table, a batch of rows at a time, into memory (or a RowGroupSpill). */
 export class DatasetParquetWriter {
   /** Rows appended so far (written or buffered). */
   rowCount = 0;
@@ -165,7 +165,7 @@ export class DatasetParquetWriter {
   private finished = false;
 
   constructor(
-    readonly schema: DatasetSchema,
+    readonly schema: TableSchema,
     options: ParquetFileOptions = {},
   ) {
     this.rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
@@ -195,7 +195,7 @@ export class DatasetParquetWriter {
     this.assertOpen();
     if (columns.length !== this.columns.length) {
       throw new Error(
-        `${this.schema.dataset}: got ${columns.length} columns for a schema of ${this.columns.length} ` +
+        `${this.schema.table}: got ${columns.length} columns for a schema of ${this.columns.length} ` +
           `(${this.schema.columns.map((c) => c.name).join(", ")})`,
       );
     }
@@ -290,20 +290,25 @@ export class DatasetParquetWriter {
 
   /**
    * Writes what is waiting and the footer, and returns the file. `units` defaults to the
-   * schema's; `sources` are the raw keys or file names the rows came from.
+   * schema's; `sources` are the raw keys or file names the rows came from. `keyValueMetadata`
+   * replaces the Open-Meteo entries (units, sources, attribution) with a file's own (a
+   * configured source's file has another publisher).
    */
   finish(metadata: {
     readonly sources: readonly string[];
     readonly units?: Readonly<Record<string, string>>;
+    readonly keyValueMetadata?: readonly { readonly key: string; readonly value: string }[];
   }): Uint8Array {
     this.flushRowGroup();
     this.finished = true;
     // Set here rather than in the constructor: the sources are known only at the end.
-    this.writer.kvMetadata = [
-      { key: UNITS_METADATA_KEY, value: JSON.stringify(metadata.units ?? variableUnits(this.schema)) },
-      { key: SOURCE_METADATA_KEY, value: JSON.stringify(metadata.sources) },
-      { key: ATTRIBUTION_METADATA_KEY, value: "Weather data by Open-Meteo.com (CC BY 4.0)" },
-    ];
+    this.writer.kvMetadata = metadata.keyValueMetadata
+      ? metadata.keyValueMetadata.map((entry) => ({ key: entry.key, value: entry.value }))
+      : [
+          { key: UNITS_METADATA_KEY, value: JSON.stringify(metadata.units ?? variableUnits(this.schema)) },
+          { key: SOURCE_METADATA_KEY, value: JSON.stringify(metadata.sources) },
+          { key: ATTRIBUTION_METADATA_KEY, value: "Weather data by Open-Meteo.com (CC BY 4.0)" },
+        ];
     void this.writer.finish();
     const tail = this.output.getBytes();
     if (!this.spill) {
@@ -333,7 +338,7 @@ export class DatasetParquetWriter {
   }
 
   private assertOpen(): void {
-    if (this.finished) throw new Error(`${this.schema.dataset}: the Parquet file is already finished`);
+    if (this.finished) throw new Error(`${this.schema.table}: the Parquet file is already finished`);
   }
 }
 

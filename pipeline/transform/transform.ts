@@ -36,7 +36,7 @@ import {
   type ColumnSlice,
   type ParquetFileOptions,
 } from "./parquet";
-import { TIME_UNITS, datasetSchema, type DatasetSchema } from "../core/schema";
+import { TIME_UNITS, datasetSchema, type ColumnNames, type DatasetSchema } from "../core/schema";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 
@@ -191,7 +191,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
   }
   const wanted = DATASETS.filter((d) => variablesInSettings(settings, d).length > 0);
   const frames = new Map<string, DayFrame>(dayFrames(settings.timezone, first, last).map((f) => [f.date, f]));
-  const run = startRun(deps.parquet);
+  const run = startRun(deps.parquet, settings.columnNames);
   /** Per dataset and date: the locations written, the sources and the raw keys. */
   const written = new Map<string, { names: Set<string>; sources: Set<string>; keys: Set<string>; empty: string[] }>();
   const slot = (dataset: Dataset, date: string) => {
@@ -541,10 +541,12 @@ interface DatasetSink {
 interface Run {
   readonly options: ParquetFileOptions;
   readonly sinks: Map<Dataset, DatasetSink>;
+  /** The stack's `columnNames` (variable -> column), applied to every file of the run. */
+  readonly columnNames: ColumnNames;
 }
 
-function startRun(options: ParquetFileOptions = {}): Run {
-  return { options, sinks: new Map() };
+function startRun(options: ParquetFileOptions = {}, columnNames: ColumnNames = {}): Run {
+  return { options, sinks: new Map(), columnNames };
 }
 
 function variablesInSettings(settings: PipelineSettings, dataset: Dataset): readonly string[] {
@@ -561,7 +563,7 @@ function sinkOf(run: Run, dataset: Dataset, variables: readonly string[]): Datas
   if (!sink) {
     sink = {
       dataset,
-      schema: datasetSchema(dataset, variables),
+      schema: datasetSchema(dataset, variables, {}, run.columnNames),
       units: new Map(),
       writers: new Map(),
       firstDay: Infinity,
@@ -635,7 +637,7 @@ function recordUnits(sink: DatasetSink, block: ScannedBlock, sources: readonly n
     const unit = block.units[variable] as string;
     const hasValues = hasNonNull(block.values[i] as Float64Array);
     const isTime = TIME_UNITS.includes(unit);
-    const column = sink.schema.columns.find((c) => c.name === variable);
+    const column = sink.schema.columns.find((c) => c.isVariable && c.from === variable);
     if (hasValues && isTime !== (column?.glueType === "timestamp")) {
       throw new TransformError(
         `${where}: unit ${JSON.stringify(unit)} of ${variable} does not fit its declared ${column?.glueType} column; ` +
@@ -689,10 +691,11 @@ async function putCuratedFile(
   sources: readonly string[],
   metadata?: Readonly<Record<string, string>>,
 ): Promise<CuratedFile> {
+  // Keyed by column: a renamed variable's unit annotates its column (columnNames).
   const units: Record<string, string> = {};
-  for (const variable of sink.schema.variables) {
-    const known = sink.units.get(variable);
-    if (known) units[variable] = known.unit;
+  for (const column of sink.schema.columns) {
+    const known = column.isVariable ? sink.units.get(column.from) : undefined;
+    if (known) units[column.name] = known.unit;
   }
   const rows = writer.rowCount;
   const body = writer.finish({ sources, units });

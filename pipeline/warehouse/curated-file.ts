@@ -7,13 +7,14 @@
 import { createHash } from "node:crypto";
 import { parquetMetadata, parquetRead, type SchemaElement } from "hyparquet";
 import type { Dataset } from "../core/keys";
-import { datasetSchema, type ColumnDefinition } from "../core/schema";
+import { datasetSchema, type ColumnDefinition, type TableSchema } from "../core/schema";
 import type { PipelineSettings } from "../core/settings";
 import { WarehouseError } from "./database";
+import type { WarehouseTableName } from "./tables";
 
 /** One curated file, read and checked, ready to COPY. */
 export interface CuratedRows {
-  readonly dataset: Dataset;
+  readonly dataset: WarehouseTableName;
   readonly key: string;
   /** The schema's column names, in file order (the partition date is added by the load). */
   readonly columns: readonly string[];
@@ -41,7 +42,7 @@ function describeExpected(column: ColumnDefinition): string {
 /** Throws a WarehouseError naming the file and the first column that differs from the schema. */
 export function checkColumns(
   key: string,
-  dataset: Dataset,
+  dataset: WarehouseTableName,
   file: readonly SchemaElement[],
   expected: readonly ColumnDefinition[],
 ): void {
@@ -78,12 +79,24 @@ export async function readCuratedFile(
   dataset: Dataset,
   key: string,
   body: Uint8Array,
-  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables">,
+  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames">,
 ): Promise<CuratedRows> {
   const schema = datasetSchema(
     dataset,
     dataset === "weather_hourly" ? settings.hourlyVariables : settings.dailyVariables,
+    {},
+    settings.columnNames,
   );
+  return readParquetRows(dataset, schema, key, body);
+}
+
+/** Reads a curated file's bytes against a table's schema (a dataset's, or a source's): checks its columns, decodes its rows. */
+export async function readParquetRows(
+  dataset: WarehouseTableName,
+  schema: TableSchema,
+  key: string,
+  body: Uint8Array,
+): Promise<CuratedRows> {
   const file = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
   let metadata: ReturnType<typeof parquetMetadata>;
   try {
@@ -136,6 +149,8 @@ export function copyValue(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "string") return escapeText(value);
   if (typeof value === "bigint") return value.toString();
+  // A source's boolean columns.
+  if (typeof value === "boolean") return value ? "t" : "f";
   throw new WarehouseError(
     `cannot load a value of type ${typeof value} (${JSON.stringify(value)?.slice(0, 80)}); the schema has no such column type`,
   );

@@ -4,17 +4,17 @@
  * transaction: delete the date's rows, COPY the file's rows, record the file in the ledger. A
  * retry or a re-run replaces the date atomically, and a crash mid-load leaves the previous rows.
  */
-import { assertIsoDate, curatedObjectKey, type Dataset } from "../core/keys";
+import { assertIsoDate, curatedObjectKey } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import { ObjectNotFoundError, type ObjectStore } from "../core/storage";
 import { copyChunks, readCuratedFile, type CuratedRows } from "./curated-file";
 import { WarehouseError, type WarehouseDatabase } from "./database";
 import { migrateWarehouse, warehouseTables, type Migration } from "./migrate";
-import { LOAD_LEDGER_TABLE, quoteIdentifier } from "./tables";
+import { LOAD_LEDGER_TABLE, quoteIdentifier, type WarehouseTableName } from "./tables";
 
 /** What the load of one dataset of a date wrote. */
 export interface LoadedFile {
-  readonly dataset: Dataset;
+  readonly dataset: WarehouseTableName;
   readonly key: string;
   readonly rows: number;
   /** Rows of that date the load replaced. */
@@ -32,7 +32,7 @@ export interface LoadResult {
 
 /** What a load reads and writes. */
 export interface LoadDeps {
-  readonly settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables">;
+  readonly settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames">;
   readonly curatedStore: ObjectStore;
   readonly database: WarehouseDatabase;
 }
@@ -60,7 +60,7 @@ export async function readDateFiles(date: string, deps: Omit<LoadDeps, "database
 }
 
 // Per dataset and date: a second load of the same date waits for the first to commit.
-function lockKey(dataset: Dataset, date: string): string {
+function lockKey(dataset: WarehouseTableName, date: string): string {
   return `weather-pipeline:${dataset}:${date}`;
 }
 

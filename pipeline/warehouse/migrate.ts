@@ -13,6 +13,7 @@ import {
   createTableStatements,
   quoteIdentifier,
   warehouseTable,
+  type DatasetWarehouseTable,
   type WarehouseTable,
 } from "./tables";
 
@@ -58,24 +59,30 @@ async function migrateTable(session: WarehouseSession, table: WarehouseTable): P
 
 /** The tables the load writes for a stack's settings (a dataset without variables has none). */
 export function warehouseTables(
-  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables">,
-): WarehouseTable[] {
+  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames">,
+): DatasetWarehouseTable[] {
   const datasets: Dataset[] = [];
   if (settings.hourlyVariables.length > 0) datasets.push("weather_hourly");
   if (settings.dailyVariables.length > 0) datasets.push("weather_daily");
   return datasets.map((d) => warehouseTable(d, settings));
 }
 
-/** Creates or extends the tables and the load ledger; returns what it changed (nothing when up to date). */
+/**
+ * Creates or extends the tables (the datasets', and `sourceTables` given) and the load ledger;
+ * returns what it changed (nothing when up to date).
+ */
 export async function migrateWarehouse(
   database: WarehouseDatabase,
-  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables">,
+  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames">,
+  sourceTables: readonly WarehouseTable[] = [],
 ): Promise<Migration[]> {
   return database.transaction(async (session) => {
     await session.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     await session.query(createLedgerStatement());
     const applied: Migration[] = [];
-    for (const table of warehouseTables(settings)) applied.push(...(await migrateTable(session, table)));
+    for (const table of [...warehouseTables(settings), ...sourceTables]) {
+      applied.push(...(await migrateTable(session, table)));
+    }
     return applied;
   });
 }

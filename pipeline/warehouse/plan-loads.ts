@@ -32,7 +32,7 @@ export interface LoadPlanEvent {
 
 /** What planLoads reads. */
 export interface LoadPlanDeps {
-  readonly settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "timezone">;
+  readonly settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames" | "timezone">;
   readonly curatedStore: ObjectStore;
   readonly database: WarehouseDatabase;
   /** Days checked, ending with yesterday (the plan step's catchUpDays). */

@@ -5,7 +5,13 @@
  * the COPY column lists are computed here, and migrate.ts applies them.
  */
 import type { Dataset } from "../core/keys";
-import { PARTITION_COLUMN, datasetSchema, type ColumnDefinition, type GlueType } from "../core/schema";
+import {
+  PARTITION_COLUMN,
+  datasetSchema,
+  type ColumnDefinition,
+  type GlueType,
+  type TableSchema,
+} from "../core/schema";
 import type { PipelineSettings } from "../core/settings";
 
 /** The ledger: one row per dataset and date, written in the same transaction as the rows it describes. */
@@ -18,6 +24,10 @@ export function postgresType(glueType: GlueType): string {
       return "text";
     case "double":
       return "double precision";
+    case "bigint":
+      return "bigint";
+    case "boolean":
+      return "boolean";
     case "timestamp":
       return "timestamp with time zone";
   }
@@ -31,12 +41,18 @@ export interface WarehouseColumn {
   readonly nullable: boolean;
 }
 
+/** A table the warehouse loads: an Open-Meteo dataset, or a configured source's `source_<name>`. */
+export type WarehouseTableName = Dataset | `source_${string}`;
+
 /** A warehouse table: the dataset's columns in file order, then the partition date. */
 export interface WarehouseTable {
-  readonly dataset: Dataset;
+  /** The table's name (also what the ledger's `dataset` column records). */
+  readonly dataset: WarehouseTableName;
   readonly name: string;
   readonly columns: readonly WarehouseColumn[];
   readonly primaryKey: readonly string[];
+  /** A source table's schema, which its files are checked against (datasets: from the settings). */
+  readonly schema?: TableSchema;
 }
 
 /** Double-quotes an identifier: `time` and `date` are keywords, and quoting keeps every name literal. */
@@ -48,16 +64,35 @@ function columnOf(column: ColumnDefinition): WarehouseColumn {
   return { name: column.name, type: postgresType(column.glueType), nullable: column.nullable };
 }
 
+/** The table of an Open-Meteo dataset. */
+export type DatasetWarehouseTable = WarehouseTable & { readonly dataset: Dataset };
+
 /** The table of a dataset for a stack's variables. */
 export function warehouseTable(
   dataset: Dataset,
-  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables">,
-): WarehouseTable {
+  settings: Pick<PipelineSettings, "hourlyVariables" | "dailyVariables" | "columnNames">,
+): DatasetWarehouseTable {
   const variables = dataset === "weather_hourly" ? settings.hourlyVariables : settings.dailyVariables;
-  const schema = datasetSchema(dataset, variables);
+  // Renamed as in the Parquet files and the Glue tables.
+  const schema = datasetSchema(dataset, variables, {}, settings.columnNames);
   const columns = [...schema.columns.map(columnOf), { name: PARTITION_COLUMN, type: "date", nullable: false }];
   const primaryKey = dataset === "weather_hourly" ? ["location", "time"] : ["location", PARTITION_COLUMN];
   return { dataset, name: dataset, columns, primaryKey };
+}
+
+/**
+ * A configured source's table (`source_<name>`), from its schema (sources/schema.ts, passed
+ * in so the load Lambda needs none of the sources' parsers) and its declared key: the
+ * primary key is the key, with the partition date added when the key has no `time` (then the
+ * same key on two dates is two rows, as in the Parquet files).
+ */
+export function sourceWarehouseTable(schema: TableSchema, key: readonly string[]): WarehouseTable {
+  if (!/^source_[a-z][a-z0-9_]*$/.test(schema.table)) {
+    throw new Error(`${schema.table} is not a source table name (source_<name>)`);
+  }
+  const columns = [...schema.columns.map(columnOf), { name: PARTITION_COLUMN, type: "date", nullable: false }];
+  const primaryKey = key.includes("time") ? [...key] : [...key, PARTITION_COLUMN];
+  return { dataset: schema.table as `source_${string}`, name: schema.table, columns, primaryKey, schema };
 }
 
 /** CREATE TABLE IF NOT EXISTS for a table, and the index the per-date delete uses. */

@@ -31,7 +31,13 @@ const RECORDED = path.join(__dirname, "..", "fixtures", "open-meteo", "recorded"
 
 // What each Glue type of pipeline/schema.ts must read as in DuckDB (written out here, not
 // imported, so a wrong mapping in pipeline/local/duckdb.ts cannot agree with itself).
-const DUCKDB_TYPE_OF_GLUE = { string: "VARCHAR", double: "DOUBLE", timestamp: "TIMESTAMP WITH TIME ZONE" } as const;
+const DUCKDB_TYPE_OF_GLUE = {
+  string: "VARCHAR",
+  double: "DOUBLE",
+  bigint: "BIGINT",
+  boolean: "BOOLEAN",
+  timestamp: "TIMESTAMP WITH TIME ZONE",
+} as const;
 
 let tempDirs: string[] = [];
 async function tempDir(): Promise<string> {

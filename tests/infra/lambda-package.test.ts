@@ -39,6 +39,15 @@ import {
   OPEN_METEO_WEIGHT,
 } from "../../pipeline/core/metrics";
 import { emfDatapointsOf } from "../support/emf";
+import { parseStackConfigValues } from "../../pipeline/infra/config";
+import { readStackConfigFile } from "../../pipeline/local/plan";
+import {
+  sourceCuratedKey,
+  sourceStateKey,
+  type SourceDefinition,
+  type SourceFetchResult,
+  type SourceTransformResult,
+} from "../../pipeline/sources";
 import { comparable, expectedRows } from "../support/expected-rows";
 import { find, planOf } from "../support/plans";
 
@@ -51,6 +60,8 @@ function glueTypeOf(element: SchemaElement): string {
   if (element.type === "BYTE_ARRAY" && element.converted_type === "UTF8") return "string";
   if (element.type === "DOUBLE") return "double";
   if (element.type === "INT64" && element.logical_type?.type === "TIMESTAMP") return "timestamp";
+  if (element.type === "INT64" && element.logical_type?.type === "INTEGER") return "bigint";
+  if (element.type === "BOOLEAN") return "boolean";
   return `unexpected ${JSON.stringify(element)}`;
 }
 
@@ -69,6 +80,8 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
   let rawStore: S3ObjectStore;
   let plan: PlannedResource[];
   let curatedStore: S3ObjectStore;
+  /** The dev stack's sources as the program reads them, published by the fake. */
+  let sources: readonly SourceDefinition[];
   const date = addDays(todayIn("UTC", new Date()), -2);
 
   /**
@@ -103,14 +116,19 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
 
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), "lambda-package-"));
-    fake = await startFakeOpenMeteo();
-    // The dev stack's own config, with the API moved to the fake: the URLs are part of the
-    // settings the callbacks capture, so they are baked into the serialized code.
-    const stackFile = parseYaml(readFileSync(path.join(PROJECT_DIR, `Pulumi.${STACK}.yaml`), "utf8")) as {
+    const devFile = path.join(PROJECT_DIR, `Pulumi.${STACK}.yaml`);
+    const declared = parseStackConfigValues(readStackConfigFile(devFile), "weather-pipeline", devFile).sources;
+    fake = await startFakeOpenMeteo({ sources: declared });
+    sources = declared.map((source) => ({ ...source, url: fake.sourceUrl(source) }));
+    // The dev stack's own config, with the API and the sources moved to the fake: the URLs are
+    // part of the settings the callbacks capture, so they are baked into the serialized code.
+    const stackFile = parseYaml(readFileSync(devFile, "utf8")) as {
       config: Record<string, unknown>;
     };
     stackFile.config["weather-pipeline:forecastApiUrl"] = fake.forecastUrl;
     stackFile.config["weather-pipeline:archiveApiUrl"] = fake.archiveUrl;
+    const sourceConfig = stackFile.config["weather-pipeline:sources"] as { url: string }[];
+    sourceConfig.forEach((entry, i) => (entry.url = sources[i]!.url));
     const configFile = path.join(work, `Pulumi.${STACK}.yaml`);
     writeFileSync(configFile, stringifyYaml(stackFile));
     plan = await planOf(STACK, configFile);
@@ -151,7 +169,8 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     const ingest = listing("ingest");
     const transform = listing("transform");
     expect([...ingest].sort()).to.deep.equal(["__index.js", "ky"]);
-    expect([...transform].sort()).to.deep.equal(["__index.js", "hyparquet", "hyparquet-writer"]);
+    // The dev stack has a source: its transform parses CSV and times.
+    expect([...transform].sort()).to.deep.equal(["__index.js", "csv-parse", "hyparquet", "hyparquet-writer", "luxon"]);
     for (const [role, pkg] of packages) {
       console.log(
         `      ${role}: ${pkg.zip.byteLength} bytes zipped, ${pkg.fileCount} files, __index.js ${pkg.indexBytes} bytes`,
@@ -242,6 +261,51 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
       const { schema } = parquetMetadata(toArrayBuffer((await curatedStore.getObject(key)).body));
       const written = schema.slice(1).map((element) => ({ name: element.name, type: glueTypeOf(element) }));
       expect(written).to.deep.equal(declared);
+    }
+  });
+
+  let fetched: SourceFetchResult;
+
+  it("ingest fetches the stack's source as packaged and stores it unchanged, with its state", async () => {
+    const source = sources[0]!;
+    const run = await invoke("ingest", { source: source.name });
+    expect(run.ok, `${run.errorType}: ${run.errorMessage}\n${run.logs}`).to.equal(true);
+    fetched = run.result as SourceFetchResult;
+    expect(fetched).to.deep.include({ source: source.name, status: 200, changed: true, transform: true });
+    const published = await (await fetch(source.url)).arrayBuffer();
+    const stored = (await rawStore.getObject(fetched.key)).body;
+    expect(Buffer.compare(Buffer.from(stored), Buffer.from(published))).to.equal(0);
+    expect((await rawStore.getObject(sourceStateKey(source.name))).body.byteLength).to.be.greaterThan(0);
+    // A source's fetch prints no Open-Meteo metric.
+    expect(emfDatapointsOf(run.logs)).to.deep.equal([]);
+    const again = await invoke("ingest", { source: source.name });
+    expect(again.ok, again.errorMessage).to.equal(true);
+    expect(again.result).to.deep.include({ status: 304, changed: false, key: fetched.key });
+  });
+
+  it("transform turns the fetched source into one Parquet file per date, whose columns are the Glue table's", async () => {
+    const source = sources[0]!;
+    const run = await invoke("transform", fetched);
+    expect(run.ok, `${run.errorType}: ${run.errorMessage}\n${run.logs}`).to.equal(true);
+    const result = run.result as SourceTransformResult;
+    expect(result.files.length).to.be.greaterThan(0);
+    expect(result.rejectedRows).to.equal(0);
+    const table = find(plan, "aws:glue/catalogTable:CatalogTable", `${PREFIX}-query-source_${source.name}`);
+    const declared = (table.inputs["storageDescriptor"] as { columns: { name: string; type: string }[] }).columns.map(
+      (c) => ({ name: c.name, type: c.type }),
+    );
+    for (const file of result.files) {
+      expect(file.key).to.equal(sourceCuratedKey(source.name, file.date));
+      const curated = await curatedStore.getObject(file.key);
+      expect(curated.metadata["written-by"]).to.equal(`${PREFIX}-transform`);
+      const parquet = toArrayBuffer(curated.body);
+      const written = parquetMetadata(parquet)
+        .schema.slice(1)
+        .map((element) => ({ name: element.name, type: glueTypeOf(element) }));
+      expect(written).to.deep.equal(declared);
+      const rows = await parquetReadObjects({ file: parquet });
+      expect(rows).to.have.length(file.rows);
+      expect(new Set(rows.map((r) => String(r["station_id"]))).size).to.equal(3);
     }
   });
 

@@ -261,6 +261,42 @@ describe("infrastructure under Pulumi mocks", function () {
         }
       });
 
+      it("catalogs each source in Glue from its declared columns, with date projected in the source's zone", () => {
+        const curated = mockPhysicalName(`${prefix}-curated`);
+        const tables = ofType(plan(), T.table).map((t) => t.inputs["name"] as string);
+        expect(tables.sort()).to.deep.equal(
+          ["weather_daily", "weather_hourly", ...config.sources.map((s) => `source_${s.name}`)].sort(),
+        );
+        const glueType = {
+          double: "double",
+          integer: "bigint",
+          string: "string",
+          boolean: "boolean",
+          timestamp: "timestamp",
+        };
+        for (const source of config.sources) {
+          const table = find(plan(), T.table, `${prefix}-query-source_${source.name}`).inputs;
+          const storage = table["storageDescriptor"] as { location: string; columns: unknown[] };
+          expect(storage.columns).to.deep.equal([
+            { name: "time", type: "timestamp" },
+            ...source.columns.map((c) => ({
+              name: c.name,
+              type: glueType[c.type],
+              ...(c.unit === undefined ? {} : { comment: c.unit }),
+            })),
+          ]);
+          expect(storage.location).to.equal(`s3://${curated}/source_${source.name}/`);
+          expect(table["partitionKeys"]).to.deep.equal([
+            { name: "date", type: "date", comment: `calendar day in ${source.time.timezone}` },
+          ]);
+          const parameters = table["parameters"] as Record<string, string>;
+          expect(parameters).to.include({ "projection.enabled": "true", "projection.date.type": "date" });
+          expect(parameters["storage.location.template"]!.replace("${date}", "2026-11-20")).to.equal(
+            `s3://${curated}/source_${source.name}/date=2026-11-20/`,
+          );
+        }
+      });
+
       it("gives Athena a workgroup with enforced settings, the stack's scan cutoff and expiring results", () => {
         const workgroup = find(plan(), T.workgroup, `${prefix}-query-workgroup`).inputs;
         const configuration = workgroup["configuration"] as {
@@ -335,11 +371,35 @@ describe("infrastructure under Pulumi mocks", function () {
           ...registry,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("plan")}`,
         });
+        // A source's objects, and only where the stack has sources.
+        const names = config.sources.map((s) => s.name);
+        const sourceRaw = names.map((n) => `${raw}/sources/${n}/*`).join(",");
+        const ingestSources =
+          names.length === 0
+            ? {}
+            : {
+                GetSourceState: `s3:GetObject on ${sourceRaw}`,
+                PutSourceObjects: `s3:PutObject on ${sourceRaw}`,
+                TellMissingSourceObjects: `s3:ListBucket on ${raw}`,
+              };
+        const transformSources =
+          names.length === 0
+            ? {}
+            : {
+                GetSourceObjects: `s3:GetObject on ${sourceRaw}`,
+                PutSourceRecords: `s3:PutObject on ${names
+                  .flatMap((n) => [`${raw}/sources/${n}/transformed.json`, `${raw}/sources/${n}/files/*.rejects.jsonl`])
+                  .join(",")}`,
+                ReadWriteSourceTables: `s3:GetObject,s3:PutObject on ${names.map((n) => `${curated}/source_${n}/*`).join(",")}`,
+                TellMissingSourceFiles: `s3:ListBucket on ${curated}`,
+              };
+        expect(names.length > 0, "dev and staging have the sample source").to.equal(stack !== "prod");
         expect(policy(`${prefix}-ingest-policy`)).to.deep.equal({
           PutRawObjects: `s3:PutObject on ${raw}/open-meteo/*`,
           ...registry,
           ListBackfillWindows: `s3:ListBucket on ${raw}`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("ingest")}`,
+          ...ingestSources,
         });
         const ingestListing = statementsOf(find(plan(), T.rolePolicy, `${prefix}-ingest-policy`).inputs["policy"]);
         expect(ingestListing.find((st) => st.Sid === "ListBackfillWindows")?.Condition).to.deep.equal({
@@ -373,7 +433,21 @@ describe("infrastructure under Pulumi mocks", function () {
           TellMissingRawObjects: `s3:ListBucket on ${raw}`,
           PutCuratedObjects: `s3:PutObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("transform")}`,
+          ...transformSources,
         });
+        const conditions = (role: string) =>
+          statementsOf(find(plan(), T.rolePolicy, `${prefix}-${role}-policy`).inputs["policy"])
+            .filter((st) => st.Condition !== undefined)
+            .map((st) => st.Condition);
+        expect(conditions("ingest")).to.deep.equal([
+          // The backfill's windows (ListBackfillWindows), then each source's own prefix.
+          { StringLike: { "s3:prefix": ["open-meteo/forecast/backfill/*", "open-meteo/archive/backfill/*"] } },
+          ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `sources/${n}/*`) } }]),
+        ]);
+        expect(conditions("transform")).to.deep.equal([
+          { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
+          ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `source_${n}/date=*`) } }]),
+        ]);
         // The warehouse's load function where the stack has one (its own policy: tests/infra/warehouse.test.ts).
         const roles = config.warehouse ? ["plan", "ingest", "transform", "load"] : ["plan", "ingest", "transform"];
         const fns = roles.map((f) => arnOfFunction(`${prefix}-${f}`));
@@ -566,17 +640,39 @@ describe("infrastructure under Pulumi mocks", function () {
           });
         };
         const failurePath = ["Pass", "arn:aws:states:::sns:publish", "arn:aws:states:::sqs:sendMessage", "Fail"];
-        for (const [scope, states] of [
-          ["top", definition.States],
-          ["per date", inner],
+        // A source's failure alerts and dead-letters, then ends its iteration marked failed (the
+        // other sources still run), and the run then fails (checked below).
+        const sourcePath = ["Pass", "arn:aws:states:::sns:publish", "arn:aws:states:::sqs:sendMessage", "Pass"];
+        const perSource = definition.States["EachSource"]?.ItemProcessor?.States ?? {};
+        expect(Object.keys(perSource).length > 0, "sources states").to.equal(config.sources.length > 0);
+        for (const [scope, states, path] of [
+          ["top", definition.States, failurePath],
+          ["per date", inner, failurePath],
+          ["per source", perSource, sourcePath],
         ] as const) {
           for (const [name, state] of Object.entries(states)) {
             if (state.Type !== "Task" || !String((state as { Resource?: string }).Resource).includes("lambda"))
               continue;
             expect(state.Retry, `${scope} ${name}`).to.not.be.empty;
             for (const retry of state.Retry!) expect(retry.BackoffRate).to.be.greaterThan(1);
-            expect(walk(states, state.Catch![0]!.Next), `${scope} ${name}`).to.deep.equal(failurePath);
+            expect(walk(states, state.Catch![0]!.Next), `${scope} ${name}`).to.deep.equal(path);
           }
+        }
+        if (config.sources.length > 0) {
+          expect(perSource["FetchSource"]?.Parameters?.["FunctionName"]).to.equal(arnOfFunction(`${prefix}-ingest`));
+          expect(perSource["TransformSource"]?.Parameters?.["FunctionName"]).to.equal(
+            arnOfFunction(`${prefix}-transform`),
+          );
+          expect((perSource["SourceFailed"] as { Result?: unknown }).Result).to.equal(true);
+          expect((definition.States["ListSources"] as { Result?: unknown }).Result).to.deep.equal(
+            config.sources.map((s) => ({ source: s.name })),
+          );
+          // A failed date still lets the sources run, and either failure fails the run.
+          expect(definition.States["EachDate"]!.Catch![0]!.Next).to.equal("DatesFailed");
+          expect(walk(definition.States, "DatesFailed")).to.deep.equal(["Pass", "Pass", "Map", "Pass", "Choice"]);
+          const outcome = definition.States["AllSucceeded"]!;
+          expect(outcome.Choices![0]!.Next).to.equal("RunFailed");
+          expect(outcome.Default).to.equal("RunSucceeded");
         }
         const deadLetter = inner["DeadLetterDate"]!.Parameters!;
         expect(deadLetter["QueueUrl"]).to.equal(urlOfQueue(`${prefix}-alerts-run-dlq`));
@@ -736,6 +832,14 @@ describe("infrastructure under Pulumi mocks", function () {
       "weather-pipeline-sandbox-transform",
     ]);
     expect(ofType(plan, T.bucket).every((b) => !b.protect && b.inputs["forceDestroy"] === true)).to.equal(true);
+    // A new stack fetches no source: no source table, no source state.
+    expect(
+      ofType(plan, T.table)
+        .map((t) => t.inputs["name"] as string)
+        .sort(),
+    ).to.deep.equal(["weather_daily", "weather_hourly"]);
+    const definition = find(plan, T.stateMachine, "weather-pipeline-sandbox-run").inputs["definition"] as string;
+    expect(Object.keys((JSON.parse(definition) as { States: object }).States)).to.not.include("EachSource");
   });
 
   describe("with an Open-Meteo API key", () => {

@@ -111,6 +111,12 @@ describe("the warehouse under Pulumi mocks", function () {
   for (const stack of ["staging", "prod"] as const) {
     describe(`stack ${stack}`, () => {
       const prefix = `${PROJECT}-${stack}`;
+      // Exactly the stack's tables: the two datasets, then each configured source's (staging's sample).
+      const tables = () => [
+        "weather_hourly",
+        "weather_daily",
+        ...plans.get(stack)!.config.sources.map((s) => `source_${s.name}`),
+      ];
       const plan = () => plans.get(stack)!.plan;
       const config = () => plans.get(stack)!.config;
       const sgId = (name: string) => `${prefix}-${name}-id`;
@@ -181,7 +187,7 @@ describe("the warehouse under Pulumi mocks", function () {
               Effect: "Allow",
               Principal: "*",
               Action: ["s3:GetObject", "s3:ListBucket"],
-              Resource: [curated, `${curated}/weather_hourly/*`, `${curated}/weather_daily/*`],
+              Resource: [curated, ...tables().map((t) => `${curated}/${t}/*`)],
             },
           ],
         });
@@ -233,8 +239,10 @@ describe("the warehouse under Pulumi mocks", function () {
             `${s.Sid}: ${s.Action.join(",")} on ${s.Resource.join(",")}${s.Condition ? ` if ${JSON.stringify(s.Condition)}` : ""}`,
         );
         expect(summary).to.deep.equal([
-          `GetCuratedObjects: s3:GetObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
-          `ListCuratedDates: s3:ListBucket on ${curated} if {"StringLike":{"s3:prefix":["weather_hourly/date=*","weather_daily/date=*"]}}`,
+          `GetCuratedObjects: s3:GetObject on ${tables()
+            .map((t) => `${curated}/${t}/*`)
+            .join(",")}`,
+          `ListCuratedDates: s3:ListBucket on ${curated} if {"StringLike":{"s3:prefix":${JSON.stringify(tables().map((t) => `${t}/date=*`))}}}`,
           `ReadDatabaseSecret: secretsmanager:GetSecretValue on ${secret}`,
           `CreateFunctionNetworkInterfaces: ec2:CreateNetworkInterface on ${ec2("network-interface/*")},${ec2(`subnet/${prefix}-private-1-id`)},${ec2(`subnet/${prefix}-private-2-id`)},${ec2(`security-group/${sgId("load-sg")}`)}`,
           `ManageFunctionNetworkInterfaces: ec2:DeleteNetworkInterface,ec2:AssignPrivateIpAddresses,ec2:UnassignPrivateIpAddresses on ${ec2("network-interface/*")}`,
@@ -371,6 +379,38 @@ describe("the warehouse under Pulumi mocks", function () {
           Next: "AlertWindowFailure",
         });
         expect(inner["AlertWindowFailure"]!["Next"]).to.equal("DeadLetterWindow");
+      });
+
+      it("ends each source's iteration with LoadSource where the stack has sources, retried like Load", () => {
+        const definition = JSON.parse(find(plan(), T.stateMachine, `${prefix}-run`).inputs["definition"] as string) as {
+          States: Record<string, Record<string, unknown>>;
+        };
+        const sources = plans.get(stack)!.config.sources;
+        expect(sources.length > 0, "staging has its sample source, prod none").to.equal(stack === "staging");
+        if (sources.length === 0) {
+          expect(definition.States["EachSource"]).to.equal(undefined);
+          return;
+        }
+        const loadArn = `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${prefix}-load`;
+        const inner = (
+          definition.States["EachSource"]!["ItemProcessor"] as { States: Record<string, Record<string, unknown>> }
+        ).States;
+        expect(inner["TransformSource"]).to.deep.include({
+          ResultSelector: { "dates.$": "$.Payload.dates" },
+          ResultPath: "$.transformed",
+          Next: "LoadSource",
+        });
+        expect(inner["SourceChanged"]!["Default"]).to.equal("NothingToLoad");
+        expect(inner["NothingToLoad"]).to.deep.include({ Result: { dates: [] }, Next: "LoadSource" });
+        expect(inner["LoadSource"]).to.deep.include({
+          Parameters: { FunctionName: loadArn, Payload: { "source.$": "$.source", "dates.$": "$.transformed.dates" } },
+          Next: "SourceDone",
+        });
+        const retries = inner["LoadSource"]!["Retry"] as { ErrorEquals: string[] }[];
+        expect(retries.flatMap((r) => r.ErrorEquals)).to.include("WarehouseUnavailableError");
+        expect((inner["LoadSourceFailed"]!["Parameters"] as Record<string, unknown>)["step.$"]).to.equal(
+          "States.Format('LoadSource {}', $.source)",
+        );
       });
     });
   }

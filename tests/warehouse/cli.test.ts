@@ -62,6 +62,21 @@ describe("the local warehouse commands", function () {
     );
     expect(queried.stdout).to.match(/'2026-11-01'\s*│\s*48\s*│\s*2/);
     expect(queried.stdout).to.contain(`1 row(s) from pglite ${path.join(dataDir, "warehouse")}`);
+    // The embedded defaults' sample source is loaded too, into its own table.
+    const loadedRows = [
+      ...started.stdout.matchAll(
+        /source_sample_stations source_sample_stations\/date=[\d-]+\/\S+: (\d+) rows \(replaced 0\)/g,
+      ),
+    ].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(loadedRows, started.stdout).to.be.greaterThan(0);
+    const sampled = await pipeline(
+      "query",
+      "--data-dir",
+      dataDir,
+      "--warehouse",
+      "SELECT count(*)::int AS n FROM source_sample_stations",
+    );
+    expect(sampled.stdout).to.match(new RegExp(`│\\s*${loadedRows}\\s*│`));
   });
 
   it("--warehouse postgres://... loads into a real server, and query --warehouse <url> reads it", async () => {

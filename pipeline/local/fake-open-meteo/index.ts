@@ -41,3 +41,13 @@ export {
   type RecordedRequest,
 } from "./server";
 export { listFakeVariables } from "./weather";
+export {
+  FAKE_EXTRA_FIELD,
+  FAKE_SOURCE_HOURS,
+  FAKE_STATIONS,
+  fakeFile,
+  fakeSourceRecords,
+  isNotModified,
+  renderFakeSourceFile,
+  type FakeSourceFile,
+} from "./sources";

@@ -7,6 +7,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { OPEN_METEO_REASONS, type FakeAnswer, type FakeRequest } from "./faults";
 import { answerOpenMeteoQuery, type RenderedAnswer } from "./response";
+import { isNotModified, renderFakeSourceFile, type FakeSourceFile } from "./sources";
+import type { SourceDefinition } from "../../sources";
 
 // ---------------------------------------------------------------------------------------------
 // The HTTP server
@@ -22,6 +24,8 @@ export interface RecordedRequest {
   /** Parameters from the query (and a POST form body); a repeated name is joined with ",". */
   readonly params: Readonly<Record<string, string>>;
   readonly receivedAt: Date;
+  /** Request headers, lower-case names (a repeated one joined with ", "). */
+  readonly headers: Readonly<Record<string, string>>;
   /** Status and body bytes as sent (before gzip); absent for hang, stall and reset. */
   answer?: { readonly status: number; readonly body: Uint8Array; readonly scripted: boolean };
 }
@@ -42,6 +46,13 @@ export interface FakeOpenMeteoOptions {
   readonly maxConcurrentRequests?: number;
   /** Gzip bodies when the client accepts it, as the real API does; default true. */
   readonly gzip?: boolean;
+  /**
+   * Sources whose files the fake publishes at /sources/<name>.<csv|json|jsonl> (see
+   * sources.ts), rendered in each source's declared dialect; default none.
+   */
+  readonly sources?: readonly SourceDefinition[];
+  /** Scripts a source's file (a publisher's change, a broken file); undefined serves the rendered one. */
+  readonly sourceFile?: (name: string, now: Date) => FakeSourceFile | undefined;
   /**
    * Rate limits by API weight, as the free API counts them per client (RateLimiter.swift): a
    * request is refused with the limit's 429 while the usage of the current minute, hour or UTC
@@ -80,6 +91,8 @@ export interface FakeOpenMeteo {
   readonly port: number;
   /** Every request received, in arrival order. */
   readonly requests: RecordedRequest[];
+  /** Where the fake publishes a source's file. */
+  sourceUrl(source: Pick<SourceDefinition, "name" | "format">): string;
   /** Weight and requests counted so far. */
   usage(): FakeUsage;
   /** Stops listening and drops open connections (hanging ones included). */
@@ -157,6 +170,39 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     response.end(payload);
   };
 
+  const serveSource = (request: IncomingMessage, response: ServerResponse, record: RecordedRequest, name: string) => {
+    const source = options.sources?.find((s) => s.name === name);
+    const file = options.sourceFile?.(name, now()) ?? (source ? renderFakeSourceFile(source, now()) : undefined);
+    if (!file) {
+      send(request, response, record, 404, Buffer.from(`no source ${name} is published here\n`), "text/plain", false);
+      return;
+    }
+    const header = (name: string) => {
+      const value = request.headers[name];
+      return Array.isArray(value) ? value.join(", ") : value;
+    };
+    const validators = {
+      ...(file.lastModified === undefined ? {} : { "last-modified": file.lastModified }),
+      ...(file.etag === undefined ? {} : { etag: file.etag }),
+    };
+    if (isNotModified(file, { ifNoneMatch: header("if-none-match"), ifModifiedSince: header("if-modified-since") })) {
+      record.answer = { status: 304, body: new Uint8Array(0), scripted: false };
+      response.writeHead(304, validators);
+      response.end();
+      return;
+    }
+    record.answer = { status: 200, body: file.body, scripted: options.sourceFile !== undefined };
+    const gzip = (options.gzip ?? true) && /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+    const payload = gzip ? gzipSync(file.body) : file.body;
+    response.writeHead(200, {
+      "content-type": file.contentType,
+      "content-length": payload.length,
+      ...validators,
+      ...(gzip ? { "content-encoding": "gzip" } : {}),
+    });
+    response.end(payload);
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const target = new URL(request.url ?? "/", "http://127.0.0.1");
     const form =
@@ -171,6 +217,12 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       query: target.search.replace(/^\?/, ""),
       params,
       receivedAt: new Date(),
+      headers: Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [
+          name,
+          Array.isArray(value) ? value.join(", ") : String(value),
+        ]),
+      ),
     };
     requests.push(record);
 
@@ -179,7 +231,9 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
       send(request, response, record, 429, body, "application/json; charset=utf-8", true);
       return;
     }
-    if (options.quota) {
+    // A published source's file is another publisher's: Open-Meteo's quota does not count it.
+    const sourceMatch = /^\/sources\/([a-z][a-z0-9_]*)\.(csv|jsonl?)$/.exec(record.path);
+    if (options.quota && !sourceMatch) {
       roll();
       const exhausted = state.find((p) => p.limit !== undefined && p.used >= p.limit);
       if (exhausted) {
@@ -201,6 +255,10 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     switch (scripted?.kind) {
       case undefined:
       case "delay": {
+        if (sourceMatch) {
+          serveSource(request, response, record, sourceMatch[1] as string);
+          return;
+        }
         const answer = normal();
         const hourly = options.quota?.hourly;
         if (answer.weight !== undefined && hourly !== undefined && answer.weight > hourly) {
@@ -301,6 +359,7 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     archiveUrl: `${url}/v1/archive`,
     port,
     requests,
+    sourceUrl: (source) => `${url}/sources/${source.name}.${source.format}`,
     usage: () => ({ ...counted }),
     close: async () => {
       closed = true;
