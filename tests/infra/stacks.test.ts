@@ -440,8 +440,10 @@ describe("infrastructure under Pulumi mocks", function () {
             .filter((st) => st.Condition !== undefined)
             .map((st) => st.Condition);
         expect(conditions("ingest")).to.deep.equal([
-          // The backfill's windows (ListBackfillWindows), then each source's own prefix.
+          // The backfill's windows (ListBackfillWindows), the applications' registry (its one key),
+          // then each source's own prefix.
           { StringLike: { "s3:prefix": ["open-meteo/forecast/backfill/*", "open-meteo/archive/backfill/*"] } },
+          { StringEquals: { "s3:prefix": ["applications/registry.json"] } },
           ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `sources/${n}/*`) } }]),
         ]);
         expect(conditions("transform")).to.deep.equal([
