@@ -15,6 +15,9 @@ import { physicalName } from "./names";
 import { PipelineFunction } from "./pipeline-function";
 import { createServiceRole } from "./service-role";
 
+/** The planner's timeout: it lists the curated dates of the range once. */
+export const BACKFILL_PLAN_TIMEOUT_SECONDS = 120;
+
 /** What the backfill is built from. */
 export interface BackfillArgs {
   readonly settings: PipelineSettings;
@@ -54,7 +57,7 @@ export class Backfill extends pulumi.ComponentResource {
         functionName: `${name}-backfill`,
         description: "Plans a backfill: the windows of a range of past dates still to fetch, paced by the daily budget",
         memoryMb: 256,
-        timeoutSeconds: 120,
+        timeoutSeconds: BACKFILL_PLAN_TIMEOUT_SECONDS,
         logRetentionDays: args.logRetentionDays,
         statements: [
           {

@@ -18,7 +18,7 @@ import { locationsWithRegistry } from "../applications";
 import { Applications, PROCESSOR_TIMEOUT_SECONDS, registryReadStatements } from "./applications";
 import { createAlarms } from "./alarms";
 import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
-import { Backfill } from "./backfill";
+import { Backfill, BACKFILL_PLAN_TIMEOUT_SECONDS } from "./backfill";
 import { createDashboard } from "./dashboard";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
@@ -523,6 +523,28 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           parent,
         );
 
+    this.backfill = new Backfill(
+      name,
+      {
+        settings,
+        maxWeightPerDay: config.backfill.maxWeightPerDay,
+        maxConcurrency: config.backfill.maxConcurrency,
+        logRetentionDays: config.logRetentionDays,
+        source: `Pulumi.${context.stack}.yaml`,
+        curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+        ingestFunctionArn: this.ingest.function.arn,
+        transformFunctionArn: this.transform.function.arn,
+        ...(load ? { loadFunctionArn: load.function.arn } : {}),
+        alertTopicArn: this.alerting.topic.arn,
+        alertKeyArn: this.alerting.key.arn,
+        deadLetterQueueArn: this.alerting.runDeadLetters.arn,
+        deadLetterQueueUrl: this.alerting.runDeadLetters.url,
+        accountId,
+        region,
+      },
+      parent,
+    );
+
     this.dashboard = createDashboard(
       `${name}-dashboard`,
       {
@@ -542,6 +564,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             reservedConcurrency: config.reservedConcurrency.transform,
           },
           intake: { function: this.applications.processor.function, timeoutSeconds: PROCESSOR_TIMEOUT_SECONDS },
+          backfill: { function: this.backfill.plan.function, timeoutSeconds: BACKFILL_PLAN_TIMEOUT_SECONDS },
           ...(load && config.warehouse
             ? { load: { function: load.function, timeoutSeconds: config.warehouse.load.timeoutSeconds } }
             : {}),
@@ -554,28 +577,6 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
         alarms,
         freshnessHours: config.alerts.freshnessHours,
-      },
-      parent,
-    );
-
-    this.backfill = new Backfill(
-      name,
-      {
-        settings,
-        maxWeightPerDay: config.backfill.maxWeightPerDay,
-        maxConcurrency: config.backfill.maxConcurrency,
-        logRetentionDays: config.logRetentionDays,
-        source: `Pulumi.${context.stack}.yaml`,
-        curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
-        ingestFunctionArn: this.ingest.function.arn,
-        transformFunctionArn: this.transform.function.arn,
-        ...(load ? { loadFunctionArn: load.function.arn } : {}),
-        alertTopicArn: this.alerting.topic.arn,
-        alertKeyArn: this.alerting.key.arn,
-        deadLetterQueueArn: this.alerting.runDeadLetters.arn,
-        deadLetterQueueUrl: this.alerting.runDeadLetters.url,
-        accountId,
-        region,
       },
       parent,
     );

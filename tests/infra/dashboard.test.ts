@@ -238,15 +238,20 @@ for (const stack of STACKS) {
     });
 
     it("shows each Lambda, every dead-letter queue and the state machine", () => {
-      for (const role of ["plan", "ingest", "transform", "intake"]) {
+      // Every function the stack declares, whatever it is for: a new one must get its row.
+      const functions = ofType(plan, "aws:lambda/function:Function").map((f) => String(f.inputs["name"]));
+      expect(functions).to.include.members(
+        ["plan", "ingest", "transform", "intake", "backfill"].map((r) => `${prefix}-${r}`),
+      );
+      for (const name of functions) {
         for (const metric of ["Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"]) {
           expect(
-            graphed.some((m) => m.name === metric && m.dimensions["FunctionName"] === `${prefix}-${role}`),
-            `${role} ${metric}`,
+            graphed.some((m) => m.name === metric && m.dimensions["FunctionName"] === name),
+            `${name} ${metric}`,
           ).to.equal(true);
         }
         const stats = graphed
-          .filter((m) => m.name === "Duration" && m.dimensions["FunctionName"] === `${prefix}-${role}`)
+          .filter((m) => m.name === "Duration" && m.dimensions["FunctionName"] === name)
           .map((m) => m.stat);
         expect(stats).to.have.members(["p50", "p95", "Maximum"]);
       }
