@@ -373,7 +373,7 @@ function readErrorObject(bytes: Uint8Array): string | undefined {
 }
 
 /** The innermost message of an error chain, e.g. "connect ECONNREFUSED 127.0.0.1:9" under "fetch failed". */
-function describeCause(error: unknown): string {
+export function describeCause(error: unknown): string {
   let current: unknown = error;
   let detail = error instanceof Error ? error.message : String(error);
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {

@@ -15,7 +15,7 @@ import * as request from "./openmeteo-request";
 export const { hasApiKeyParameter, loadApiKey } = apiKey;
 export const { createIngestHandler, handleIngestEvent, parseIngestEvent, parseWindowEvent } = handler;
 export type { EventClock, IngestEvent, IngestHandlerDeps, IngestOutcome } from "./handler";
-export const { DEFAULT_RETRY_TUNING, decideRetry, canSucceedSoon, formatSeconds, redactUrl } = http;
+export const { DEFAULT_RETRY_TUNING, decideRetry, canSucceedSoon, describeCause, formatSeconds, redactUrl } = http;
 export type { AttemptFailure, RetryPolicy, RetryTuning } from "./http";
 export const { ingestDate, ingestWindow, limitResetAt } = ingest;
 export type { IngestResult, WindowIngestInput, WindowIngestResult } from "./ingest";

@@ -17,6 +17,7 @@ import {
   DEFAULT_RETRY_TUNING,
   decideRetry,
   canSucceedSoon,
+  describeCause,
   formatSeconds,
   type AttemptFailure,
   type RetryPolicy,
@@ -121,16 +122,6 @@ async function exists(store: ObjectStore, key: string): Promise<boolean> {
     if (isNotFound(error)) return false;
     throw error;
   }
-}
-
-function describeCause(error: unknown): string {
-  let current: unknown = error;
-  let detail = error instanceof Error ? error.message : String(error);
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (current.message) detail = current.message;
-    current = current.cause;
-  }
-  return detail;
 }
 
 /** Reads a body up to maxBytes before the deadline. */
