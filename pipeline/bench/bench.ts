@@ -451,7 +451,12 @@ async function startPackagedStack(stack: string, work: string): Promise<Packaged
   const prefix = `${readProjectName()}-${stack}`;
   const s3 = await startLocalS3({
     directory: path.join(work, "s3"),
-    buckets: [mockPhysicalName(`${prefix}-raw`), mockPhysicalName(`${prefix}-curated`)],
+    // The applications bucket too: the plan and ingest read the registry there (none yet).
+    buckets: [
+      mockPhysicalName(`${prefix}-raw`),
+      mockPhysicalName(`${prefix}-curated`),
+      mockPhysicalName(`${prefix}-applications`),
+    ],
   });
   try {
     // The API URLs are part of the settings the callbacks capture, so the plan bakes the fake's in.

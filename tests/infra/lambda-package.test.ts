@@ -171,7 +171,21 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     expect([...ingest].sort()).to.deep.equal(["__index.js", "ky"]);
     // The dev stack has a source: its transform parses CSV and times.
     expect([...transform].sort()).to.deep.equal(["__index.js", "csv-parse", "hyparquet", "hyparquet-writer", "luxon"]);
+    // luxon and csv-parse as their CommonJS entry files only, not their other builds and maps.
+    const files = (role: string, name: string) =>
+      Object.keys(unzipSync(packages.get(role)!.zip)).filter((n) => n.startsWith(`node_modules/${name}/`)).sort();
+    expect(files("transform", "luxon")).to.deep.equal([
+      "node_modules/luxon/LICENSE.md",
+      "node_modules/luxon/build/node/luxon.js",
+      "node_modules/luxon/package.json",
+    ]);
+    expect(files("transform", "csv-parse")).to.deep.equal([
+      "node_modules/csv-parse/LICENSE",
+      "node_modules/csv-parse/dist/cjs/sync.cjs",
+      "node_modules/csv-parse/package.json",
+    ]);
     for (const [role, pkg] of packages) {
+      expect(pkg.zip.byteLength, `${role}'s package`).to.be.at.most(1024 * 1024);
       console.log(
         `      ${role}: ${pkg.zip.byteLength} bytes zipped, ${pkg.fileCount} files, __index.js ${pkg.indexBytes} bytes`,
       );
