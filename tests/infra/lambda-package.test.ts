@@ -173,7 +173,9 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     expect([...transform].sort()).to.deep.equal(["__index.js", "csv-parse", "hyparquet", "hyparquet-writer", "luxon"]);
     // luxon and csv-parse as their CommonJS entry files only, not their other builds and maps.
     const files = (role: string, name: string) =>
-      Object.keys(unzipSync(packages.get(role)!.zip)).filter((n) => n.startsWith(`node_modules/${name}/`)).sort();
+      Object.keys(unzipSync(packages.get(role)!.zip))
+        .filter((n) => n.startsWith(`node_modules/${name}/`))
+        .sort();
     expect(files("transform", "luxon")).to.deep.equal([
       "node_modules/luxon/LICENSE.md",
       "node_modules/luxon/build/node/luxon.js",
