@@ -165,6 +165,9 @@ describe("parquet", () => {
           [i === 3 ? null : i, -i],
           0,
         );
+        // Coordinates differ by batch: constants go to the spill with the rest of the row.
+        batch[1] = { constant: 50 + i };
+        batch[3] = { constant: i === 2 ? null : i * 10 };
         spilled.appendRows(2, batch);
         inMemory.appendRows(2, batch);
         if (i % 2 === 1) spilled.releaseBufferedRows();
@@ -173,7 +176,14 @@ describe("parquet", () => {
       const spilledFile = spilled.finish({ sources: [] });
       const metadata = parquetMetadata(arrayBufferOf(spilledFile));
       expect(metadata.row_groups.map((g) => Number(g.num_rows))).to.deep.equal([12]);
-      expect(await readRows(spilledFile)).to.deep.equal(await readRows(inMemory.finish({ sources: [] })));
+      const rows = await readRows(spilledFile);
+      expect(rows).to.deep.equal(await readRows(inMemory.finish({ sources: [] })));
+      expect(rows.map((r) => [r["latitude"], r["elevation"]])).to.deep.equal(
+        [0, 1, 2, 3, 4, 5].flatMap((i) => {
+          const row = [50 + i, i === 2 ? null : i * 10];
+          return [row, row];
+        }),
+      );
     } finally {
       spill.close();
     }
