@@ -3,7 +3,9 @@
  * the library's own API and read back value by value by hyparquet and by DuckDB: typed arrays
  * with a validity bitmap for nulls, dictionaries keyed by the bits of a typed array, INT64
  * timestamps from a Float64Array, and page buffers sized from the value count. Every test here
- * fails on the unpatched 0.17.0 (checked by reverting node_modules/hyparquet-writer).
+ * fails on the unpatched 0.17.0 (checked by reverting node_modules/hyparquet-writer), except
+ * those of the RLE/bit-packed hybrid over one kind of array, a speed-up whose tests check that
+ * every kind of input still gives the same bytes and values.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +14,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { expect } from "chai";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { ByteWriter, ParquetWriter, parquetWriteBuffer, type ColumnSource, type SchemaElement } from "hyparquet-writer";
+import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 
 const TIMESTAMP_MILLIS: SchemaElement = {
   name: "t",
@@ -403,6 +406,52 @@ describe("hyparquet-writer patch", () => {
       const array = write(Array.from(data));
       expect(array.grown, "buffers grown while writing the array").to.equal(0);
       expect(Buffer.from(typed.bytes).equals(Buffer.from(array.bytes)), "same bytes").to.equal(true);
+    });
+  });
+
+  describe("RLE/bit-packed hybrid over one kind of array", () => {
+    it("writes the same runs and bit-packed groups from an array, a Uint8Array, booleans and an Int32Array", () => {
+      // Runs of 8 and more, runs too short for RLE, a tail shorter than a group, widths 1 to 9.
+      const values = [3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 0, 2, 1, 1, 0, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 4, 2];
+      const encode = (input: ArrayLike<unknown>, bitWidth: number): string => {
+        const writer = new ByteWriter();
+        const written = writeRleBitPackedHybrid(writer, input as Int32Array, bitWidth);
+        expect(written).to.equal(writer.offset);
+        return Buffer.from(writer.getBytes()).toString("hex");
+      };
+      for (const bitWidth of [3, 9]) {
+        const expected = encode(Int32Array.from(values), bitWidth);
+        expect(encode(values, bitWidth), `array, width ${bitWidth}`).to.equal(expected);
+        expect(encode(Uint8Array.from(values), bitWidth), `Uint8Array, width ${bitWidth}`).to.equal(expected);
+      }
+      const bits = values.map((v) => v % 2 === 1);
+      expect(encode(bits, 1), "booleans").to.equal(encode(Int32Array.from(bits, Number), 1));
+      // The layout itself: 9 threes as one run (header 9 << 1, value 3), then bit-packed groups.
+      expect(encode(values, 3).slice(0, 4)).to.equal("1203");
+    });
+
+    it("reads back a BOOLEAN column, a dictionary-encoded string column and an OPTIONAL double column with nulls", async () => {
+      const rows = 1000;
+      const flags = Array.from({ length: rows }, (_, i) => (i % 97 === 0 ? null : i % 3 === 0));
+      const names = Array.from({ length: rows }, (_, i) => (i % 89 === 0 ? null : `site-${i % 7}`));
+      const doubles = Float64Array.from({ length: rows }, (_, i) => (i % 5) / 10);
+      const validity = bitmap(rows, (i) => i % 13 !== 0);
+      const file = parquetWriteBuffer({
+        schema: schemaOf(
+          { name: "flag", type: "BOOLEAN", repetition_type: "OPTIONAL" },
+          { name: "name", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+          { name: "x", type: "DOUBLE", repetition_type: "OPTIONAL" },
+        ),
+        columnData: [
+          { name: "flag", data: flags },
+          { name: "name", data: names },
+          { name: "x", data: doubles, validity },
+        ] as ColumnSource[],
+      });
+      const read = await readWithHyparquet(file);
+      expect(read.map((r) => r["flag"])).to.deep.equal(flags);
+      expect(read.map((r) => r["name"])).to.deep.equal(names);
+      expect(read.map((r) => r["x"])).to.deep.equal(Array.from(doubles, (v, i) => (i % 13 === 0 ? null : v)));
     });
   });
 });
