@@ -498,9 +498,6 @@ class ArrayPool {
   }
 }
 
-/** `digits` of a number with an exponent: Number() reads it. */
-const EXPONENT = 99;
-
 const POWERS_OF_TEN = [
   1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
   1e21, 1e22,
@@ -779,22 +776,16 @@ class ElementReader {
     const b = this.bytes;
     const start = this.pos;
     let p = start;
-    let negative = false;
-    if (b[p] === 0x2d /* - */) {
-      negative = true;
-      p++;
-    }
-    let mantissa = 0;
-    let digits = 0;
     let c = b[p] as number;
+    const negative = c === 0x2d; /* - */
+    if (negative) c = b[++p] as number;
+    let mantissa = 0;
     if (c === 0x30) {
-      digits = 1;
       c = b[++p] as number;
       if (c >= 0x30 && c <= 0x39) return NaN; // leading zero
     } else if (c >= 0x31 && c <= 0x39) {
       do {
         mantissa = mantissa * 10 + (c - 0x30);
-        digits++;
         c = b[++p] as number;
       } while (c >= 0x30 && c <= 0x39);
     } else {
@@ -810,25 +801,38 @@ class ElementReader {
         c = b[++p] as number;
       } while (c >= 0x30 && c <= 0x39);
     }
+    // The mantissa only grows, and rounding keeps a sum at or above 2^53 there: below it, every
+    // step was exact. (A count of digits would send 16-digit values such as a full-precision
+    // -4.257165872173306 to the slow path: half the values of a high-entropy body.)
+    if (c === 0x65 || c === 0x45 /* e E */ || decimals > 22 || mantissa >= 9007199254740992) {
+      return this.longNumber(start, p);
+    }
+    if (p > this.end) return NaN;
+    this.pos = p;
+    const value = decimals === 0 ? mantissa : mantissa / (POWERS_OF_TEN[decimals] as number);
+    return negative ? -value : value;
+  }
+
+  /**
+   * The rest of number(): a number with an exponent, more than 22 decimals or digits past 2^53,
+   * from `start` (its first byte) with `p` after its digits, read by Number(). Apart, so that
+   * number() stays small enough for V8 to inline into the array loop (its bytecode was over the
+   * inlining limit): each value is then a plain double there, not a heap number to collect.
+   */
+  private longNumber(start: number, p: number): number {
+    const b = this.bytes;
+    let c = b[p] as number;
     if (c === 0x65 || c === 0x45 /* e E */) {
       c = b[++p] as number;
       if (c === 0x2b || c === 0x2d) c = b[++p] as number;
       if (!(c >= 0x30 && c <= 0x39)) return NaN;
       do c = b[++p] as number;
       while (c >= 0x30 && c <= 0x39);
-      digits = EXPONENT;
     }
     if (p > this.end) return NaN;
     this.pos = p;
-    // The mantissa only grows, and rounding keeps a sum at or above 2^53 there: below it, every
-    // step was exact. (A count of digits would send 16-digit values such as a full-precision
-    // -4.257165872173306 to the slow path: half the values of a high-entropy body.)
-    if (digits === EXPONENT || decimals > 22 || mantissa >= 9007199254740992) {
-      // The bytes as a string in one call (a string built a character at a time cost ~2x).
-      return Number(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1", start, p));
-    }
-    const value = decimals === 0 ? mantissa : mantissa / (POWERS_OF_TEN[decimals] as number);
-    return negative ? -value : value;
+    // The bytes as a string in one call (a string built a character at a time cost ~2x).
+    return Number(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1", start, p));
   }
 
   /** A JSON string at pos (the quote): escapes checked and decoded, UTF-8 checked. */
