@@ -498,6 +498,20 @@ class ArrayPool {
   }
 }
 
+/** The digit at byte i of a label, NaN for any other byte (so a bad label's key is NaN). */
+function digitAt(b: Uint8Array, i: number): number {
+  const digit = (b[i] as number) - 0x30;
+  return digit >= 0 && digit <= 9 ? digit : NaN;
+}
+
+/** Makes `previous` the day of date `key` (y, m, day); false if that is not a real date. */
+function startDay(previous: { key: number; day: number }, key: number, y: number, m: number, day: number): boolean {
+  if (!(m >= 1 && m <= 12 && day >= 1 && day <= daysInMonth(y, m))) return false;
+  previous.key = key;
+  previous.day = daysFromCivil(y, m, day);
+  return true;
+}
+
 const POWERS_OF_TEN = [
   1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
   1e21, 1e22,
@@ -732,10 +746,6 @@ class ElementReader {
   label(previous: { key: number; day: number; length: number }): number {
     const b = this.bytes;
     const p = this.pos + 1;
-    const digitAt = (_: Uint8Array, i: number): number => {
-      const digit = (b[i] as number) - 0x30;
-      return digit >= 0 && digit <= 9 ? digit : NaN;
-    };
     if (b[p + 4] !== 0x2d || b[p + 7] !== 0x2d) return NaN;
     const y = digitAt(b, p) * 1000 + digitAt(b, p + 1) * 100 + digitAt(b, p + 2) * 10 + digitAt(b, p + 3);
     const m = digitAt(b, p + 5) * 10 + digitAt(b, p + 6);
@@ -755,11 +765,9 @@ class ElementReader {
     }
     if (p + length >= this.end) return NaN;
     const key = y * 10_000 + m * 100 + day;
-    if (key !== previous.key) {
-      if (!(m >= 1 && m <= 12 && day >= 1 && day <= daysInMonth(y, m))) return NaN;
-      previous.key = key;
-      previous.day = daysFromCivil(y, m, day);
-    }
+    // A new date is checked and converted apart, and digitAt is a function of the module, not a
+    // closure made for every label (876,000 of them for a year of 100 locations).
+    if (key !== previous.key && !startDay(previous, key, y, m, day)) return NaN;
     previous.length = length;
     this.pos = p + length + 1;
     return previous.day * MS_PER_DAY + minutes * 60_000;
