@@ -4,8 +4,8 @@
  * with a validity bitmap for nulls, dictionaries keyed by the bits of a typed array, INT64
  * timestamps from a Float64Array, and page buffers sized from the value count. Every test here
  * fails on the unpatched 0.17.0 (checked by reverting node_modules/hyparquet-writer), except
- * those of the RLE/bit-packed hybrid over one kind of array, a speed-up whose tests check that
- * every kind of input still gives the same bytes and values.
+ * those of the RLE/bit-packed hybrid over one kind of array and of Thrift structs without an
+ * array per field, speed-ups whose tests check that the bytes and values stay the same.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +15,7 @@ import { expect } from "chai";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { ByteWriter, ParquetWriter, parquetWriteBuffer, type ColumnSource, type SchemaElement } from "hyparquet-writer";
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
+import { serializeTCompactProtocol } from "hyparquet-writer/src/thrift.js";
 
 const TIMESTAMP_MILLIS: SchemaElement = {
   name: "t",
@@ -406,6 +407,23 @@ describe("hyparquet-writer patch", () => {
       const array = write(Array.from(data));
       expect(array.grown, "buffers grown while writing the array").to.equal(0);
       expect(Buffer.from(typed.bytes).equals(Buffer.from(array.bytes)), "same bytes").to.equal(true);
+    });
+  });
+
+  describe("Thrift structs without an array per field", () => {
+    it("writes fields in order with the compact protocol's deltas, skips undefined ones, and names a bad field", () => {
+      const bytes = (struct: Record<string, unknown>): string => {
+        const writer = new ByteWriter();
+        serializeTCompactProtocol(writer, struct as never);
+        return Buffer.from(writer.getBytes()).toString("hex");
+      };
+      // field 1 i32 5: 0x15 0x0a; field 3 binary "ab": 0x28 0x02 0x61 0x62; field 20 true (delta > 15):
+      // 0x01 then the id as a zigzag varint 0x28; a nested struct's fields count from 0 again; stop 0x00.
+      const struct = { field_1: 5, field_2: undefined, field_3: "ab", field_20: true, field_21: { field_1: 1 } };
+      expect(bytes(struct)).to.equal("150a2802616201281c150200" + "00");
+      // Twice: the field ids parsed the first time give the same bytes.
+      expect(bytes(struct)).to.equal(bytes({ ...struct }));
+      expect(() => bytes({ field_1: 1, fieldTwo: 2 })).to.throw(/thrift invalid field name: fieldTwo/);
     });
   });
 
