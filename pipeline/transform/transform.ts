@@ -599,11 +599,18 @@ function appendLocation(
     sink.firstDay = Math.min(sink.firstDay, days[0] as number);
     sink.lastDay = Math.max(sink.lastDay, days[n - 1] as number);
   }
-  const fixed: ColumnSlice[] = [
+  // One set of slices for all the location's days, moved along day by day: appendRows copies
+  // what it keeps, and a year of 100 locations made 620,000 slice objects otherwise.
+  const runs: { doubles: Float64Array; offset: number }[] = [
+    ...(dataset === "weather_hourly" ? [block.utcMillis] : []),
+    ...sources.map((i) => block.values[i] as Float64Array),
+  ].map((doubles) => ({ doubles, offset: 0 }));
+  const columns: ColumnSlice[] = [
     { constant: name },
     { constant: location.latitude },
     { constant: location.longitude },
     { constant: location.elevation },
+    ...runs,
   ];
   // Times are strictly ascending with one offset, so each local day is one contiguous run.
   for (let start = 0; start < n;) {
@@ -616,9 +623,7 @@ function appendLocation(
         writer = new DatasetParquetWriter(sink.schema, run.options);
         sink.writers.set(day, writer);
       }
-      const columns: ColumnSlice[] = [...fixed];
-      if (dataset === "weather_hourly") columns.push({ doubles: block.utcMillis, offset: start });
-      for (const i of sources) columns.push({ doubles: block.values[i] as Float64Array, offset: start });
+      for (const slice of runs) slice.offset = start;
       writer.appendRows(end - start, columns);
     }
     start = end;
