@@ -1014,6 +1014,15 @@ class ElementSplitter {
   private elementStart = 0;
   /** 1 for each byte but quotes and brackets. */
   private readonly plain = new Uint8Array(256).fill(1);
+  /** The bytes `plain` marks 0: a quote, brackets and braces. */
+  private readonly structural = [0x22, 0x5b, 0x5d, 0x7b, 0x7d];
+  /**
+   * Per structural byte: where it next is in the chunk being pushed, from the last search on
+   * (-1: nowhere after it; -2: not searched yet in this chunk).
+   */
+  private readonly nextAt = [-2, -2, -2, -2, -2];
+  /** The chunk being pushed, as a Buffer (whose indexOf of one byte is a memchr). */
+  private view: Buffer | undefined;
 
   constructor(readonly source: string) {
     for (const c of [0x22, 0x5b, 0x5d, 0x7b, 0x7d]) this.plain[c] = 0;
@@ -1022,6 +1031,7 @@ class ElementSplitter {
   /** Feeds a chunk; calls `take` with each element completed in it. */
   push(chunk: Uint8Array, take: Take): void {
     const n = chunk.length;
+    this.view = undefined;
     for (let i = 0, from = 0; i < n; i++) {
       const c = chunk[i] as number;
       if (this.state === 2) {
@@ -1029,7 +1039,13 @@ class ElementSplitter {
         const plain = this.plain;
         let end = -1;
         for (; i < n; i++) {
-          if (depth > 0 && !inString) while (i < n && plain[chunk[i] as number] === 1) i++;
+          if (depth > 0 && !inString) {
+            // Byte by byte for a while: labels and keys put a quote every few bytes. Past that
+            // (an array of numbers, tens of KB), to the next quote or bracket in one search.
+            const stop = i + 32 < n ? i + 32 : n;
+            while (i < stop && plain[chunk[i] as number] === 1) i++;
+            if (i === stop && i < n && plain[chunk[i] as number] === 1) i = this.nextStructural(chunk, i);
+          }
           if (i === n) break;
           const b = chunk[i] as number;
           if (inString) {
@@ -1075,6 +1091,28 @@ class ElementSplitter {
       }
     }
     this.consumed += n;
+  }
+
+  /**
+   * The first quote, bracket or brace of `chunk` at or after `from` (the chunk's length if
+   * none). Each byte's last position found is kept until passed, so every byte of the chunk is
+   * searched at most once per structural byte, by Buffer's indexOf (memchr) rather than a loop.
+   */
+  private nextStructural(chunk: Uint8Array, from: number): number {
+    if (this.view === undefined) {
+      this.view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      this.nextAt.fill(-2);
+    }
+    let first = chunk.length;
+    for (let k = 0; k < 5; k++) {
+      let at = this.nextAt[k] as number;
+      if (at !== -1 && at < from) {
+        at = this.view.indexOf(this.structural[k] as number, from);
+        this.nextAt[k] = at;
+      }
+      if (at >= 0 && at < first) first = at;
+    }
+    return first;
   }
 
   /**

@@ -430,6 +430,38 @@ describe("openmeteo-response", () => {
       expect(wrong).to.deep.equal([]);
     });
 
+    it("finds the end of long arrays of numbers and strings holding brackets and quotes, in chunks of any size", async () => {
+      // Arrays far longer than the splitter's byte-by-byte stretch, next to strings that hold every
+      // structural byte (escaped quotes too), and a number array as the last member of an element.
+      const hours = 200;
+      const time = Array.from({ length: hours }, (_, h) =>
+        new Date(Date.UTC(2024, 0, 1) + h * HOUR).toISOString().slice(0, 16),
+      );
+      const element = (l: number): Record<string, unknown> => ({
+        latitude: l,
+        longitude: 2,
+        note: 'a ] } [ { \\" "x" \\\\',
+        utc_offset_seconds: 0,
+        hourly_units: { time: "iso8601", temperature_2m: "°C", precipitation: "mm" },
+        hourly: {
+          time,
+          temperature_2m: time.map((_, i) => (i % 31 === 0 ? null : -12.25 + i / 8 + l)),
+          label: "[{]}",
+          precipitation: time.map((_, i) => i * 1000.5),
+        },
+        tail: [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5],
+      });
+      // A plain stretch longer than that (a long number, spaces) right before a string of brackets.
+      const body = text([element(0), element(1), element(2)]).replace(
+        /"longitude":2,/g,
+        `"longitude":2,"pad":${"1234567890".repeat(5)},${" ".repeat(40)}"brackets":"]]}}[",`,
+      );
+      const expectation = { hourly: ["temperature_2m", "precipitation"], locations: 3 };
+      for (const size of [...CHUNK_SIZES, 31, 33, 4096]) {
+        expect(await scan(body, expectation, size), `chunks of ${size}`).to.deep.equal(oracle(body, expectation));
+      }
+    });
+
     it("streams a year of hourly data x 12 variables for 10 locations in small chunks, every value as generated", async function () {
       // 6 MB of JSON, and JSON.parse of it for the oracle: seconds, more on a busy machine.
       this.timeout(120_000);
