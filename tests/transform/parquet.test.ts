@@ -189,6 +189,33 @@ describe("parquet", () => {
     }
   });
 
+  it("reads back every spilled segment, appended in small and large pieces, between further appends", () => {
+    const spill = new RowGroupSpill();
+    try {
+      const bytes = (length: number, seed: number) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
+      // Small pieces are gathered before they are written, a large one is written at once.
+      const lengths = [10, 70_000, 3, 2_000_000, 500_000, 600_000, 1];
+      const segments: { offset: number; length: number }[] = [];
+      const check = (k: number) => {
+        const target = new Uint8Array((lengths[k] as number) + 2);
+        spill.read(segments[k] as { offset: number; length: number }, target, 1);
+        expect(Buffer.from(target.subarray(1, -1)).equals(Buffer.from(bytes(lengths[k] as number, k))), `segment ${k}`)
+          .to.be.true;
+      };
+      lengths.forEach((length, k) => {
+        segments.push(spill.append(bytes(length, k)));
+        // A read in the middle, of a segment still gathered, then appends again.
+        if (k === 2) check(1);
+      });
+      expect(segments.map((s) => s.offset)).to.deep.equal(
+        lengths.map((_, k) => lengths.slice(0, k).reduce((sum, l) => sum + l, 0)),
+      );
+      lengths.forEach((_, k) => check(k));
+    } finally {
+      spill.close();
+    }
+  });
+
   it("writes a valid empty file when no rows were appended", async () => {
     const bytes = new DatasetParquetWriter(hourlySchema(["temperature_2m"])).finish({ sources: [] });
     expect(Number(parquetMetadata(arrayBufferOf(bytes)).num_rows)).to.equal(0);
