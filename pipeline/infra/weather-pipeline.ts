@@ -339,6 +339,16 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
           },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
+          // An accepted location's history reads each date's files' source-keys (add-locations.ts).
+          { Sid: "GetCuratedObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: curatedObjects },
+          {
+            // So that a date without files is a 404, not an AccessDenied it could not tell apart.
+            Sid: "TellMissingCuratedObjects",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.curatedBucket.arn],
+            Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
+          },
           ...transformSourceStatements,
         ],
         // hyparquet stays: the writer depends on it.
@@ -532,6 +542,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         logRetentionDays: config.logRetentionDays,
         source: `Pulumi.${context.stack}.yaml`,
         curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+        applicationsBucket: { name: applicationsBucketName, arn: this.applicationsBucket.arn },
         ingestFunctionArn: this.ingest.function.arn,
         transformFunctionArn: this.transform.function.arn,
         ...(load ? { loadFunctionArn: load.function.arn } : {}),
