@@ -28,6 +28,7 @@ export const REQUEST_INPUT_TEMPLATE = '{"request": "<key>"}';
 
 /** EventBridge retries a delivery this often (with back-off) within the event's age, then dead-letters it. */
 export const HISTORY_DELIVERY_RETRIES = 185;
+/** How long EventBridge keeps trying to start the backfill for one event: a day, as the intake's rule does. */
 export const HISTORY_DELIVERY_MAX_AGE_SECONDS = 24 * 3600;
 
 /** What the rule connects. */
