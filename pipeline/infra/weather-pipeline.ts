@@ -20,6 +20,7 @@ import { createAlarms } from "./alarms";
 import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
 import { Backfill, BACKFILL_PLAN_TIMEOUT_SECONDS } from "./backfill";
 import { createDashboard } from "./dashboard";
+import { HistoryRequests } from "./history-requests";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
@@ -82,6 +83,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
   public readonly warehouse: Warehouse | undefined;
   public readonly backfill: Backfill;
+  /** Starts the backfill of an accepted location's history when its request object is created. */
+  public readonly history: HistoryRequests;
   /** The CloudWatch dashboard; its `url` opens it in the console. */
   public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
@@ -508,31 +511,6 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
-    const alarms = !config.alerts.alarmsEnabled
-      ? []
-      : createAlarms(
-          `${name}-alarm`,
-          {
-            stack: name,
-            topicArn: this.alerting.topic.arn,
-            stateMachineArn: this.stateMachine.arn,
-            functionNames: {
-              plan: this.plan.function.name,
-              ingest: this.ingest.function.name,
-              transform: this.transform.function.name,
-              intake: this.applications.processor.function.name,
-              ...(load ? { load: load.function.name } : {}),
-            },
-            deadLetterQueueNames: {
-              "run-dlq": this.alerting.runDeadLetters.name,
-              "schedule-dlq": this.alerting.scheduleDeadLetters.name,
-              "intake-dlq": this.applications.deadLetters.name,
-            },
-            freshnessHours: config.alerts.freshnessHours,
-          },
-          parent,
-        );
-
     this.backfill = new Backfill(
       name,
       {
@@ -555,6 +533,44 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    // An accepted location's backfill request starts the backfill of its history.
+    this.history = new HistoryRequests(
+      name,
+      {
+        bucketName: applicationsBucketName,
+        stateMachineArn: this.backfill.stateMachine.arn,
+        accountId,
+        dependsOn: [this.applications.notification],
+      },
+      parent,
+    );
+
+    const alarms = !config.alerts.alarmsEnabled
+      ? []
+      : createAlarms(
+          `${name}-alarm`,
+          {
+            stack: name,
+            topicArn: this.alerting.topic.arn,
+            stateMachineArn: this.stateMachine.arn,
+            functionNames: {
+              plan: this.plan.function.name,
+              ingest: this.ingest.function.name,
+              transform: this.transform.function.name,
+              intake: this.applications.processor.function.name,
+              ...(load ? { load: load.function.name } : {}),
+            },
+            deadLetterQueueNames: {
+              "run-dlq": this.alerting.runDeadLetters.name,
+              "schedule-dlq": this.alerting.scheduleDeadLetters.name,
+              "intake-dlq": this.applications.deadLetters.name,
+              "history-dlq": this.history.deadLetters.name,
+            },
+            freshnessHours: config.alerts.freshnessHours,
+          },
+          parent,
+        );
 
     this.dashboard = createDashboard(
       `${name}-dashboard`,
@@ -584,6 +600,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           run: this.alerting.runDeadLetters,
           schedule: this.alerting.scheduleDeadLetters,
           intake: this.applications.deadLetters,
+          history: this.history.deadLetters,
         },
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
         alarms,

@@ -551,6 +551,7 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(alarms.map((a) => a.name.slice(`${prefix}-alarm-`.length)).sort()).to.deep.equal(
           [
             "data-stale",
+            "history-dlq-waiting",
             "ingest-errors",
             "ingest-throttles",
             "intake-dlq-waiting",
