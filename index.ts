@@ -55,3 +55,5 @@ export const applicationSubmitterRoleArn = pipeline.applications.submitterRole.a
 export const applicationNoticeTopicArn = pipeline.applications.notices.arn;
 export const applicationsFunctionName = pipeline.applications.processor.function.name;
 export const applicationsDeadLetterQueueUrl = pipeline.applications.deadLetters.url;
+/** Backfill requests' events EventBridge could not deliver to the backfill state machine (README "Applications"). */
+export const historyDeadLetterQueueUrl = pipeline.history.deadLetters.url;

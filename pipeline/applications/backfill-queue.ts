@@ -6,8 +6,9 @@
  * picks the requests up and paces them under the stack's quota budget.
  */
 import type { Location } from "../core/settings";
-import { PreconditionFailedError, type ConditionalObjectStore } from "../core/storage";
-import { backfillRequestKey } from "./keys";
+import { PreconditionFailedError, type ConditionalObjectStore, type ObjectStore } from "../core/storage";
+import { ApplicationsError } from "./errors";
+import { BACKFILL_REQUESTS_PREFIX, backfillRequestKey } from "./keys";
 
 /** The history of one accepted location. */
 export interface BackfillRequest {
@@ -49,4 +50,45 @@ export function objectBackfillQueue(store: ConditionalObjectStore): BackfillQueu
       }
     },
   };
+}
+
+/** Reads and checks a request object (what the backfill's planner gets the key of). */
+export async function readBackfillRequest(store: ObjectStore, key: string): Promise<BackfillRequest> {
+  if (!key.startsWith(BACKFILL_REQUESTS_PREFIX) || !key.endsWith(".json")) {
+    throw new ApplicationsError(
+      `${key} is not a backfill request; requests are ${BACKFILL_REQUESTS_PREFIX}<location id>.json in ${store.description}`,
+    );
+  }
+  const where = `${store.description}/${key}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode((await store.getObject(key)).body));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new ApplicationsError(`${where} is not JSON: ${error.message}`);
+    throw error;
+  }
+  const r = (value ?? {}) as Partial<Record<keyof BackfillRequest | "format", unknown>>;
+  const location = (r.location ?? {}) as Partial<Record<keyof Location, unknown>>;
+  const problems: string[] = [];
+  if (r.format !== BACKFILL_REQUEST_FORMAT)
+    problems.push(`format is ${JSON.stringify(r.format)}, not ${BACKFILL_REQUEST_FORMAT}`);
+  if (typeof r.locationId !== "string" || r.locationId === "") problems.push("locationId is missing");
+  if (typeof location.name !== "string" || location.name === "") problems.push("location.name is missing");
+  for (const [field, limit] of [
+    ["latitude", 90],
+    ["longitude", 180],
+  ] as const) {
+    const v = location[field];
+    if (typeof v !== "number" || !(Math.abs(v) <= limit)) problems.push(`location.${field} is ${JSON.stringify(v)}`);
+  }
+  for (const field of ["from", "to"] as const) {
+    if (typeof r[field] !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(r[field]))
+      problems.push(`${field} is ${JSON.stringify(r[field])}`);
+  }
+  if (problems.length > 0) {
+    throw new ApplicationsError(
+      `${where} is not a backfill request the intake writes: ${problems.join("; ")}; accept the location again through the drop zone`,
+    );
+  }
+  return value as BackfillRequest;
 }

@@ -18,7 +18,7 @@ import * as reasons from "./reasons";
 import * as registry from "./registry";
 import * as rules from "./rules";
 
-export const { BACKFILL_REQUEST_FORMAT, objectBackfillQueue } = backfillQueue;
+export const { BACKFILL_REQUEST_FORMAT, objectBackfillQueue, readBackfillRequest } = backfillQueue;
 export type { BackfillQueue, BackfillRequest } from "./backfill-queue";
 export const { decideFile } = decide;
 export type { FileDecision, UploadedFile } from "./decide";

@@ -9,8 +9,9 @@ import * as progress from "./progress";
 import * as quota from "./quota";
 import * as windows from "./windows";
 
-export const { completeDates, createBackfillPlanHandler, parseBackfillEvent, planBackfillRun } = plan;
-export type { BackfillEvent, BackfillItem, BackfillPlanDeps, BackfillRunPlan } from "./plan";
+export const { completeDates, createBackfillPlanHandler, parseBackfillEvent, planBackfillRun, planLocationBackfill } =
+  plan;
+export type { BackfillEvent, BackfillItem, BackfillPlanDeps, BackfillRunPlan, LocationBackfillEvent } from "./plan";
 export const {
   DEFAULT_MAX_WEIGHT_PER_DAY,
   FREE_TIER_LIMITS,

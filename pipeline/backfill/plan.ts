@@ -11,7 +11,8 @@
  */
 import { todayIn } from "../core/dates";
 import { curatedObjectKey, DATASETS, type Dataset } from "../core/keys";
-import type { PipelineSettings } from "../core/settings";
+import type { Location, PipelineSettings } from "../core/settings";
+import { locationsWithRegistry, readBackfillRequest } from "../applications";
 import type { ObjectStore } from "../core/storage";
 import { checkBudget, dayStart, estimateQuota } from "./quota";
 import { BackfillRangeError, checkBackfillRange, planWindows, type WindowPlan } from "./windows";
@@ -35,6 +36,15 @@ export interface BackfillItem {
   readonly notBefore?: string;
   /** The window is complete: only its warehouse load runs (stacks with a warehouse). */
   readonly loadOnly?: true;
+  /** A location backfill's window: ingest fetches these only, the transform adds them to the dates' files. */
+  readonly locations?: readonly Location[];
+  /** The request object a location backfill was planned from: what a failed window is redriven with. */
+  readonly request?: string;
+}
+
+/** What EventBridge starts a location backfill with: the key of a request the intake wrote. */
+export interface LocationBackfillEvent {
+  readonly request: string;
 }
 
 /** The plan a backfill execution runs. */
@@ -59,6 +69,8 @@ export interface BackfillRunPlan {
   readonly fullWeight: number;
   /** UTC days the windows to do are spread over. */
   readonly days: number;
+  /** A location backfill's location (README "Applications"); absent for the stack's own. */
+  readonly location?: { readonly id: string; readonly name: string; readonly request: string };
 }
 
 /** What the plan reads and how it paces. */
@@ -74,6 +86,8 @@ export interface BackfillPlanDeps {
   readonly log?: (line: string) => void;
   /** The stack has a warehouse: complete windows are planned loadOnly instead of dropped. */
   readonly loadCompleteWindows?: boolean;
+  /** The applications bucket: location backfill requests and the registry; absent, none are planned. */
+  readonly applicationsStore?: ObjectStore;
 }
 
 /**
@@ -86,9 +100,20 @@ function describe(value: unknown): string {
   return JSON.stringify(value)?.slice(0, 200) ?? String(value);
 }
 
-/** Checks a backfill event: `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "spread"?: true}`. */
-export function parseBackfillEvent(event: unknown): BackfillEvent {
-  const e = (event ?? {}) as { from?: unknown; to?: unknown; spread?: unknown };
+/**
+ * Checks a backfill event: `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "spread"?: true}`, or a
+ * location backfill's `{"request": "applications/backfill-requests/<id>.json"}`.
+ */
+export function parseBackfillEvent(event: unknown): BackfillEvent | LocationBackfillEvent {
+  const e = (event ?? {}) as { from?: unknown; to?: unknown; spread?: unknown; request?: unknown };
+  if (e.request !== undefined) {
+    if (typeof e.request !== "string" || e.from !== undefined || e.to !== undefined) {
+      throw new BackfillRangeError(
+        `the backfill input is ${describe(event)}; a location backfill is {"request": "<key of its request object>"} alone`,
+      );
+    }
+    return { request: e.request };
+  }
   if (typeof e.from !== "string" || typeof e.to !== "string") {
     throw new BackfillRangeError(
       `the backfill input is ${describe(event)}; send {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"} (and "spread": true to allow several days)`,
@@ -195,7 +220,102 @@ export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDe
   };
 }
 
+/**
+ * Plans an accepted location's history (README "Applications"): its request's dates, fetched for
+ * that location only, in windows paced under the same daily budget as any backfill (spread over
+ * days when heavier: nobody is there to agree), sized for the rows of every location the
+ * transform writes each date with. Windows without any curated date are left out: their dates
+ * belong to the stack's own backfill, which fetches every location. A location of the config's
+ * name (config wins) or already in every date gets nothing to do.
+ */
+export async function planLocationBackfill(
+  event: LocationBackfillEvent,
+  deps: BackfillPlanDeps,
+): Promise<BackfillRunPlan> {
+  const { settings } = deps;
+  const store = deps.applicationsStore;
+  if (!store) {
+    throw new BackfillRangeError(
+      `the backfill got ${event.request}, but this stack's planner has no applications bucket to read it from`,
+    );
+  }
+  const now = (deps.now ?? (() => new Date()))();
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const request = await readBackfillRequest(store, event.request);
+  const range = { from: request.from, to: request.to };
+  checkBackfillRange(range, settings, now);
+  const location = { id: request.locationId, name: request.location.name, request: event.request };
+  const empty = {
+    ...range,
+    windows: [],
+    loadOnlyWindows: 0,
+    plannedWindows: 0,
+    skippedWindows: 0,
+    skippedDates: 0,
+    requests: 0,
+    weight: 0,
+    minimumWeight: 0,
+    fullWeight: 0,
+    days: 0,
+    location,
+  };
+  if (settings.locations.some((l) => l.name === request.location.name)) {
+    log(
+      `${event.request}: the stack's config has a location named ${request.location.name}; config wins, nothing to fetch`,
+    );
+    return empty;
+  }
+  const stackLocations = await locationsWithRegistry(settings, store, log);
+  const own = {
+    ...settings,
+    locations: [
+      { name: request.location.name, latitude: request.location.latitude, longitude: request.location.longitude },
+    ],
+  };
+  const plan = planWindows(own, range, todayIn(settings.timezone, now), { rowLocations: stackLocations.length + 1 });
+  const withFiles = await completeDates(settings, deps.curatedStore, range);
+  const hasFiles = (w: { from: string; to: string }) => [...withFiles].some((d) => d >= w.from && d <= w.to);
+  const todo = plan.windows.filter(hasFiles);
+  const weight = todo.reduce((sum, w) => sum + w.weight, 0);
+  const estimate = estimateQuota({ windows: todo }, deps.maxWeightPerDay, now);
+  checkBudget(weight, estimate, true, deps.source ?? "the stack's config");
+  const windows: BackfillItem[] = todo.map((w, i) => {
+    const day = estimate.windowDays[i] as number;
+    return {
+      from: w.from,
+      to: w.to,
+      dates: w.dates,
+      requests: w.requests,
+      weight: Math.round(w.weight * 1000) / 1000,
+      ...(day > 0 ? { notBefore: dayStart(now, day).toISOString() } : {}),
+      locations: own.locations,
+      request: event.request,
+    };
+  });
+  const skippedDates = plan.windows.filter((w) => !hasFiles(w)).reduce((sum, w) => sum + w.dates, 0);
+  log(
+    `history of ${request.location.name} (${request.locationId}) ${range.from} to ${range.to}: ${plan.windows.length} window(s), ` +
+      `${plan.windows.length - todo.length} without curated dates left to the stack's backfill; ${todo.length} to do: ` +
+      `${todo.reduce((s, w) => s + w.requests, 0)} request(s), weight ${Math.round(weight * 100) / 100} over ${estimate.days} day(s)`,
+  );
+  return {
+    ...empty,
+    windows,
+    plannedWindows: plan.windows.length,
+    skippedWindows: plan.windows.length - todo.length,
+    skippedDates,
+    requests: todo.reduce((sum, w) => sum + w.requests, 0),
+    weight,
+    minimumWeight: plan.minimumWeight,
+    fullWeight: plan.weight,
+    days: estimate.days,
+  };
+}
+
 /** Builds the backfill planner's handler (the Lambda's, and the local run's). */
 export function createBackfillPlanHandler(deps: BackfillPlanDeps): (event: unknown) => Promise<BackfillRunPlan> {
-  return async (event: unknown) => planBackfillRun(parseBackfillEvent(event), deps);
+  return async (event: unknown) => {
+    const parsed = parseBackfillEvent(event);
+    return "request" in parsed ? planLocationBackfill(parsed, deps) : planBackfillRun(parsed, deps);
+  };
 }

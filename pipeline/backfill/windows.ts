@@ -136,11 +136,17 @@ function balancedSizes(dates: number, count: number): number[] {
  * whose windows are at most MAX_WINDOW_DAYS long, the one of least weight, then fewest requests,
  * then shortest windows.
  */
-function cutSegment(segment: DateSegment, locations: number, variables: number, maxWeight: number): number[] {
+function cutSegment(
+  segment: DateSegment,
+  locations: number,
+  variables: number,
+  maxWeight: number,
+  rowLocations: number,
+): number[] {
   const dates = segment.frames.length;
   const extra = segment.frames[dates - 1]?.extraDays ?? 0;
   const usefulDays = Math.max(14, Math.ceil(140 / Math.max(1, variables)));
-  const longest = Math.min(MAX_WINDOW_DAYS, Math.max(usefulDays, Math.floor(MAX_WINDOW_ROWS / (24 * locations))));
+  const longest = Math.min(MAX_WINDOW_DAYS, Math.max(usefulDays, Math.floor(MAX_WINDOW_ROWS / (24 * rowLocations))));
   let best: { sizes: number[]; weight: number; requests: number } | undefined;
   for (let count = Math.ceil(dates / longest); count <= dates; count++) {
     const sizes = balancedSizes(dates, count);
@@ -182,14 +188,22 @@ export function planWindows(
   settings: PipelineSettings,
   range: { readonly from: string; readonly to: string },
   today: string,
+  options: {
+    /**
+     * Locations the window's transform holds, when more than it fetches: a location backfill
+     * writes each date again with the stack's locations too. Default settings.locations.length.
+     */
+    readonly rowLocations?: number;
+  } = {},
 ): WindowPlan {
   const { from, to } = range;
   const variables = settings.hourlyVariables.length + settings.dailyVariables.length;
   const locations = settings.locations.length;
+  const rowLocations = Math.max(locations, options.rowLocations ?? 0);
   const windows: BackfillWindow[] = [];
   for (const segment of segmentDates(settings, from, to, today)) {
     let offset = 0;
-    for (const size of cutSegment(segment, locations, variables, settings.http.maxWeightPerRequest)) {
+    for (const size of cutSegment(segment, locations, variables, settings.http.maxWeightPerRequest, rowLocations)) {
       const frames = segment.frames.slice(offset, offset + size);
       offset += size;
       const window: DateSegment = {

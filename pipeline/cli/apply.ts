@@ -2,11 +2,14 @@
  * `npm run pipeline -- apply <file>...`: the drop zone on this machine. Each file is put into
  * applications/incoming/ of the local applications bucket (s3rver under <data-dir>/s3, as
  * `npm start` uses) and its "Object Created" event handed to the same processing the Lambda
- * runs; each row's decision is printed. The next `npm start` fetches the accepted locations.
+ * runs; each row's decision is printed. The next `npm start` fetches the accepted locations, and
+ * the history of those accepted with a start_date is fetched at once (as the backfill EventBridge
+ * starts on AWS), unless --no-history.
  */
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import {
+  backfillRequestKey,
   INCOMING_PREFIX,
   formatReason,
   objectBackfillQueue,
@@ -22,6 +25,7 @@ import type { PipelineSettings } from "../core/settings";
 import { bareEtag, S3ObjectStore } from "../core/storage";
 import { LOCAL_BUCKETS } from "../local/local-buckets";
 import { startLocalS3 } from "../local/s3-server";
+import { runLocalHistory } from "./backfill";
 
 /** One row's decision, as `--json` prints it. */
 export interface AppliedRow {
@@ -42,6 +46,11 @@ export interface ApplyOptions {
   readonly dataDir: string;
   /** Where the human-readable lines go (not used for --json). */
   readonly print: (line: string) => void;
+  /**
+   * Fetch the history of locations accepted with a start_date right away, as the backfill
+   * EventBridge starts on AWS (runLocalHistory), under this daily budget; absent: only queued.
+   */
+  readonly history?: { readonly maxWeightPerDay: number };
 }
 
 /** The rows of one processed file, in row order, a whole-file rejection as one row. */
@@ -73,6 +82,7 @@ export async function applyLocalFiles(options: ApplyOptions): Promise<AppliedRow
   const client = s3.client();
   const store = new S3ObjectStore(client, LOCAL_BUCKETS.applications);
   const rows: AppliedRow[] = [];
+  const requests: string[] = [];
   try {
     for (const file of options.files) {
       const body = await readFile(file);
@@ -96,6 +106,7 @@ export async function applyLocalFiles(options: ApplyOptions): Promise<AppliedRow
           log: () => undefined,
         },
       );
+      requests.push(...result.backfills.map((b) => backfillRequestKey(b.locationId)));
       const fileRows = appliedRows(file, result);
       rows.push(...fileRows);
       for (const row of fileRows) {
@@ -115,6 +126,15 @@ export async function applyLocalFiles(options: ApplyOptions): Promise<AppliedRow
   } finally {
     client.destroy();
     await s3.close();
+  }
+  if (options.history && requests.length > 0) {
+    await runLocalHistory({
+      settings: options.settings,
+      maxWeightPerDay: options.history.maxWeightPerDay,
+      dataDir: options.dataDir,
+      requests: [...new Set(requests)],
+      print: options.print,
+    });
   }
   return rows;
 }

@@ -459,3 +459,71 @@ export async function runDeployedBackfill(options: DeployedBackfillOptions): Pro
   }
   return status;
 }
+
+/** Options of the local history of accepted locations. */
+export interface LocalHistoryOptions {
+  readonly settings: PipelineSettings;
+  readonly maxWeightPerDay: number;
+  readonly dataDir: string;
+  /** Keys of request objects in the local applications bucket, as the intake wrote them. */
+  readonly requests: readonly string[];
+  readonly print: (line: string) => void;
+}
+
+/**
+ * Fetches the history of accepted locations on this machine, as EventBridge starts it on AWS
+ * for each request object the intake writes: the real backfill definition with `{request}`,
+ * against s3rver and the embedded fake Open-Meteo. Returns each execution's status.
+ */
+export async function runLocalHistory(options: LocalHistoryOptions): Promise<string[]> {
+  const { print } = options;
+  const s3 = await startLocalS3({
+    directory: path.join(options.dataDir, "s3"),
+    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated, LOCAL_BUCKETS.applications],
+  });
+  const fake = await startFakeOpenMeteo();
+  const client = s3.client();
+  try {
+    const settings = { ...options.settings, forecastApiUrl: fake.forecastUrl, archiveApiUrl: fake.archiveUrl };
+    const functions = createLocalFunctions({
+      settings,
+      rawStore: new S3ObjectStore(client, LOCAL_BUCKETS.raw),
+      curatedStore: new S3ObjectStore(client, LOCAL_BUCKETS.curated),
+      applicationsStore: new S3ObjectStore(client, LOCAL_BUCKETS.applications),
+      stack: "local",
+      catchUpDays: 1,
+      maxDatesPerRun: 1,
+      backfillMaxWeightPerDay: options.maxWeightPerDay,
+    });
+    const statuses: string[] = [];
+    for (const request of options.requests) {
+      let plan: BackfillRunPlan | undefined;
+      const planning = functions.backfillPlan as NonNullable<LocalFunctions["backfillPlan"]>;
+      const machine = new LocalStateMachine({
+        stack: "local",
+        definition: "backfill",
+        functions: {
+          ...functions,
+          backfillPlan: async (event) => (plan = (await planning(event)) as BackfillRunPlan),
+        },
+      });
+      const outcome = await machine.run({ request });
+      const name = plan?.location?.name ?? request;
+      if (outcome.status === "SUCCEEDED") {
+        print(
+          `History of ${name} (${plan?.from} to ${plan?.to}, embedded fake Open-Meteo: SYNTHETIC values): ` +
+            `${plan?.windows.length ?? 0} window(s) added to the dates' files, ${plan?.skippedDates ?? 0} date(s) without files left to the stack's backfill`,
+        );
+      } else {
+        const why = machine.topic.map((a) => a.message).join("\n") || outcome.cause || outcome.error || "";
+        print(`History of ${name}: ${outcome.status}. ${why}`);
+      }
+      statuses.push(outcome.status);
+    }
+    return statuses;
+  } finally {
+    client.destroy();
+    await fake.close();
+    await s3.close();
+  }
+}

@@ -566,7 +566,8 @@ program
   .option("--stack <name>", "the stack whose locations, variables and limits apply (default: embedded defaults)")
   .option("--data-dir <dir>", "where the local buckets live", ".local-data")
   .option("--json", "print one JSON array of {file, row, name, decision, id?, reasons?} on stdout")
-  .action(async (files: string[], options: { stack?: string; dataDir: string; json?: boolean }) => {
+  .option("--no-history", "only queue the history of locations accepted with a start_date, do not fetch it now")
+  .action(async (files: string[], options: { stack?: string; dataDir: string; json?: boolean; history: boolean }) => {
     const { config } = configOf(options.stack);
     const rows = await load<typeof Apply>("./apply").applyLocalFiles({
       files,
@@ -578,6 +579,7 @@ program
       },
       dataDir: path.resolve(options.dataDir),
       print: options.json ? () => undefined : (line) => console.log(line),
+      ...(options.history ? { history: { maxWeightPerDay: config.backfill.maxWeightPerDay } } : {}),
     });
     if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     else {

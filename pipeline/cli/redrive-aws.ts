@@ -12,7 +12,13 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { redriveDeadLetters, type RedriveClients, type RedriveOptions, type RedriveResult } from "../operations";
+import {
+  isBackfillInput,
+  redriveDeadLetters,
+  type RedriveClients,
+  type RedriveOptions,
+  type RedriveResult,
+} from "../operations";
 import { PROJECT_DIR } from "../local/build";
 
 /** The stack output holding the run dead-letter queue's URL. */
@@ -129,7 +135,7 @@ export function createAwsRedriveClients(targets: AwsRedriveTargets): RedriveClie
       );
     },
     startRun: async (input, name) => {
-      const window = input.from !== undefined;
+      const window = isBackfillInput(input);
       const stateMachineArn = window ? targets.backfillStateMachineArn : targets.stateMachineArn;
       if (stateMachineArn === undefined) {
         throw new Error(

@@ -79,6 +79,8 @@ export class Applications extends pulumi.ComponentResource {
   public readonly deadLetters: aws.sqs.Queue;
   public readonly notices: aws.sns.Topic;
   public readonly submitterRole: aws.iam.Role;
+  /** Sends every event of the bucket to EventBridge: a rule on the bucket's events depends on it. */
+  public readonly notification: aws.s3.BucketNotification;
 
   /** `name` is the pipeline's (`<project>-<stack>`); resources are `<name>-applications…`. */
   constructor(name: string, args: ApplicationsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -94,6 +96,7 @@ export class Applications extends pulumi.ComponentResource {
       { bucket: bucket.bucket.id, eventbridge: true },
       parent,
     );
+    this.notification = notification;
 
     this.notices = new aws.sns.Topic(
       physicalName("sns-topic", `${name}-notices`, { autoNamed: true }),

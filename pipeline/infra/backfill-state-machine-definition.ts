@@ -5,6 +5,9 @@
  *   PlanBackfill          the windows still to do ({from, to} in; complete windows skipped)
  *   EachWindow (Distributed Map over $.windows, MaxConcurrency from config, no failure tolerated)
  *     HasNotBefore -> WaitForBudget      a window of a later day's budget waits for 00:00 UTC
+ *     WhichLocations -> IngestLocations, LocationsRateLimited, TransformLocations
+ *                                        an accepted location's history ({request} in): its window
+ *                                        fetched for it alone, then added to the dates' files
  *     IngestWindow                       fetch the window (stored bodies are not fetched again)
  *     RateLimited? -> WaitForRateLimit   an hourly or daily 429: wait for the reset, then go on
  *     TransformWindow                    one Parquet file per dataset per date
@@ -49,7 +52,10 @@ export interface BackfillStateMachineTargets {
 /** The Map Run label: child executions are named `<state machine>/Window:<id>`. */
 export const WINDOW_MAP_LABEL = "Window";
 
-/** Builds the backfill definition; the input is `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "spread"?: true}`. */
+/**
+ * Builds the backfill definition; the input is `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "spread"?: true}`,
+ * or `{"request": "applications/backfill-requests/<id>.json"}` for an accepted location's history.
+ */
 export function buildBackfillDefinition(t: BackfillStateMachineTargets): Record<string, unknown> {
   if (!Number.isInteger(t.maxConcurrency) || t.maxConcurrency < 1) {
     throw new RangeError(`backfillMaxConcurrency is ${t.maxConcurrency}; it must be a whole number, 1 or more`);
@@ -83,6 +89,62 @@ export function buildBackfillDefinition(t: BackfillStateMachineTargets): Record<
         },
       }
     : {};
+  // Beside the item, not in place of it: `$.locations` and `$.request` stay for the transform and a failure.
+  const locationStates = {
+    IngestLocations: {
+      ...lambdaTask(
+        t.ingestFunctionArn,
+        [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],
+        "LocationsRateLimited",
+        "IngestLocationsFailed",
+      ),
+      Parameters: {
+        FunctionName: t.ingestFunctionArn,
+        Payload: { "from.$": "$.from", "to.$": "$.to", "locations.$": "$.locations" },
+      },
+      // The output as it is (resumeAt may be absent, which a selected path may not be).
+      ResultSelector: { "Payload.$": "$.Payload" },
+      ResultPath: "$.ingested",
+      OutputPath: "$",
+    },
+    LocationsRateLimited: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.ingested.Payload.resumeAt", IsPresent: true, Next: "WaitForLocationsRateLimit" }],
+      Default: "TransformLocations",
+    },
+    WaitForLocationsRateLimit: { Type: "Wait", TimestampPath: "$.ingested.Payload.resumeAt", Next: "IngestLocations" },
+    TransformLocations: {
+      ...lambdaTask(t.transformFunctionArn, [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT], "", "TransformLocationsFailed"),
+      Parameters: {
+        FunctionName: t.transformFunctionArn,
+        Payload: {
+          "from.$": "$.from",
+          "to.$": "$.to",
+          "keys.$": "$.ingested.Payload.keys",
+          "locations.$": "$.locations",
+        },
+      },
+      ResultSelector: { "from.$": "$.Payload.date", "files.$": "States.ArrayLength($.Payload.files)" },
+      ...(load ? { ResultPath: "$.transformed", Next: "LoadWindow" } : { Next: undefined, End: true }),
+      OutputPath: "$",
+    },
+    // Redriven, the request is planned again: dates already holding the location are skipped.
+    IngestLocationsFailed: {
+      Type: "Pass",
+      Parameters: { step: "IngestLocations", input: { "request.$": "$.request" }, keys: [], "failure.$": "$.failure" },
+      Next: "AlertWindowFailure",
+    },
+    TransformLocationsFailed: {
+      Type: "Pass",
+      Parameters: {
+        step: "TransformLocations",
+        input: { "request.$": "$.request" },
+        "keys.$": "$.ingested.Payload.keys",
+        "failure.$": "$.failure",
+      },
+      Next: "AlertWindowFailure",
+    },
+  };
   const windowStates = {
     HasNotBefore: {
       Type: "Choice",
@@ -91,10 +153,17 @@ export function buildBackfillDefinition(t: BackfillStateMachineTargets): Record<
         ...(load ? [{ Variable: "$.loadOnly", IsPresent: true, Next: "LoadWindow" }] : []),
         { Variable: "$.notBefore", IsPresent: true, Next: "WaitForBudget" },
       ],
-      Default: "IngestWindow",
+      Default: "WhichLocations",
     },
     // The day's budget is used up: wait for the day this window was planned on.
-    WaitForBudget: { Type: "Wait", TimestampPath: "$.notBefore", Next: "IngestWindow" },
+    WaitForBudget: { Type: "Wait", TimestampPath: "$.notBefore", Next: "WhichLocations" },
+    // An accepted location's history: its own states, which keep the item (its locations and request).
+    WhichLocations: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.locations", IsPresent: true, Next: "IngestLocations" }],
+      Default: "IngestWindow",
+    },
+    ...locationStates,
     IngestWindow: lambdaTask(
       t.ingestFunctionArn,
       [RETRY_LAMBDA_SERVICE, RETRY_TRANSIENT],

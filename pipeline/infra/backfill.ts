@@ -6,10 +6,12 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { BACKFILL_REQUESTS_PREFIX } from "../applications";
 import { createBackfillPlanHandler, type BackfillRunPlan } from "../backfill";
 import { DATASETS } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import { createS3Client, S3ObjectStore } from "../core/storage";
+import { registryReadStatements } from "./applications";
 import { buildBackfillDefinition, WINDOW_MAP_LABEL } from "./backfill-state-machine-definition";
 import { physicalName } from "./names";
 import { PipelineFunction } from "./pipeline-function";
@@ -27,6 +29,8 @@ export interface BackfillArgs {
   /** The stack file, for the planner's messages. */
   readonly source: string;
   readonly curatedBucket: { readonly name: pulumi.Output<string>; readonly arn: pulumi.Output<string> };
+  /** The applications bucket: the planner reads an accepted location's history request and the registry there. */
+  readonly applicationsBucket: { readonly name: pulumi.Output<string>; readonly arn: pulumi.Output<string> };
   readonly ingestFunctionArn: pulumi.Output<string>;
   readonly transformFunctionArn: pulumi.Output<string>;
   /** The warehouse's load function; undefined where the stack has no warehouse. */
@@ -50,6 +54,7 @@ export class Backfill extends pulumi.ComponentResource {
     const parent = { parent: this };
     const { settings } = args;
     const curatedBucketName = args.curatedBucket.name;
+    const applicationsBucketName = args.applicationsBucket.name;
 
     this.plan = new PipelineFunction(
       `${name}-backfill`,
@@ -68,16 +73,27 @@ export class Backfill extends pulumi.ComponentResource {
             // Exactly the partitions plan.ts lists to skip complete windows.
             Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
           },
+          // An accepted location's history: its request object, and the registry to size its windows.
+          {
+            Sid: "ReadHistoryRequests",
+            Effect: "Allow",
+            Action: ["s3:GetObject"],
+            Resource: [pulumi.interpolate`${args.applicationsBucket.arn}/${BACKFILL_REQUESTS_PREFIX}*`],
+          },
+          ...registryReadStatements(args.applicationsBucket.arn),
         ],
-        excludePackages: ["ky", "hyparquet-writer"],
-        callbackFactory: () =>
-          createBackfillPlanHandler({
+        excludePackages: ["ky", "hyparquet-writer", "csv-parse", "luxon"],
+        callbackFactory: () => {
+          const client = createS3Client();
+          return createBackfillPlanHandler({
             settings,
-            curatedStore: new S3ObjectStore(createS3Client(), curatedBucketName.get()),
+            curatedStore: new S3ObjectStore(client, curatedBucketName.get()),
+            applicationsStore: new S3ObjectStore(client, applicationsBucketName.get()),
             maxWeightPerDay: args.maxWeightPerDay,
             source: args.source,
             loadCompleteWindows: args.loadFunctionArn !== undefined,
-          }),
+          });
+        },
       },
       parent,
     );

@@ -20,6 +20,7 @@ import { createAlarms } from "./alarms";
 import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
 import { Backfill, BACKFILL_PLAN_TIMEOUT_SECONDS } from "./backfill";
 import { createDashboard } from "./dashboard";
+import { HistoryRequests } from "./history-requests";
 import type { StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
@@ -82,6 +83,8 @@ export class WeatherPipeline extends pulumi.ComponentResource {
   /** The PostgreSQL warehouse; undefined where the stack leaves it off. */
   public readonly warehouse: Warehouse | undefined;
   public readonly backfill: Backfill;
+  /** Starts the backfill of an accepted location's history when its request object is created. */
+  public readonly history: HistoryRequests;
   /** The CloudWatch dashboard; its `url` opens it in the console. */
   public readonly dashboard: awsx.classic.cloudwatch.Dashboard;
 
@@ -339,6 +342,16 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             Condition: { StringLike: { "s3:prefix": RAW_DATE_PREFIXES } },
           },
           { Sid: "PutCuratedObjects", Effect: "Allow", Action: ["s3:PutObject"], Resource: curatedObjects },
+          // An accepted location's history reads each date's files' source-keys (add-locations.ts).
+          { Sid: "GetCuratedObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: curatedObjects },
+          {
+            // So that a date without files is a 404, not an AccessDenied it could not tell apart.
+            Sid: "TellMissingCuratedObjects",
+            Effect: "Allow",
+            Action: ["s3:ListBucket"],
+            Resource: [this.curatedBucket.arn],
+            Condition: { StringLike: { "s3:prefix": DATASETS.map((dataset) => `${dataset}/date=*`) } },
+          },
           ...transformSourceStatements,
         ],
         // hyparquet stays: the writer depends on it.
@@ -498,6 +511,41 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: [scheduleRole.policy] },
     );
 
+    this.backfill = new Backfill(
+      name,
+      {
+        settings,
+        maxWeightPerDay: config.backfill.maxWeightPerDay,
+        maxConcurrency: config.backfill.maxConcurrency,
+        logRetentionDays: config.logRetentionDays,
+        source: `Pulumi.${context.stack}.yaml`,
+        curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
+        applicationsBucket: { name: applicationsBucketName, arn: this.applicationsBucket.arn },
+        ingestFunctionArn: this.ingest.function.arn,
+        transformFunctionArn: this.transform.function.arn,
+        ...(load ? { loadFunctionArn: load.function.arn } : {}),
+        alertTopicArn: this.alerting.topic.arn,
+        alertKeyArn: this.alerting.key.arn,
+        deadLetterQueueArn: this.alerting.runDeadLetters.arn,
+        deadLetterQueueUrl: this.alerting.runDeadLetters.url,
+        accountId,
+        region,
+      },
+      parent,
+    );
+
+    // An accepted location's backfill request starts the backfill of its history.
+    this.history = new HistoryRequests(
+      name,
+      {
+        bucketName: applicationsBucketName,
+        stateMachineArn: this.backfill.stateMachine.arn,
+        accountId,
+        dependsOn: [this.applications.notification],
+      },
+      parent,
+    );
+
     const alarms = !config.alerts.alarmsEnabled
       ? []
       : createAlarms(
@@ -517,33 +565,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
               "run-dlq": this.alerting.runDeadLetters.name,
               "schedule-dlq": this.alerting.scheduleDeadLetters.name,
               "intake-dlq": this.applications.deadLetters.name,
+              "history-dlq": this.history.deadLetters.name,
             },
             freshnessHours: config.alerts.freshnessHours,
           },
           parent,
         );
-
-    this.backfill = new Backfill(
-      name,
-      {
-        settings,
-        maxWeightPerDay: config.backfill.maxWeightPerDay,
-        maxConcurrency: config.backfill.maxConcurrency,
-        logRetentionDays: config.logRetentionDays,
-        source: `Pulumi.${context.stack}.yaml`,
-        curatedBucket: { name: curatedBucketName, arn: this.curatedBucket.arn },
-        ingestFunctionArn: this.ingest.function.arn,
-        transformFunctionArn: this.transform.function.arn,
-        ...(load ? { loadFunctionArn: load.function.arn } : {}),
-        alertTopicArn: this.alerting.topic.arn,
-        alertKeyArn: this.alerting.key.arn,
-        deadLetterQueueArn: this.alerting.runDeadLetters.arn,
-        deadLetterQueueUrl: this.alerting.runDeadLetters.url,
-        accountId,
-        region,
-      },
-      parent,
-    );
 
     this.dashboard = createDashboard(
       `${name}-dashboard`,
@@ -573,6 +600,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           run: this.alerting.runDeadLetters,
           schedule: this.alerting.scheduleDeadLetters,
           intake: this.applications.deadLetters,
+          history: this.history.deadLetters,
         },
         deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
         alarms,

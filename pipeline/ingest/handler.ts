@@ -67,7 +67,36 @@ export function parseWindowEvent(event: unknown): WindowIngestInput | undefined 
   assertIsoDate(from, "the window's from");
   assertIsoDate(to, "the window's to");
   if (to < from) throw new RangeError(`the window's to (${to}) is before its from (${from}); swap them`);
-  return { from, to };
+  const { locations } = event as { locations?: unknown };
+  if (locations === undefined) return { from, to };
+  return { from, to, locations: windowLocations(locations) };
+}
+
+/** A location backfill window's locations, each checked: a name and coordinates in range. */
+function windowLocations(value: unknown): Location[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError(
+      `the window's locations are ${describe(value)}; send [{"name": ..., "latitude": ..., "longitude": ...}, ...] or leave them out`,
+    );
+  }
+  return value.map((l: unknown, i) => {
+    const { name, latitude, longitude } = (l ?? {}) as { name?: unknown; latitude?: unknown; longitude?: unknown };
+    const ok =
+      typeof name === "string" &&
+      name.trim() !== "" &&
+      typeof latitude === "number" &&
+      latitude >= -90 &&
+      latitude <= 90 &&
+      typeof longitude === "number" &&
+      longitude >= -180 &&
+      longitude <= 180;
+    if (!ok) {
+      throw new TypeError(
+        `the window's locations[${i}] is ${describe(l)}; it needs a name, a latitude from -90 to 90 and a longitude from -180 to 180`,
+      );
+    }
+    return { name, latitude, longitude };
+  });
 }
 
 /** What one ingest invocation returns: a date's result, or a window's. */

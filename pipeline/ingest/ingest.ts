@@ -26,7 +26,7 @@ import {
 import { assertIsoDate, rawBodyKey, rawWindowBodyKey, rawWindowPrefix, requestManifestKey } from "../core/keys";
 import type { RequestManifest } from "../core/manifest";
 import { planRequests, planSegmentRequests, segmentDates, type PlannedRequest } from "./openmeteo-request";
-import type { Endpoint, PipelineSettings } from "../core/settings";
+import type { Endpoint, Location, PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 
 /** What to ingest. */
@@ -299,6 +299,11 @@ function failedIngest(
 export interface WindowIngestInput {
   readonly from: string;
   readonly to: string;
+  /**
+   * A location backfill's window: fetch these locations only (the stack's dates get them added,
+   * see transform's add-locations.ts); absent: the settings' locations.
+   */
+  readonly locations?: readonly Location[];
 }
 
 /** What a window's ingest stored; the transform takes `from`, `to` and `keys` once it is complete. */
@@ -350,7 +355,8 @@ export function limitResetAt(limit: "hourly" | "daily", now: Date): Date {
  * daily 429 does not fail: the result says when to come back (`resumeAt`).
  */
 export async function ingestWindow(input: WindowIngestInput, deps: IngestDeps): Promise<WindowIngestResult> {
-  const { settings, rawStore } = deps;
+  const { rawStore } = deps;
+  const settings = input.locations ? { ...deps.settings, locations: input.locations } : deps.settings;
   const now = deps.now ?? (() => new Date());
   const log = deps.log ?? ((line: string) => console.log(line));
   checkHttpSettings(settings);
@@ -396,7 +402,17 @@ export async function ingestWindow(input: WindowIngestInput, deps: IngestDeps): 
         log(
           `ingest ${what}: Open-Meteo's ${limit} limit is reached; ${kept.length} of ${total} bodies stored, resuming at ${resumeAt}`,
         );
-        return { from: input.from, to: input.to, keys: kept, planned: total, requests, weight, bytes, resumeAt, limit };
+        return {
+          from: input.from,
+          to: input.to,
+          keys: kept,
+          planned: total,
+          requests,
+          weight,
+          bytes,
+          resumeAt,
+          limit,
+        };
       }
       throw failedIngest(
         error,

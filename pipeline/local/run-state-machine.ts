@@ -162,6 +162,8 @@ export interface LocalPipelineDeps {
   readonly warehouse?: { readonly connect: () => Promise<WarehouseDatabase> };
   /** The backfill planner's budget (backfillMaxWeightPerDay); default 8,000. */
   readonly backfillMaxWeightPerDay?: number;
+  /** The applications bucket, where the backfill's planner reads a location's history request; default none. */
+  readonly applicationsStore?: ObjectStore;
 }
 
 /** Builds the functions exactly as the Lambda callbacks do (one cold start each). */
@@ -178,6 +180,7 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       log,
       // As the stack's planner: complete windows are loaded where there is a warehouse.
       loadCompleteWindows: deps.warehouse !== undefined,
+      ...(deps.applicationsStore ? { applicationsStore: deps.applicationsStore } : {}),
     }),
     plan: createPlanHandler({
       settings,

@@ -10,5 +10,5 @@ export const { planRunDates } = catchUp;
 export type { RunPlan } from "./catch-up";
 export const { createPlanHandler } = planHandler;
 export type { PlanHandlerDeps } from "./plan-handler";
-export const { redriveDeadLetters } = redrive;
+export const { isBackfillInput, redriveDeadLetters } = redrive;
 export type { DeadLetter, RedriveClients, RedriveOptions, RedriveResult } from "./redrive";

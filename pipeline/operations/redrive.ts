@@ -27,6 +27,13 @@ export interface RedriveInput {
   readonly loadOnly?: true;
   readonly from?: string;
   readonly to?: string;
+  /** A failed window of an accepted location's history: its request, started again on the backfill. */
+  readonly request?: string;
+}
+
+/** True for inputs of the backfill's state machine (a window, or a location's history). */
+export function isBackfillInput(input: RedriveInput): boolean {
+  return input.from !== undefined || input.request !== undefined;
 }
 
 /** A run the redrive started (or found already started under the same name). */
@@ -115,7 +122,13 @@ export function parseDeadLetterBody(body: string): RedriveInput {
       `the body is ${JSON.stringify(body.slice(0, 100))}; it must be a JSON object like {"date":"YYYY-MM-DD"}`,
     );
   }
-  const { from, to } = parsed as { from?: unknown; to?: unknown };
+  const { from, to, request } = parsed as { from?: unknown; to?: unknown; request?: unknown };
+  if (request !== undefined) {
+    if (typeof request !== "string" || !request.endsWith(".json")) {
+      throw new Error(`its request is ${JSON.stringify(request)}; a location's history names its request object's key`);
+    }
+    return { request };
+  }
   if (from !== undefined || to !== undefined) {
     if (typeof from !== "string" || typeof to !== "string") {
       throw new Error(
@@ -144,6 +157,11 @@ export function redriveExecutionName(input: RedriveInput, messageIds: readonly s
     .update([...messageIds].sort().join("\n"))
     .digest("hex")
     .slice(0, 16);
+  if (input.request !== undefined) {
+    // Execution names allow [0-9A-Za-z_-] and 80 characters: the location id, cut, is enough with the hash.
+    const id = (input.request.split("/").pop() ?? "").replace(/\.json$/, "").replace(/[^0-9A-Za-z_-]/g, "-");
+    return `redrive-history-${id.slice(0, 40)}-${hash}`;
+  }
   if (input.from !== undefined) return `redrive-backfill-${input.from}-${input.to ?? ""}-${hash}`;
   return `redrive-${input.date ?? "scheduled"}${input.loadOnly ? "-load" : ""}-${hash}`;
 }
@@ -232,7 +250,12 @@ async function redriveOnce(
         log(`message ${message.messageId} left in the queue: ${reason}`);
         continue;
       }
-      const groupKey = input.from !== undefined ? `window ${input.from} ${input.to ?? ""}` : (input.date ?? "");
+      const groupKey =
+        input.request !== undefined
+          ? `history ${input.request}`
+          : input.from !== undefined
+            ? `window ${input.from} ${input.to ?? ""}`
+            : (input.date ?? "");
       const group = groups.get(groupKey) ?? { input, messages: [] };
       group.messages.push(message);
       // One run per date: a full run of it also loads it, so a load-only input gives way to a full one.
@@ -248,11 +271,13 @@ async function redriveOnce(
   const ordered = [...groups.entries()].sort(([a], [b]) => (a === "" ? 1 : b === "" ? -1 : a < b ? -1 : 1));
   for (const [, { input, messages }] of ordered) {
     const what =
-      input.from !== undefined
-        ? `the backfill window ${input.from} to ${input.to ?? ""}`
-        : input.date
-          ? `${input.date}${input.loadOnly ? " (load only)" : ""}`
-          : "a scheduled run (yesterday and catch-up)";
+      input.request !== undefined
+        ? `the history of ${input.request}`
+        : input.from !== undefined
+          ? `the backfill window ${input.from} to ${input.to ?? ""}`
+          : input.date
+            ? `${input.date}${input.loadOnly ? " (load only)" : ""}`
+            : "a scheduled run (yesterday and catch-up)";
     const count = `${messages.length} message(s)`;
     if (dryRun) {
       log(`would start ${what} for ${count}`);

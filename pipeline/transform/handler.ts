@@ -6,12 +6,19 @@ import { assertIsoDate } from "../core/keys";
 import type { PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 import { formatTransformMetricLine } from "./metrics";
-import { transformRawObjects, type TransformResult } from "./transform";
+import { addLocationsToDates } from "./add-locations";
+import { transformRawObjects, type TransformDeps, type TransformResult } from "./transform";
 
 /** Input of the transform function: what ingest returned (a date's, or a backfill window's). */
 export type TransformEvent =
   | { readonly date: string; readonly keys: readonly string[] }
-  | { readonly from: string; readonly to: string; readonly keys: readonly string[] };
+  | {
+      readonly from: string;
+      readonly to: string;
+      readonly keys: readonly string[];
+      /** A location backfill's window: these locations are added to the dates' files (add-locations.ts). */
+      readonly locations?: readonly { readonly name: string }[];
+    };
 
 function describe(value: unknown): string {
   return JSON.stringify(value)?.slice(0, 200) ?? String(value);
@@ -32,7 +39,18 @@ export function parseTransformEvent(event: unknown): TransformEvent {
     if (!Array.isArray(e.keys) || !e.keys.every((k): k is string => typeof k === "string")) {
       throw new TypeError(`the transform event's keys are ${describe(e.keys)}; they must be a list of raw object keys`);
     }
-    return { from: e.from, to: e.to, keys: e.keys };
+    const locations = (event as { locations?: unknown }).locations;
+    if (locations === undefined) return { from: e.from, to: e.to, keys: e.keys };
+    if (
+      !Array.isArray(locations) ||
+      locations.length === 0 ||
+      !locations.every((l): l is { name: string } => typeof (l as { name?: unknown })?.name === "string")
+    ) {
+      throw new TypeError(
+        `the transform event's locations are ${describe(locations)}; a location backfill's window names them as [{"name": ...}, ...]`,
+      );
+    }
+    return { from: e.from, to: e.to, keys: e.keys, locations: locations.map((l) => ({ name: l.name })) };
   }
   if (typeof e.date !== "string") {
     throw new TypeError(
@@ -51,7 +69,14 @@ export async function handleTransformEvent(
   event: unknown,
   deps: { settings: PipelineSettings; rawStore: ObjectStore; curatedStore: ObjectStore; writtenBy?: string },
 ): Promise<TransformResult> {
-  return transformRawObjects(parseTransformEvent(event), deps);
+  return transformEvent(parseTransformEvent(event), deps);
+}
+
+/** A date's or a window's transform, or a location backfill's window added to its dates. */
+function transformEvent(event: TransformEvent, deps: TransformDeps): Promise<TransformResult> {
+  return "locations" in event && event.locations
+    ? addLocationsToDates({ ...event, locations: event.locations }, deps)
+    : transformRawObjects(event, deps);
 }
 
 /** What the transform Lambda is built from. */
@@ -79,7 +104,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): (event: unkn
   const log = deps.log ?? ((line: string) => console.log(line));
   const now = deps.now ?? (() => new Date());
   return async (event: unknown) => {
-    const result = await transformRawObjects(parseTransformEvent(event), deps);
+    const result = await transformEvent(parseTransformEvent(event), deps);
     // Emitted only after every file is written: the freshness alarm must not see a failed run.
     log(formatTransformMetricLine(result, deps.stack, now()));
     return result;

@@ -2,12 +2,15 @@
  * Transform: raw Open-Meteo bodies of a date into typed, date-partitioned Parquet files.
  * (Values as plain constants: see ingest/index.ts.)
  */
+import * as addLocations from "./add-locations";
 import * as handler from "./handler";
 import * as parquet from "./parquet";
 import * as transform from "./transform";
 
 export const { createTransformHandler, handleTransformEvent, parseTransformEvent } = handler;
 export type { TransformEvent, TransformHandlerDeps } from "./handler";
+export const { addLocationsToDates } = addLocations;
+export type { AddLocationsInput, AddLocationsResult } from "./add-locations";
 export const {
   DatasetParquetWriter,
   DEFAULT_ROW_GROUP_ROWS,

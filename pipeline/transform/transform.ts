@@ -165,7 +165,17 @@ const BLOCK_OF: Readonly<Record<Dataset, "hourly" | "daily">> = {
  * Bodies are streamed from the store: memory holds one location of a body, however many the
  * request had.
  */
-export async function transformRawObjects(input: TransformInput, deps: TransformDeps): Promise<TransformResult> {
+export async function transformRawObjects(
+  input: TransformInput,
+  deps: TransformDeps,
+  options: {
+    /**
+     * Take from bodies serving more dates than `from` to `to` only those dates (instead of
+     * refusing them): a date's files rewritten from a backfill window's bodies (add-locations.ts).
+     */
+    readonly clipToRange?: boolean;
+  } = {},
+): Promise<TransformResult> {
   const { settings, rawStore, curatedStore } = deps;
   const first = "date" in input ? input.date : input.from;
   const last = "date" in input ? input.date : input.to;
@@ -207,7 +217,7 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
   for (const key of keys) {
     const manifest = await readRequestManifest(rawStore, key);
     const served = servedDates(manifest);
-    if (served.from < first || served.to > last) {
+    if (!options.clipToRange && (served.from < first || served.to > last)) {
       throw new TransformError(
         `${key}: its manifest is for ${served.from === served.to ? served.from : `${served.from} to ${served.to}`}, not ${what}; pass the keys ingest returned for ${what}`,
       );
@@ -228,7 +238,9 @@ export async function transformRawObjects(input: TransformInput, deps: Transform
       locations: manifest.locations.length,
     };
     const dates: DayFrame[] = [];
-    for (let date = served.from; date <= served.to; date = addDays(date, 1)) dates.push(frames.get(date) as DayFrame);
+    const from = served.from < first ? first : served.from;
+    const to = served.to > last ? last : served.to;
+    for (let date = from; date <= to; date = addDays(date, 1)) dates.push(frames.get(date) as DayFrame);
     await scanOpenMeteoStream(await rawStore.getObjectStream(key), key, expect, (location) => {
       const name = (manifest.locations[location.index] as { name: string }).name;
       for (const frame of dates) {
@@ -710,7 +722,7 @@ async function putCuratedFile(
 }
 
 /** Reads and checks the request manifest stored beside a raw body. */
-async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise<RequestManifest> {
+export async function readRequestManifest(store: ObjectStore, bodyKey: string): Promise<RequestManifest> {
   const key = requestManifestKey(bodyKey);
   let bytes: Uint8Array;
   try {

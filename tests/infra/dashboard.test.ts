@@ -256,7 +256,13 @@ for (const stack of STACKS) {
         expect(stats).to.have.members(["p50", "p95", "Maximum"]);
       }
       const queues = ofType(plan, "aws:sqs/queue:Queue").map((q) => mockPhysicalName(q.name, q.inputs));
-      expect(queues).to.have.length(3);
+      // The run's and the schedule's, the applications intake's, and the history requests'.
+      expect(ofType(plan, "aws:sqs/queue:Queue").map((q) => q.name.slice(`${prefix}-`.length))).to.have.members([
+        "alerts-run-dlq",
+        "alerts-schedule-dlq",
+        "intake-dlq",
+        "history-dlq",
+      ]);
       for (const queue of queues) {
         for (const metric of AWS_PUBLISHED["AWS/SQS"]!.metrics) {
           expect(

@@ -42,6 +42,12 @@ function sampleNames(stack: string): { kind: NameKind; name: string; autoNamed: 
     auto("sns-topic", `${p}-notices`),
     auto("eventbridge-rule", `${p}-incoming`),
     auto("cloudwatch-alarm", `${p}-alarm-intake-dlq-waiting`),
+    // What starts an accepted location's history: the longest of each kind it names.
+    auto("eventbridge-rule", `${p}-history`),
+    auto("iam-role", `${p}-history-role`),
+    auto("iam-role-policy", `${p}-history-policy`),
+    auto("sqs-queue", `${p}-history-dlq`),
+    auto("cloudwatch-alarm", `${p}-alarm-history-dlq-waiting`),
     explicit("lambda-function", `${p}-intake`),
     explicit("log-group", `/aws/lambda/${p}-intake`),
     explicit("lambda-function", `${p}-transform`),

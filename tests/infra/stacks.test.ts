@@ -405,10 +405,13 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(ingestListing.find((st) => st.Sid === "ListBackfillWindows")?.Condition).to.deep.equal({
           StringLike: { "s3:prefix": ["open-meteo/forecast/backfill/*", "open-meteo/archive/backfill/*"] },
         });
-        // The backfill: its planner lists curated partitions only; its state machine starts its own
-        // children (Distributed Map) and nothing else.
+        // The backfill: its planner lists curated partitions, reads history requests and the
+        // registry (an accepted location's history); its state machine starts its own children
+        // (Distributed Map) and nothing else.
         expect(policy(`${prefix}-backfill-policy`)).to.deep.equal({
           ListCuratedDates: `s3:ListBucket on ${curated}`,
+          ReadHistoryRequests: `s3:GetObject on ${applications}/applications/backfill-requests/*`,
+          ...registry,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("backfill")}`,
         });
         const backfillArn = `arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:stateMachine:${prefix}-backfill`;
@@ -432,6 +435,9 @@ describe("infrastructure under Pulumi mocks", function () {
           GetRawObjects: `s3:GetObject on ${raw}/open-meteo/*`,
           TellMissingRawObjects: `s3:ListBucket on ${raw}`,
           PutCuratedObjects: `s3:PutObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
+          // A location's history writes the dates again from the raw keys their files list.
+          GetCuratedObjects: `s3:GetObject on ${curated}/weather_hourly/*,${curated}/weather_daily/*`,
+          TellMissingCuratedObjects: `s3:ListBucket on ${curated}`,
           WriteOwnLogs: `logs:CreateLogStream,logs:PutLogEvents on ${logs("transform")}`,
           ...transformSources,
         });
@@ -448,6 +454,7 @@ describe("infrastructure under Pulumi mocks", function () {
         ]);
         expect(conditions("transform")).to.deep.equal([
           { StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] } },
+          { StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] } },
           ...(names.length === 0 ? [] : [{ StringLike: { "s3:prefix": names.map((n) => `source_${n}/date=*`) } }]),
         ]);
         // The warehouse's load function where the stack has one (its own policy: tests/infra/warehouse.test.ts).
@@ -475,6 +482,9 @@ describe("infrastructure under Pulumi mocks", function () {
         // The transform may list exactly the prefixes it reads: S3 then answers a missing manifest
         // with 404 (its clear "re-run ingest" error), as it does only to a reader allowed to list.
         const transform = statementsOf(find(plan(), T.rolePolicy, `${prefix}-transform-policy`).inputs["policy"]);
+        expect(transform.find((st) => st.Sid === "TellMissingCuratedObjects")?.Condition).to.deep.equal({
+          StringLike: { "s3:prefix": ["weather_hourly/date=*", "weather_daily/date=*"] },
+        });
         expect(transform.find((st) => st.Sid === "TellMissingRawObjects")?.Condition).to.deep.equal({
           StringLike: { "s3:prefix": ["open-meteo/forecast/date=*", "open-meteo/archive/date=*"] },
         });
@@ -541,6 +551,7 @@ describe("infrastructure under Pulumi mocks", function () {
         expect(alarms.map((a) => a.name.slice(`${prefix}-alarm-`.length)).sort()).to.deep.equal(
           [
             "data-stale",
+            "history-dlq-waiting",
             "ingest-errors",
             "ingest-throttles",
             "intake-dlq-waiting",

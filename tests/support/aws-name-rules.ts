@@ -298,4 +298,5 @@ export const RESOURCE_NAMING: Readonly<Record<string, NamedType | null>> = {
   "weather-pipeline:query:QueryCatalog": null,
   "weather-pipeline:warehouse:Warehouse": null,
   "weather-pipeline:backfill:Backfill": null,
+  "weather-pipeline:history:HistoryRequests": null,
 };
