@@ -16,6 +16,7 @@ import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { ByteWriter, ParquetWriter, parquetWriteBuffer, type ColumnSource, type SchemaElement } from "hyparquet-writer";
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 import { serializeTCompactProtocol } from "hyparquet-writer/src/thrift.js";
+import { typedDictionary } from "hyparquet-writer/src/typed.js";
 
 const TIMESTAMP_MILLIS: SchemaElement = {
   name: "t",
@@ -224,6 +225,51 @@ describe("hyparquet-writer patch", () => {
         "DuckDB",
       );
     });
+    it("gives each call its own entries, in order of first occurrence, with one table reused from call to call", () => {
+      // Columns of different sizes and kinds one after another: entries of an earlier call must not
+      // leak into a later one, and a table grown by one call must serve a small one after it.
+      const reference = (values: Float64Array | Int32Array): { dictionary: number[]; indexes: number[] } => {
+        const seen = new Map<string, number>();
+        const dictionary: number[] = [];
+        const key = (v: number) => (Object.is(v, -0) ? "-0" : String(v));
+        const indexes = Array.from(values, (v) => {
+          let index = seen.get(key(v));
+          if (index === undefined) {
+            index = dictionary.push(v) - 1;
+            seen.set(key(v), index);
+          }
+          return index;
+        });
+        return { dictionary, indexes };
+      };
+      const columns = [
+        Float64Array.from({ length: 30_000 }, (_, i) => ((i * 7919) % 9000) / 10),
+        Float64Array.from({ length: 50 }, (_, i) => [0, -0, 1.5][i % 3] as number),
+        Int32Array.from({ length: 3000 }, (_, i) => (i * 37) % 1500),
+        Float64Array.from({ length: 24 }, (_, i) => 1.7e12 + i * 3.6e6),
+        Float64Array.from({ length: 30_000 }, (_, i) => ((i * 7919) % 9000) / 10 + 0.05),
+      ];
+      for (let round = 0; round < 2; round++) {
+        columns.forEach((values, c) => {
+          const built = typedDictionary(values);
+          const expected = reference(values);
+          expect(built, `column ${c}`).to.not.equal(undefined);
+          expectSameValues(Array.from(built!.dictionary as ArrayLike<number>), expected.dictionary, `column ${c}`);
+          expect(Array.from(built!.indexes), `column ${c}`).to.deep.equal(expected.indexes);
+        });
+      }
+      // Past maxEntries it gives up, and the next call still starts empty.
+      expect(
+        typedDictionary(
+          Float64Array.from({ length: 500 }, (_, i) => i),
+          100,
+        ),
+      ).to.equal(undefined);
+      expect(Array.from(typedDictionary(Float64Array.from([7, 7, 8]))!.dictionary as ArrayLike<number>)).to.deep.equal([
+        7, 8,
+      ]);
+    });
+
     it("chooses automatically without a Map lookup per value: a dictionary for API-rounded values, PLAIN for all-distinct ones", async () => {
       const rows = 20_000;
       const rounded = Float64Array.from({ length: rows }, (_, i) => Math.round(100 * Math.sin(i / 50)) / 10);
