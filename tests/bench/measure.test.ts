@@ -23,10 +23,9 @@ describe("bench: measureCommand", function () {
     );
     // Spawned while this process holds 400 MB: Linux's ru_maxrss of the child would include them
     // (it carries the forking process's RSS over the exec), its VmHWM does not.
-    let held: Buffer | undefined = Buffer.alloc(400 * MB, 1);
+    const held = Buffer.alloc(400 * MB, 1);
     const small = await measureCommand(process.execPath, ["-e", "console.log('done')"], { cwd: PROJECT_DIR });
     expect(held.byteLength).to.equal(400 * MB);
-    held = undefined;
     expect(big.processes).to.have.length(1);
     expect(big.stdout).to.equal("done\n");
     expect(big.processes[0]?.maxRssBytes).to.be.greaterThan(300 * MB);

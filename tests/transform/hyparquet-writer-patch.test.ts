@@ -460,7 +460,7 @@ describe("hyparquet-writer patch", () => {
     it("writes fields in order with the compact protocol's deltas, skips undefined ones, and names a bad field", () => {
       const bytes = (struct: Record<string, unknown>): string => {
         const writer = new ByteWriter();
-        serializeTCompactProtocol(writer, struct as never);
+        serializeTCompactProtocol(writer, struct);
         return Buffer.from(writer.getBytes()).toString("hex");
       };
       // field 1 i32 5: 0x15 0x0a; field 3 binary "ab": 0x28 0x02 0x61 0x62; field 20 true (delta > 15):
