@@ -188,6 +188,22 @@ describe("applications: an accepted start_date backfills that location (real bac
     }
   });
 
+  it("the stack's own backfill fetches the registry's locations with the config's, so dates it writes keep the accepted one", async () => {
+    const outcome = await machine().run({ from: "2026-11-13", to: "2026-11-15" });
+    expect(outcome.status, outcome.cause).to.equal("SUCCEEDED");
+    for (const date of dates("2026-11-13", "2026-11-15")) {
+      const names = new Set(
+        (await rowsOf(stores().curatedStore, curatedObjectKey("weather_hourly", date))).map((r) => r["location"]),
+      );
+      expect([...names].sort(), date).to.deep.equal(["berlin", "lisbon", "porto"]);
+    }
+    // And the history, run again, finds those dates holding porto already.
+    const requestsBefore = fake.requests.length;
+    const again = await machine().run({ request });
+    expect(again.status, again.cause).to.equal("SUCCEEDED");
+    expect(fake.requests.length).to.equal(requestsBefore);
+  });
+
   it("plans nothing for a location the config has by name (config wins), paced under the budget otherwise", async () => {
     const queue = objectBackfillQueue(zone.store("apps"));
     const clash = await queue.enqueueBackfill({
