@@ -13,7 +13,6 @@ import * as locationId from "./location-id";
 import * as notice from "./notice";
 import * as parse from "./parse";
 import * as processing from "./process";
-import * as quota from "./quota";
 import * as reasons from "./reasons";
 import * as registry from "./registry";
 import * as rules from "./rules";
@@ -49,7 +48,6 @@ export const { EXPECTED_HEADER, NonFiniteNumber, decodeText, parseApplicationFil
 export type { ParsedFile, RawRow } from "./parse";
 export const { ACCEPTED_FORMAT, REASONS_FORMAT, processApplicationEvent } = processing;
 export type { ApplicationsDeps, ProcessingResult, ProcessingStatus, WrittenOutputs } from "./process";
-export const { DEFAULT_MAX_DAILY_WEIGHT, dailyRunWeight } = quota;
 export const { formatReason, showValue } = reasons;
 export type { Reason, ReasonField } from "./reasons";
 export const {

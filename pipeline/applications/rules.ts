@@ -9,13 +9,14 @@
  * 2. its name appears on no other row of the file;
  * 3. it is not an existing location: not the same name, not within minDistanceKm of one (or of
  *    a row accepted earlier in the same file);
- * 4. the daily run, with it and the rows accepted before it, stays within maxDailyWeight.
+ * 4. the stack's runs, with it and the rows accepted before it, stay within maxDailyWeight and
+ *    maxHourlyWeight on their worst day and hour, counted as the config's check counts them.
  */
 import { addDays } from "../core/dates";
 import type { Location } from "../core/settings";
 import { distanceKm, locationIdOf, normalizeName } from "./location-id";
 import { NonFiniteNumber, type FieldName, type RawRow } from "./parse";
-import { dailyRunWeight } from "./quota";
+import { apiWeightUse, formatWeight } from "../config";
 import { showValue, type Reason } from "./reasons";
 
 /** The archive's first day: Open-Meteo's historical data starts here. */
@@ -24,14 +25,18 @@ export const FIRST_START_DATE = "1940-01-01";
 /** Longest accepted name. */
 export const MAX_NAME_LENGTH = 64;
 
-/** The limits of a stack (config keys applicationMaxBytes, applicationMinDistanceKm, maxDailyWeight). */
+/** The limits of a stack (config keys applicationMaxBytes, applicationMinDistanceKm, maxDailyWeight, maxHourlyWeight). */
 export interface ApplicationLimits {
   /** Largest file accepted, in bytes. */
   readonly maxBytes: number;
   /** A new location must be at least this far from every existing one, in km. */
   readonly minDistanceKm: number;
-  /** The daily run's API weight must stay at most this. */
+  /** A day of the stack's runs (its worst: every scheduled run and its catch-up dates) must stay at most this API weight. */
   readonly maxDailyWeight: number;
+  /** And its busiest clock hour at most this. */
+  readonly maxHourlyWeight: number;
+  /** The stack's runs, as its config checks them at deploy (config/api-quota.ts): the same worst case. */
+  readonly runs: { readonly scheduleCron: string; readonly catchUpDays: number; readonly maxDatesPerRun: number };
 }
 
 /** A location the stack already fetches. */
@@ -417,14 +422,37 @@ export function decideRows(rows: readonly RawRow[], ctx: DecisionContext): RowDe
         },
       ]);
     }
-    const weight = dailyRunWeight(ctx.variableCount, locationCount + 1);
-    if (weight > limits.maxDailyWeight) {
+    // The worst day and hour the config's own check counts (scheduled runs and their catch-up dates).
+    const use = apiWeightUse({ ...limits.runs, locationCount: locationCount + 1, variableCount: ctx.variableCount });
+    const over = [
+      {
+        key: "maxDailyWeight",
+        limit: limits.maxDailyWeight,
+        weight: use.perDay,
+        span: "a day",
+        runs: use.runsPerDay,
+        dates: use.catchUpDatesPerDay,
+      },
+      {
+        key: "maxHourlyWeight",
+        limit: limits.maxHourlyWeight,
+        weight: use.perHour,
+        span: "an hour",
+        runs: use.runsPerHour,
+        dates: use.catchUpDatesPerHour,
+      },
+    ].find((q) => q.weight > q.limit + 1e-6);
+    if (over) {
       return rejectWith([
         {
           field: "row",
           value: showValue(f.name),
-          problem: `with ${showValue(f.name)} the daily run would weigh ${weight} in Open-Meteo API weight, more than the stack's maxDailyWeight (${limits.maxDailyWeight}); ${locationCount} locations are fetched already`,
-          fix: "ask the stack's operator to raise maxDailyWeight or to remove locations",
+          problem:
+            `with ${showValue(f.name)} ${over.span} of the stack's runs could weigh ${formatWeight(over.weight)} in Open-Meteo API weight ` +
+            `(${over.runs} scheduled run(s) fetching yesterday and ${over.dates} catch-up date(s), a date weighing ${formatWeight(use.perDate)}), ` +
+            `more than its ${over.key} (${formatWeight(over.limit)}); ` +
+            `${locationCount} locations are fetched already`,
+          fix: `ask the stack's operator to raise ${over.key} or to remove locations`,
         },
       ]);
     }

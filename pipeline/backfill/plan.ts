@@ -164,9 +164,12 @@ function isDone(window: { from: string; to: string; dates: number }, complete: R
 
 /** Plans one backfill execution (see the module comment). */
 export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDeps): Promise<BackfillRunPlan> {
-  const { settings } = deps;
   const now = (deps.now ?? (() => new Date()))();
   const log = deps.log ?? ((line: string) => console.log(line));
+  // The registry's locations too, as ingest fetches them: a window written again keeps every location.
+  const settings = deps.applicationsStore
+    ? { ...deps.settings, locations: await locationsWithRegistry(deps.settings, deps.applicationsStore, log) }
+    : deps.settings;
   checkBackfillRange(event, settings, now);
   const plan: WindowPlan = planWindows(settings, event, todayIn(settings.timezone, now));
   const complete = await completeDates(settings, deps.curatedStore, event);

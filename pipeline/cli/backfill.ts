@@ -173,7 +173,7 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
   const custom = options.apiUrl === undefined ? undefined : apiUrlsFromBase(options.apiUrl);
   const s3 = await startLocalS3({
     directory: path.join(options.dataDir, "s3"),
-    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated],
+    buckets: [LOCAL_BUCKETS.raw, LOCAL_BUCKETS.curated, LOCAL_BUCKETS.applications],
   });
   const fake = options.live || custom ? undefined : await startFakeOpenMeteo();
   const view = options.progress ?? createProgressView();
@@ -211,6 +211,8 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
       settings,
       rawStore,
       curatedStore,
+      // Locations accepted through `pipeline apply` are backfilled with the config's.
+      applicationsStore: new S3ObjectStore(client, LOCAL_BUCKETS.applications),
       stack: "local",
       catchUpDays: 1,
       maxDatesPerRun: 1,

@@ -575,7 +575,13 @@ program
       limits: {
         maxBytes: config.applications.maxBytes,
         minDistanceKm: config.applications.minDistanceKm,
-        maxDailyWeight: config.maxDailyWeight,
+        maxDailyWeight: config.apiWeightLimits.perDay,
+        maxHourlyWeight: config.apiWeightLimits.perHour,
+        runs: {
+          scheduleCron: config.schedule.cron,
+          catchUpDays: config.catchUp.days,
+          maxDatesPerRun: config.catchUp.maxDatesPerRun,
+        },
       },
       dataDir: path.resolve(options.dataDir),
       print: options.json ? () => undefined : (line) => console.log(line),

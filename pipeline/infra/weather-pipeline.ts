@@ -403,7 +403,13 @@ export class WeatherPipeline extends pulumi.ComponentResource {
         limits: {
           maxBytes: config.applications.maxBytes,
           minDistanceKm: config.applications.minDistanceKm,
-          maxDailyWeight: config.maxDailyWeight,
+          maxDailyWeight: config.apiWeightLimits.perDay,
+          maxHourlyWeight: config.apiWeightLimits.perHour,
+          runs: {
+            scheduleCron: config.schedule.cron,
+            catchUpDays: config.catchUp.days,
+            maxDatesPerRun: config.catchUp.maxDatesPerRun,
+          },
         },
         logRetentionDays: config.logRetentionDays,
         noticeEmail: config.applications.noticeEmail,

@@ -137,8 +137,8 @@ export interface IngestHandlerDeps {
   /** The stack name, the Stack dimension of the metrics. */
   readonly stack: string;
   /**
-   * The locations of a date's invocation, read on each one (the config's and the applications
-   * registry's); absent, or for a backfill window: settings.locations.
+   * The locations of an invocation, read on each one (the config's and the applications
+   * registry's); absent, or for a location's history window (which names its own): settings.locations.
    */
   readonly locations?: () => Promise<readonly Location[]>;
 }
@@ -193,13 +193,14 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
       onAttempt: (attempt: Parameters<typeof addAttempt>[1]) => addAttempt(totals, attempt),
     };
     try {
-      // A date adds the registry's locations to the config's (README "Applications"). A backfill
-      // window fetches the config's only: its planner sized and paced it for those.
+      // A date and a stack's backfill window add the registry's locations to the config's (README
+      // "Applications"), as the backfill's planner did when it sized the window; a location's
+      // history window names its own.
       const dateDeps =
-        !window && deps.locations
+        !window?.locations && deps.locations
           ? { ...ingestDeps, settings: { ...deps.settings, locations: await deps.locations() } }
           : ingestDeps;
-      const result = window ? await ingestWindow(window, ingestDeps) : await ingestDate(input ?? {}, dateDeps);
+      const result = window ? await ingestWindow(window, dateDeps) : await ingestDate(input ?? {}, dateDeps);
       // A window stopped by an hourly or daily limit waits and goes on: not a failure.
       outcome = "resumeAt" in result && result.resumeAt !== undefined ? "rate-limited" : "succeeded";
       return result;

@@ -23,6 +23,7 @@ import {
 import { createTransformHandler } from "../transform";
 import { sourceSchema, withSourceFetch, withSourceTransform, type SourceDefinition } from "../sources";
 import { createLoadHandler, sourceWarehouseTable, type WarehouseDatabase } from "../warehouse";
+import { locationsWithRegistry } from "../applications";
 import { createBackfillPlanHandler } from "../backfill";
 import { buildBackfillDefinition } from "../infra/backfill-state-machine-definition";
 import { buildStateMachineDefinition, type StateMachineTargets } from "../infra/state-machine-definition";
@@ -169,7 +170,7 @@ export interface LocalPipelineDeps {
 /** Builds the functions exactly as the Lambda callbacks do (one cold start each). */
 export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
   const log = deps.log ?? (() => undefined);
-  const { settings, rawStore, curatedStore, now } = deps;
+  const { settings, rawStore, curatedStore, now, applicationsStore } = deps;
   const sources = deps.sources ?? [];
   const functions = {
     backfillPlan: createBackfillPlanHandler({
@@ -199,6 +200,8 @@ export function createLocalFunctions(deps: LocalPipelineDeps): LocalFunctions {
       log,
       stack: deps.stack,
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      // As the Lambda's: the registry's locations with the config's, read on each invocation.
+      ...(applicationsStore ? { locations: () => locationsWithRegistry(settings, applicationsStore, log) } : {}),
     }),
     transform: createTransformHandler({ settings, rawStore, curatedStore, stack: deps.stack, now, log }),
     ...(deps.warehouse

@@ -24,7 +24,14 @@ import { startLocalS3, type LocalS3Server } from "../../pipeline/local/s3-server
 /** The clock of every test decision: "today" is 2026-11-20 in UTC. */
 export const NOW = new Date("2026-11-20T08:00:00Z");
 
-export const LIMITS = { maxBytes: 1_048_576, minDistanceKm: 1, maxDailyWeight: 10_000 } as const;
+/** One run a day without catch-up dates: a day weighs one date, so limits read simply in the tests. */
+export const LIMITS = {
+  maxBytes: 1_048_576,
+  minDistanceKm: 1,
+  maxDailyWeight: 10_000,
+  maxHourlyWeight: 5_000,
+  runs: { scheduleCron: "0 6 * * ? *", catchUpDays: 1, maxDatesPerRun: 1 },
+} as const;
 
 /** A running drop zone. */
 export interface DropZone {

@@ -88,7 +88,7 @@ describe("applications: the plan and ingest read the registry (s3rver on 127.0.0
     ]);
   });
 
-  it("a backfill window fetches the config's locations only, the ones its planner sized it for", async () => {
+  it("a date and a stack's backfill window fetch the registry's locations too; a location's history window its own only", async () => {
     const client = s3.client();
     const applications = new S3ObjectStore(client, "apps");
     const rawStore = new S3ObjectStore(client, "raw");
@@ -110,23 +110,35 @@ describe("applications: the plan and ingest read the registry (s3rver on 127.0.0
         return locationsWithRegistry(settings, applications, () => undefined);
       },
     });
+    const names = async (keys: readonly string[]) => {
+      const all: string[] = [];
+      for (const key of keys) {
+        const manifest = JSON.parse(
+          Buffer.from((await rawStore.getObject(requestManifestKey(key))).body).toString(),
+        ) as {
+          locations: { name: string }[];
+        };
+        all.push(...manifest.locations.map((l) => l.name));
+      }
+      return all.sort();
+    };
+    // The stack's window: as its planner sized it, with the registry's locations (a window
+    // written again keeps every accepted location).
     const window = await ingest({ from: "2025-01-01", to: "2025-01-05" });
-    expect(reads).to.equal(0);
-    expect(window.keys).to.have.length.above(0);
-    for (const key of window.keys) {
-      const manifest = JSON.parse(Buffer.from((await rawStore.getObject(requestManifestKey(key))).body).toString()) as {
-        locations: { name: string }[];
-      };
-      expect(manifest.locations.map((l) => l.name).sort()).to.deep.equal(settings.locations.map((l) => l.name).sort());
-    }
-    // The same handler, for a date, reads the registry and fetches its location too.
+    expect(reads).to.equal(1);
+    expect(await names(window.keys)).to.deep.equal([...settings.locations.map((l) => l.name), "leipzig"].sort());
+    // A history window names its location: the registry is not read, nothing else fetched.
+    const history = await ingest({
+      from: "2025-02-01",
+      to: "2025-02-05",
+      locations: [{ name: "leipzig", latitude: 51.34, longitude: 12.37 }],
+    });
+    expect(reads).to.equal(1);
+    expect(await names(history.keys)).to.deep.equal(["leipzig"]);
     // A date outside the catch-up window of the test below, whose plan must not see it.
     const date = await ingest({ date: "2026-11-10" });
-    expect(reads).to.equal(1);
-    const manifest = JSON.parse(
-      Buffer.from((await rawStore.getObject(requestManifestKey(date.keys[0]!))).body).toString(),
-    ) as { locations: { name: string }[] };
-    expect(manifest.locations.map((l) => l.name)).to.include("leipzig");
+    expect(reads).to.equal(2);
+    expect(await names(date.keys)).to.include("leipzig");
   });
 
   it("ingest fetches them, and the plan, seeing the date's raw data was for fewer locations, ingests it again", async () => {

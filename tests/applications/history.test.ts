@@ -18,6 +18,7 @@ import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../../pipeline
 import { DirectoryObjectStore, ObjectNotFoundError, type ObjectStore } from "../../pipeline/core/storage";
 import { ingestDate } from "../../pipeline/ingest/ingest";
 import { transformRawObjects } from "../../pipeline/transform/transform";
+import { addLocationsToDates } from "../../pipeline/transform";
 import { startFakeOpenMeteo, type FakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
 import { createLocalFunctions, LocalStateMachine } from "../../pipeline/local/run-state-machine";
 import { parseDeadLetterBody } from "../../pipeline/operations/redrive";
@@ -83,14 +84,14 @@ describe("applications: an accepted start_date backfills that location (real bac
     rawStore: zone.store("raw"),
     curatedStore: zone.store("curated"),
   });
-  const machine = () =>
+  const machine = (api: PipelineSettings = settings) =>
     new LocalStateMachine({
       stack: STACK,
       definition: "backfill",
       waitMs: 5,
       retryIntervalMs: 5,
       functions: createLocalFunctions({
-        settings,
+        settings: api,
         ...stores(),
         stack: STACK,
         catchUpDays: 1,
@@ -186,6 +187,86 @@ describe("applications: an accepted start_date backfills that location (real bac
       // And the history did change them: each holds porto now.
       expect(bytes.equals(filesBefore.get(key)!), key).to.equal(false);
     }
+  });
+
+  it("the stack's own backfill fetches the registry's locations with the config's, so dates it writes keep the accepted one", async () => {
+    const outcome = await machine().run({ from: "2026-11-13", to: "2026-11-15" });
+    expect(outcome.status, outcome.cause).to.equal("SUCCEEDED");
+    for (const date of dates("2026-11-13", "2026-11-15")) {
+      const names = new Set(
+        (await rowsOf(stores().curatedStore, curatedObjectKey("weather_hourly", date))).map((r) => r["location"]),
+      );
+      expect([...names].sort(), date).to.deep.equal(["berlin", "lisbon", "porto"]);
+    }
+    // And the history, run again, finds those dates holding porto already.
+    const requestsBefore = fake.requests.length;
+    const again = await machine().run({ request });
+    expect(again.status, again.cause).to.equal("SUCCEEDED");
+    expect(fake.requests.length).to.equal(requestsBefore);
+  });
+
+  it("a window that fails alerts and dead-letters {request}; that message redriven completes the history", async () => {
+    // The API refuses every request for faro (a 400 is not retried).
+    const failing = await startFakeOpenMeteo({
+      now: () => NOW,
+      respond: (r) =>
+        r.params["latitude"] === "37.02"
+          ? { kind: "json", status: 400, body: { error: true, reason: "Parameter 'latitude' rejected for this test" } }
+          : undefined,
+    });
+    try {
+      await objectBackfillQueue(zone.store("apps")).enqueueBackfill({
+        locationId: "loc-faro",
+        location: { name: "faro", latitude: 37.02, longitude: -7.93 },
+        from: "2026-11-08",
+        to: "2026-11-12",
+        requestedAt: NOW.toISOString(),
+        source: { key: "applications/incoming/faro.csv", processingId: "p", row: 2 },
+      });
+      const broken = machine({ ...settings, forecastApiUrl: failing.forecastUrl, archiveApiUrl: failing.archiveUrl });
+      const failed = await broken.run({ request: backfillRequestKey("loc-faro") });
+      expect(failed.status).to.equal("FAILED");
+      expect(broken.topic.map((a) => a.message).join("\n")).to.contain("IngestLocations");
+      expect(broken.queue.map((m) => JSON.parse(m.body) as unknown)).to.deep.equal([
+        { request: backfillRequestKey("loc-faro") },
+      ]);
+      // What `pipeline redrive` starts for that message, once the API answers again.
+      const input = parseDeadLetterBody(broken.queue[0]!.body);
+      const redriven = await machine().run(input);
+      expect(redriven.status, redriven.cause).to.equal("SUCCEEDED");
+      for (const date of dates("2026-11-08", "2026-11-12")) {
+        const names = (await rowsOf(stores().curatedStore, curatedObjectKey("weather_daily", date))).map(
+          (r) => r["location"],
+        );
+        expect(names, date).to.include("faro");
+      }
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it("refuses to write again a date whose file does not list its raw bodies, naming the file and the fix", async () => {
+    const curatedStore = new DirectoryObjectStore(path.join(root, "unlisted"));
+    const key = curatedObjectKey("weather_hourly", "2026-11-03");
+    await curatedStore.putObject(key, "PAR1", { contentType: "application/vnd.apache.parquet" });
+    const error = await addLocationsToDates(
+      { from: "2026-11-03", to: "2026-11-03", keys: [], locations: [{ name: "porto" }] },
+      { settings, rawStore: stores().rawStore, curatedStore },
+    ).catch((e: Error) => e);
+    expect((error as Error).message).to.match(
+      /weather_hourly_2026-11-03\.parquet has no source-keys metadata .*run the backfill of 2026-11-03 for the stack again/,
+    );
+    await curatedStore.putObject(key, "PAR1", {
+      contentType: "application/vnd.apache.parquet",
+      metadata: { "source-key-count": "40", "source-keys-sha256": "ab" },
+    });
+    const many = await addLocationsToDates(
+      { from: "2026-11-03", to: "2026-11-03", keys: [], locations: [{ name: "porto" }] },
+      { settings, rawStore: stores().rawStore, curatedStore },
+    ).catch((e: Error) => e);
+    expect((many as Error).message).to.match(
+      /was made of 40 raw bodies, too many to list .*add the location to the stack's config and backfill 2026-11-03 instead/,
+    );
   });
 
   it("plans nothing for a location the config has by name (config wins), paced under the budget otherwise", async () => {

@@ -181,7 +181,7 @@ describe("applications: processing a drop zone (s3rver on 127.0.0.1)", function 
     const second = await submit(deps, "two.csv", Buffer.from("name,latitude,longitude\nb,2,2\n"));
     expect(second.accepted).to.have.length(0);
     expect(reasonText(second)).to.match(
-      /would weigh 4 in Open-Meteo API weight, more than the stack's maxDailyWeight \(3\); 3 locations are fetched already/,
+      /could weigh 4 in Open-Meteo API weight \(1 scheduled run\(s\) fetching yesterday and 0 catch-up date\(s\), a date weighing 4\), more than its maxDailyWeight \(3\); 3 locations are fetched already/,
     );
   });
 

@@ -18,19 +18,25 @@ import {
   appendToRegistry,
   EMPTY_REGISTRY,
   noticeOf,
-  dailyRunWeight,
   showValue,
   type DecisionContext,
   type RawRow,
   type RegistryEntry,
 } from "../../pipeline/applications";
 import { planRequests } from "../../pipeline/ingest";
+import { apiQuotaProblems, apiWeightUse } from "../../pipeline/config";
 import { DEFAULT_PIPELINE_SETTINGS } from "../../pipeline/core/settings";
 
 const CONTEXT: DecisionContext = {
   existing: existingLocations(DEFAULT_PIPELINE_SETTINGS.locations, []),
   variableCount: 7,
-  limits: { maxBytes: 1_048_576, minDistanceKm: 1, maxDailyWeight: 10_000 },
+  limits: {
+    maxBytes: 1_048_576,
+    minDistanceKm: 1,
+    maxDailyWeight: 10_000,
+    maxHourlyWeight: 5_000,
+    runs: { scheduleCron: "0 6 * * ? *", catchUpDays: 1, maxDatesPerRun: 1 },
+  },
   today: "2026-11-20",
   timezone: "UTC",
 };
@@ -312,8 +318,37 @@ describe("applications: the rules", () => {
     const { accepted, rejected } = decideRows(rowsOf("name,latitude,longitude\na,1,1\nb,2,2\nc,3,3\n"), ctx);
     expect(accepted.map((r) => r.name)).to.deep.equal(["a", "b"]);
     expect(rejected.map((r) => formatReason(r.reasons[0]!, r.row))).to.deep.equal([
-      "row 4: with \"c\" the daily run would weigh 5 in Open-Meteo API weight, more than the stack's maxDailyWeight (4); 4 locations are fetched already; fix: ask the stack's operator to raise maxDailyWeight or to remove locations",
+      "row 4: with \"c\" a day of the stack's runs could weigh 5 in Open-Meteo API weight (1 scheduled run(s) fetching yesterday and 0 catch-up date(s), a date weighing 5), more than its maxDailyWeight (4); 4 locations are fetched already; fix: ask the stack's operator to raise maxDailyWeight or to remove locations",
     ]);
+  });
+
+  it("counts the stack's worst day and hour as its config check does: every run and its catch-up dates", () => {
+    // Four runs a day (two in the 06:00 hour), up to 3 dates per run, 7 catch-up days: a day is
+    // 4 runs + 6 older dates = 10 dates, the 06:00 hour 2 runs + 4 older dates = 6 dates.
+    const runs = { scheduleCron: "0,30 6,18 * * ? *", catchUpDays: 7, maxDatesPerRun: 3 };
+    const text = "name,latitude,longitude\na,1,1\nb,2,2\n";
+    // 3 locations: a day weighs 30, an hour 18; 4 locations: 40 and 24.
+    const byDay = decideRows(rowsOf(text), { ...CONTEXT, limits: { ...CONTEXT.limits, runs, maxDailyWeight: 35 } });
+    expect(byDay.accepted.map((r) => r.name)).to.deep.equal(["a"]);
+    expect(formatReason(byDay.rejected[0]!.reasons[0]!, 3)).to.equal(
+      "row 3: with \"b\" a day of the stack's runs could weigh 40 in Open-Meteo API weight (4 scheduled run(s) fetching yesterday and 6 catch-up date(s), a date weighing 4), more than its maxDailyWeight (35); 3 locations are fetched already; fix: ask the stack's operator to raise maxDailyWeight or to remove locations",
+    );
+    const byHour = decideRows(rowsOf(text), { ...CONTEXT, limits: { ...CONTEXT.limits, runs, maxHourlyWeight: 20 } });
+    expect(byHour.accepted.map((r) => r.name)).to.deep.equal(["a"]);
+    expect(formatReason(byHour.rejected[0]!.reasons[0]!, 3)).to.match(
+      /an hour of the stack's runs could weigh 24 .*\(2 scheduled run\(s\) fetching yesterday and 4 catch-up date\(s\), a date weighing 4\), more than its maxHourlyWeight \(20\)/,
+    );
+    // The config's own check agrees at the limit: 3 locations fit, 4 do not.
+    for (const [count, fits] of [
+      [3, true],
+      [4, false],
+    ] as const) {
+      const problems = apiQuotaProblems(
+        { ...runs, locationCount: count, variableCount: CONTEXT.variableCount },
+        { maxDailyWeight: 35, maxHourlyWeight: 5_000 },
+      );
+      expect(problems.length === 0, `${count} locations`).to.equal(fits);
+    }
   });
 
   it("weighs the daily run exactly as ingest's batches do", () => {
@@ -331,7 +366,14 @@ describe("applications: the rules", () => {
       const settings = { ...DEFAULT_PIPELINE_SETTINGS, hourlyVariables: hourly, dailyVariables: [], locations };
       const batches = planRequests(settings, "2026-11-19", "forecast");
       const sum = batches.reduce((total, r) => total + r.weight, 0);
-      expect(dailyRunWeight(variables, count)).to.be.closeTo(sum, 1e-9);
+      const use = apiWeightUse({
+        scheduleCron: "0 6 * * ? *",
+        catchUpDays: 1,
+        maxDatesPerRun: 1,
+        locationCount: count,
+        variableCount: variables,
+      });
+      expect(use.perDate).to.be.closeTo(sum, 1e-9);
     }
   });
 

@@ -81,4 +81,29 @@ describe("pipeline apply (child processes, s3rver on 127.0.0.1)", function () {
     expect(stdout).to.match(/request\(s\) for 4 location\(s\)/);
     expect(stdout).to.match(/weather_daily_\d{4}-\d{2}-\d{2}\.parquet: 4 rows/);
   });
+
+  it("fetches the history of a place accepted with a start_date at once: the dates the stack has get it (DuckDB reads it back)", async () => {
+    const halle = path.join(dir, "halle.csv");
+    writeFileSync(halle, "name,latitude,longitude,start_date\nhalle,51.48,11.97,2026-01-01\n");
+    const { stdout } = await pipeline("apply", halle, "--data-dir", dataDir);
+    expect(stdout).to.match(
+      /History of halle \(2026-01-01 to \d{4}-\d{2}-\d{2}, embedded fake Open-Meteo: SYNTHETIC values\): [1-9]\d* window\(s\) added to the dates' files, \d+ date\(s\) without files left to the stack's backfill/,
+    );
+    // The one date `npm start` wrote now holds halle with the four others, a row each in daily.
+    const { stdout: csv } = await pipeline(
+      "query",
+      "SELECT location, count(*) AS n FROM weather_daily GROUP BY location ORDER BY location",
+      "--data-dir",
+      dataDir,
+      "--format",
+      "csv",
+    );
+    expect(csv.trim().split("\n").slice(1)).to.deep.equal([
+      "amsterdam,1",
+      "berlin,1",
+      "dresden,1",
+      "halle,1",
+      "leipzig,1",
+    ]);
+  });
 });

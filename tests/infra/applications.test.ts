@@ -187,7 +187,7 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
     expect(writers.map((p) => p.name)).to.deep.equal([`${PREFIX}-submitter-policy`]);
   });
 
-  it("lets every other role of the stack at most list and read the registry, plan and ingest only", () => {
+  it("lets every other role of the stack at most list and read the registry (plan, ingest, the backfill's planner), and only the planner read history requests", () => {
     const touching = ofType(plan, T.rolePolicy).flatMap((p) =>
       statementsOf(p.inputs["policy"])
         .filter(
@@ -228,6 +228,15 @@ describe("the applications drop zone under Pulumi mocks (prod)", function () {
     expect(others).to.deep.equal([
       ...registryRead(`${PREFIX}-plan-policy`),
       ...registryRead(`${PREFIX}-ingest-policy`),
+      {
+        policy: `${PREFIX}-backfill-policy`,
+        Sid: "ReadHistoryRequests",
+        Effect: "Allow",
+        Action: ["s3:GetObject"],
+        Resource: [`${bucketArn}/applications/backfill-requests/*`],
+        Condition: undefined,
+      },
+      ...registryRead(`${PREFIX}-backfill-policy`),
     ]);
   });
 

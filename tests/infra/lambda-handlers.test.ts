@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { createIngestHandler, handleIngestEvent } from "../../pipeline/ingest/handler";
 import { createPlanHandler } from "../../pipeline/operations/plan-handler";
 import { createBackfillPlanHandler } from "../../pipeline/backfill/plan";
+import { objectBackfillQueue } from "../../pipeline/applications/backfill-queue";
 import { createTransformHandler, handleTransformEvent } from "../../pipeline/transform/handler";
 import { curatedObjectKey } from "../../pipeline/core/keys";
 import { startFakeOpenMeteo, type FakeOpenMeteo } from "../../pipeline/local/fake-open-meteo";
@@ -231,15 +232,18 @@ describe("the Lambda handlers", function () {
     this.timeout(60_000);
     const raw = path.join(directory, "raw");
     const curated = path.join(directory, "curated");
+    const applications = path.join(directory, "applications");
     // A DST zone, so the day frames (Intl inside functions) and the fall-back day's extra day are serialized too.
     const berlin: PipelineSettings = { ...settings, timezone: "Europe/Berlin" };
     const serialized = await pulumi.runtime.serializeFunction(
       () => {
         const stores = { rawStore: new DirectoryObjectStore(raw), curatedStore: new DirectoryObjectStore(curated) };
+        const applicationsStore = new DirectoryObjectStore(applications);
         const now = (): Date => new Date("2025-07-20T06:00:00Z");
         const plan = createBackfillPlanHandler({
           settings: berlin,
           curatedStore: stores.curatedStore,
+          applicationsStore,
           maxWeightPerDay: 8000,
           now,
           log: () => undefined,
@@ -264,15 +268,33 @@ describe("the Lambda handlers", function () {
             const ingested = await ingest(window);
             files.push((await transform(ingested)).files.length);
           }
-          return { windows: planned.windows.map((w) => `${w.from}_${w.to}`), files };
+          // An accepted location's history over the same dates: planner, ingest, add-locations.
+          const location = { name: "porto", latitude: 41.15, longitude: -8.61 };
+          await objectBackfillQueue(applicationsStore).enqueueBackfill({
+            locationId: "loc-porto",
+            location,
+            from: "2024-10-20",
+            to: "2024-10-31",
+            requestedAt: now().toISOString(),
+            source: { key: "applications/incoming/p.csv", processingId: "p", row: 2 },
+          });
+          const history = await plan({ request: "applications/backfill-requests/loc-porto.json" });
+          let added = 0;
+          for (const window of history.windows) {
+            const ingested = (await ingest(window)) as { keys: readonly string[] };
+            const result = await transform({ ...window, keys: ingested.keys });
+            added += (result as unknown as { addedDates: number }).addedDates;
+          }
+          return { windows: planned.windows.map((w) => `${w.from}_${w.to}`), files, added };
         };
       },
       { isFactoryFunction: true },
     );
-    const out = (await loadSerialized(serialized.text)({})) as { windows: string[]; files: number[] };
+    const out = (await loadSerialized(serialized.text)({})) as { windows: string[]; files: number[]; added: number };
     // Summer time ends on 2024-10-27: two windows, one per offset.
     expect(out.windows).to.deep.equal(["2024-10-20_2024-10-27", "2024-10-28_2024-10-31"]);
     expect(out.files).to.deep.equal([16, 8]);
     expect(await curatedStore.listKeys("weather_hourly/")).to.have.lengthOf(12);
+    expect(out.added).to.equal(12);
   });
 });

@@ -269,6 +269,22 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     expectGraphedMetrics(run.logs, [CURATED_PARTITIONS_WRITTEN, CURATED_ROWS_WRITTEN, CURATED_BYTES_WRITTEN]);
   });
 
+  it("adds an accepted location's history to the date as packaged: ingest fetches it alone, transform writes the date again with it", async () => {
+    const porto = { name: "porto", latitude: 41.15, longitude: -8.61 };
+    const key = `weather_hourly/date=${date}/weather_hourly_${date}.parquet`;
+    const before = await parquetReadObjects({ file: toArrayBuffer((await curatedStore.getObject(key)).body) });
+    const fetched = await invoke("ingest", { from: date, to: date, locations: [porto] });
+    expect(fetched.ok, `${fetched.errorType}: ${fetched.errorMessage}\n${fetched.logs}`).to.equal(true);
+    const window = fetched.result as { keys: string[] };
+    const run = await invoke("transform", { from: date, to: date, keys: window.keys, locations: [{ name: "porto" }] });
+    expect(run.ok, `${run.errorType}: ${run.errorMessage}\n${run.logs}`).to.equal(true);
+    expect((run.result as { addedDates: number }).addedDates).to.equal(1);
+    const after = await parquetReadObjects({ file: toArrayBuffer((await curatedStore.getObject(key)).body) });
+    expect(after.filter((r) => r["location"] === "porto")).to.have.length(24);
+    // The stack's own rows, unchanged.
+    expect(after.filter((r) => r["location"] !== "porto").map(comparable)).to.deep.equal(before.map(comparable));
+  });
+
   it("writes exactly the columns and types the Glue tables declare", async () => {
     for (const dataset of ["weather_hourly", "weather_daily"]) {
       const table = find(plan, "aws:glue/catalogTable:CatalogTable", `${PREFIX}-query-${dataset}`);
