@@ -295,7 +295,8 @@ export async function planLocationBackfill(
       request: event.request,
     };
   });
-  const skippedDates = plan.windows.filter((w) => !hasFiles(w)).reduce((sum, w) => sum + w.dates, 0);
+  // Every date of the range without files is left (the transform skips those inside windows too).
+  const skippedDates = plan.dates - withFiles.size;
   log(
     `history of ${request.location.name} (${request.locationId}) ${range.from} to ${range.to}: ${plan.windows.length} window(s), ` +
       `${plan.windows.length - todo.length} without curated dates left to the stack's backfill; ${todo.length} to do: ` +

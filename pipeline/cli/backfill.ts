@@ -462,6 +462,11 @@ export async function runDeployedBackfill(options: DeployedBackfillOptions): Pro
   return status;
 }
 
+/** Dates from a plan's `from` to its `to`. */
+function datesOf(plan: { readonly from: string; readonly to: string }): number {
+  return Math.round((Date.parse(plan.to) - Date.parse(plan.from)) / 86_400_000) + 1;
+}
+
 /** Options of the local history of accepted locations. */
 export interface LocalHistoryOptions {
   readonly settings: PipelineSettings;
@@ -514,7 +519,8 @@ export async function runLocalHistory(options: LocalHistoryOptions): Promise<str
       if (outcome.status === "SUCCEEDED") {
         print(
           `History of ${name} (${plan?.from} to ${plan?.to}, embedded fake Open-Meteo: SYNTHETIC values): ` +
-            `${plan?.windows.length ?? 0} window(s) added to the dates' files, ${plan?.skippedDates ?? 0} date(s) without files left to the stack's backfill`,
+            `added to the ${plan ? datesOf(plan) - plan.skippedDates : 0} date(s) that have files (${plan?.windows.length ?? 0} window(s)); ` +
+            `${plan?.skippedDates ?? 0} date(s) without files left to the stack's backfill`,
         );
       } else {
         const why = machine.topic.map((a) => a.message).join("\n") || outcome.cause || outcome.error || "";

@@ -292,6 +292,9 @@ describe("applications: an accepted start_date backfills that location (real bac
       { ...deps, maxWeightPerDay: 100 },
     );
     expect(none.windows).to.deep.equal([]);
+    // Porto's own range, 2026-10-25 to 11-19: files exist for 11-01 to 11-15 (the tests above), 11 dates do not.
+    const own = await planLocationBackfill({ request }, { ...deps, maxWeightPerDay: 100 });
+    expect([own.from, own.to, own.skippedDates]).to.deep.equal(["2026-10-25", "2026-11-19", 11]);
     // A year asked for, requests of at most weight 2: windows of about 93 days, one a day under a
     // budget of 2 (each window's dates planned as curated: the planner only lists them).
     const year = new DirectoryObjectStore(path.join(root, "year"));

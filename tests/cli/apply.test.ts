@@ -87,7 +87,7 @@ describe("pipeline apply (child processes, s3rver on 127.0.0.1)", function () {
     writeFileSync(halle, "name,latitude,longitude,start_date\nhalle,51.48,11.97,2026-01-01\n");
     const { stdout } = await pipeline("apply", halle, "--data-dir", dataDir);
     expect(stdout).to.match(
-      /History of halle \(2026-01-01 to \d{4}-\d{2}-\d{2}, embedded fake Open-Meteo: SYNTHETIC values\): [1-9]\d* window\(s\) added to the dates' files, \d+ date\(s\) without files left to the stack's backfill/,
+      /History of halle \(2026-01-01 to \d{4}-\d{2}-\d{2}, embedded fake Open-Meteo: SYNTHETIC values\): added to the 1 date\(s\) that have files \(1 window\(s\)\); [1-9]\d+ date\(s\) without files left to the stack's backfill/,
     );
     // The one date `npm start` wrote now holds halle with the four others, a row each in daily.
     const { stdout: csv } = await pipeline(
