@@ -6,6 +6,17 @@ import type * as pulumi from "@pulumi/pulumi";
 import { CURATED_PARTITIONS_WRITTEN, METRICS_NAMESPACE, STACK_DIMENSION } from "../core/metrics";
 import { physicalName } from "./names";
 
+/** How each dead-letter queue's messages are run again: each queue goes back to its own consumer. */
+const REDRIVE_HOW: Readonly<Record<string, string>> = {
+  "run-dlq": "redrive them: npm run pipeline -- redrive --stack <name> (README: Redrive).",
+  "schedule-dlq":
+    "each is a run the schedule could not start: the next run's catch-up fetches the missed dates, or start one now with aws stepfunctions start-execution and the input {} (README: Reliability).",
+  "intake-dlq":
+    "each is an S3 event: redeliver it to the applications Lambda with aws lambda invoke (README: Applications).",
+  "history-dlq":
+    'each is an S3 event of a history request: start the backfill with {"request": <its detail.object.key>} (README: Applications).',
+};
+
 /** What the alarms watch. */
 export interface AlarmTargets {
   readonly stack: string;
@@ -67,7 +78,7 @@ export function createAlarms(
   for (const [role, queueName] of Object.entries(t.deadLetterQueueNames)) {
     alarms.push(
       alarm(`${role}-waiting`, {
-        alarmDescription: `${t.stack}: the ${role} dead-letter queue holds messages; redrive them (README: Redrive).`,
+        alarmDescription: `${t.stack}: the ${role} dead-letter queue holds messages; ${REDRIVE_HOW[role] ?? "redrive them (README: Redrive)."}`,
         namespace: "AWS/SQS",
         metricName: "ApproximateNumberOfMessagesVisible",
         dimensions: { QueueName: queueName },

@@ -232,5 +232,12 @@ describe("what starts an accepted location's history, under Pulumi mocks (prod)"
       comparisonOperator: "GreaterThanThreshold",
       threshold: 0,
     });
+    // Each queue's alarm says how its messages run again: these are S3 events, not run inputs.
+    expect(alarm["alarmDescription"]).to.contain('start the backfill with {"request": <its detail.object.key>}');
+    const intake = find(plan, T.alarm, `${PREFIX}-alarm-intake-dlq-waiting`).inputs;
+    expect(intake["alarmDescription"]).to.contain("redeliver it to the applications Lambda");
+    expect(find(plan, T.alarm, `${PREFIX}-alarm-run-dlq-waiting`).inputs["alarmDescription"]).to.contain(
+      "npm run pipeline -- redrive --stack <name>",
+    );
   });
 });
