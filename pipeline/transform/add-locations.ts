@@ -56,7 +56,7 @@ async function sourceKeysOf(deps: TransformDeps, dataset: Dataset, date: string)
     throw new TransformError(
       count === undefined
         ? `${deps.curatedStore.description}/${key} has no source-keys metadata (written before it was kept); ` +
-            `run the backfill of ${date} for the stack again (npm run pipeline -- backfill --from ${date} --to ${date}), then the location's history`
+            `run that date again (the stack's state machine with {"date": "${date}"}, as a redrive starts it), which writes it with them, then start the location's history again`
         : `${deps.curatedStore.description}/${key} was made of ${count} raw bodies, too many to list in its metadata, ` +
             `so it cannot be written again with a new location; add the location to the stack's config and backfill ${date} instead`,
     );

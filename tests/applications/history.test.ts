@@ -254,7 +254,7 @@ describe("applications: an accepted start_date backfills that location (real bac
       { settings, rawStore: stores().rawStore, curatedStore },
     ).catch((e: Error) => e);
     expect((error as Error).message).to.match(
-      /weather_hourly_2026-11-03\.parquet has no source-keys metadata .*run the backfill of 2026-11-03 for the stack again/,
+      /weather_hourly_2026-11-03\.parquet has no source-keys metadata .*run that date again \(the stack's state machine with \{"date": "2026-11-03"\}/,
     );
     await curatedStore.putObject(key, "PAR1", {
       contentType: "application/vnd.apache.parquet",
