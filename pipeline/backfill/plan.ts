@@ -14,8 +14,8 @@ import { curatedObjectKey, DATASETS, type Dataset } from "../core/keys";
 import type { Location, PipelineSettings } from "../core/settings";
 import { locationsWithRegistry, readBackfillRequest } from "../applications";
 import type { ObjectStore } from "../core/storage";
-import { checkBudget, dayStart, estimateQuota } from "./quota";
-import { BackfillRangeError, checkBackfillRange, planWindows, type WindowPlan } from "./windows";
+import { checkBudget, dayStart, estimateQuota, type QuotaEstimate } from "./quota";
+import { BackfillRangeError, checkBackfillRange, planWindows, type BackfillWindow, type WindowPlan } from "./windows";
 
 /** What a backfill is started with. */
 export interface BackfillEvent {
@@ -162,6 +162,33 @@ function isDone(window: { from: string; to: string; dates: number }, complete: R
   return count === window.dates;
 }
 
+/**
+ * The windows to do as the Map's items, each after its day's budget (notBefore), with their
+ * weight and the pace; refuses a weight over the budget unless `spread`.
+ */
+function pacedItems(
+  todo: readonly BackfillWindow[],
+  deps: BackfillPlanDeps,
+  now: Date,
+  spread: boolean,
+): { items: BackfillItem[]; weight: number; estimate: QuotaEstimate } {
+  const weight = todo.reduce((sum, w) => sum + w.weight, 0);
+  const estimate = estimateQuota({ windows: todo }, deps.maxWeightPerDay, now);
+  checkBudget(weight, estimate, spread, deps.source ?? "the stack's config");
+  const items = todo.map((w, i): BackfillItem => {
+    const day = estimate.windowDays[i] as number;
+    return {
+      from: w.from,
+      to: w.to,
+      dates: w.dates,
+      requests: w.requests,
+      weight: Math.round(w.weight * 1000) / 1000,
+      ...(day > 0 ? { notBefore: dayStart(now, day).toISOString() } : {}),
+    };
+  });
+  return { items, weight, estimate };
+}
+
 /** Plans one backfill execution (see the module comment). */
 export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDeps): Promise<BackfillRunPlan> {
   const now = (deps.now ?? (() => new Date()))();
@@ -174,20 +201,7 @@ export async function planBackfillRun(event: BackfillEvent, deps: BackfillPlanDe
   const plan: WindowPlan = planWindows(settings, event, todayIn(settings.timezone, now));
   const complete = await completeDates(settings, deps.curatedStore, event);
   const todo = plan.windows.filter((w) => !isDone(w, complete));
-  const weight = todo.reduce((sum, w) => sum + w.weight, 0);
-  const estimate = estimateQuota({ windows: todo }, deps.maxWeightPerDay, now);
-  checkBudget(weight, estimate, event.spread === true, deps.source ?? "the stack's config");
-  const fetched: BackfillItem[] = todo.map((w, i) => {
-    const day = estimate.windowDays[i] as number;
-    return {
-      from: w.from,
-      to: w.to,
-      dates: w.dates,
-      requests: w.requests,
-      weight: Math.round(w.weight * 1000) / 1000,
-      ...(day > 0 ? { notBefore: dayStart(now, day).toISOString() } : {}),
-    };
-  });
+  const { items: fetched, weight, estimate } = pacedItems(todo, deps, now, event.spread === true);
   // Complete windows cost no request: loaded first, in date order, while the budget is spent on the rest.
   const loadOnly: BackfillItem[] = deps.loadCompleteWindows
     ? plan.windows
@@ -277,24 +291,18 @@ export async function planLocationBackfill(
   };
   const plan = planWindows(own, range, todayIn(settings.timezone, now), { rowLocations: stackLocations.length + 1 });
   const withFiles = await completeDates(settings, deps.curatedStore, range);
-  const hasFiles = (w: { from: string; to: string }) => [...withFiles].some((d) => d >= w.from && d <= w.to);
+  const hasFiles = (w: { from: string; to: string }) => {
+    for (const d of withFiles) if (d >= w.from && d <= w.to) return true;
+    return false;
+  };
   const todo = plan.windows.filter(hasFiles);
-  const weight = todo.reduce((sum, w) => sum + w.weight, 0);
-  const estimate = estimateQuota({ windows: todo }, deps.maxWeightPerDay, now);
-  checkBudget(weight, estimate, true, deps.source ?? "the stack's config");
-  const windows: BackfillItem[] = todo.map((w, i) => {
-    const day = estimate.windowDays[i] as number;
-    return {
-      from: w.from,
-      to: w.to,
-      dates: w.dates,
-      requests: w.requests,
-      weight: Math.round(w.weight * 1000) / 1000,
-      ...(day > 0 ? { notBefore: dayStart(now, day).toISOString() } : {}),
-      locations: own.locations,
-      request: event.request,
-    };
-  });
+  const paced = pacedItems(todo, deps, now, true);
+  const { weight, estimate } = paced;
+  const windows: BackfillItem[] = paced.items.map((item) => ({
+    ...item,
+    locations: own.locations,
+    request: event.request,
+  }));
   // Every date of the range without files is left (the transform skips those inside windows too).
   const skippedDates = plan.dates - withFiles.size;
   log(

@@ -25,7 +25,7 @@ import {
   type BackfillRunPlan,
   type BackfillWindow,
 } from "../backfill";
-import { todayIn } from "../core/dates";
+import { daysBetween, todayIn } from "../core/dates";
 import type { PipelineSettings } from "../core/settings";
 import { createS3Client, S3ObjectStore, type ObjectStore } from "../core/storage";
 import type { WarehouseDatabase, WindowLoadResult } from "../warehouse";
@@ -462,11 +462,6 @@ export async function runDeployedBackfill(options: DeployedBackfillOptions): Pro
   return status;
 }
 
-/** Dates from a plan's `from` to its `to`. */
-function datesOf(plan: { readonly from: string; readonly to: string }): number {
-  return Math.round((Date.parse(plan.to) - Date.parse(plan.from)) / 86_400_000) + 1;
-}
-
 /** Options of the local history of accepted locations. */
 export interface LocalHistoryOptions {
   readonly settings: PipelineSettings;
@@ -519,7 +514,7 @@ export async function runLocalHistory(options: LocalHistoryOptions): Promise<str
       if (outcome.status === "SUCCEEDED") {
         print(
           `History of ${name} (${plan?.from} to ${plan?.to}, embedded fake Open-Meteo: SYNTHETIC values): ` +
-            `added to the ${plan ? datesOf(plan) - plan.skippedDates : 0} date(s) that have files (${plan?.windows.length ?? 0} window(s)); ` +
+            `added to the ${plan ? daysBetween(plan.from, plan.to) + 1 - plan.skippedDates : 0} date(s) that have files (${plan?.windows.length ?? 0} window(s)); ` +
             `${plan?.skippedDates ?? 0} date(s) without files left to the stack's backfill`,
         );
       } else {

@@ -572,17 +572,7 @@ program
     const rows = await load<typeof Apply>("./apply").applyLocalFiles({
       files,
       settings: config.pipeline,
-      limits: {
-        maxBytes: config.applications.maxBytes,
-        minDistanceKm: config.applications.minDistanceKm,
-        maxDailyWeight: config.apiWeightLimits.perDay,
-        maxHourlyWeight: config.apiWeightLimits.perHour,
-        runs: {
-          scheduleCron: config.schedule.cron,
-          catchUpDays: config.catchUp.days,
-          maxDatesPerRun: config.catchUp.maxDatesPerRun,
-        },
-      },
+      limits: load<typeof Config>("../infra/config").applicationLimitsOf(config),
       dataDir: path.resolve(options.dataDir),
       print: options.json ? () => undefined : (line) => console.log(line),
       ...(options.history ? { history: { maxWeightPerDay: config.backfill.maxWeightPerDay } } : {}),

@@ -72,6 +72,30 @@ export function registryReadStatements(bucketArn: pulumi.Input<string>): PolicyS
   ];
 }
 
+/**
+ * A dead-letter queue's policy for the events one EventBridge rule could not deliver: that rule
+ * of this account may send (aws:SourceArn), over TLS only.
+ */
+export function ruleDeadLetterPolicy(
+  queueArn: pulumi.Input<string>,
+  ruleArn: pulumi.Input<string>,
+): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "RuleDeadLetters",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: queueArn,
+        Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
+      },
+      denyInsecureTransport("sqs:*", queueArn),
+    ],
+  });
+}
+
 /** The drop zone's rule, processor, queue, topic and submitter role. */
 export class Applications extends pulumi.ComponentResource {
   public readonly processor: PipelineFunction<unknown, ProcessingResult>;
@@ -256,20 +280,7 @@ export class Applications extends pulumi.ComponentResource {
       `${name}-intake-dlq-policy`,
       {
         queueUrl: this.deadLetters.url,
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "RuleDeadLetters",
-              Effect: "Allow",
-              Principal: { Service: "events.amazonaws.com" },
-              Action: "sqs:SendMessage",
-              Resource: this.deadLetters.arn,
-              Condition: { ArnEquals: { "aws:SourceArn": this.rule.arn } },
-            },
-            denyInsecureTransport("sqs:*", this.deadLetters.arn),
-          ],
-        }),
+        policy: ruleDeadLetterPolicy(this.deadLetters.arn, this.rule.arn),
       },
       parent,
     );

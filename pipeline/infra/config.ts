@@ -22,6 +22,7 @@ import {
   type VariableKind,
   type VariableProblem,
 } from "../config";
+import type { ApplicationLimits } from "../applications";
 import { DEFAULT_PIPELINE_SETTINGS, type PipelineSettings } from "../core/settings";
 import {
   DECLARED_TYPES,
@@ -532,8 +533,6 @@ export interface StackConfig {
   readonly apiWeightLimits: { readonly perDay: number; readonly perHour: number };
   /** Reserved concurrency per function; undefined leaves it unreserved. */
   readonly reservedConcurrency: { readonly ingest: number | undefined; readonly transform: number | undefined };
-  /** The daily quota budget in Open-Meteo API weight: accepted applications keep the daily run within it. */
-  readonly maxDailyWeight: number;
   /** The applications drop zone (README "Applications"). */
   readonly applications: {
     /** Largest file processed, in bytes. */
@@ -661,7 +660,6 @@ function parseWithProblems(
       ingest: c.ingestReservedConcurrency || undefined,
       transform: c.transformReservedConcurrency || undefined,
     },
-    maxDailyWeight: c.maxDailyWeight,
     applications: {
       maxBytes: c.applicationMaxBytes,
       minDistanceKm: c.applicationMinDistanceKm,
@@ -711,6 +709,24 @@ export const SECRET_CONFIG_KEYS = ["apiKey"] as const;
  * of the providers' namespaces (e.g. aws:region) are left to their owners; a namespace no one
  * reads (e.g. a misspelt `weather-pipelin:`) is an error, since its keys would silently not apply.
  */
+/**
+ * What the applications' rules are decided against: the drop zone's limits and the stack's API
+ * weight limits and runs, which the quota rule counts as this file's own quota check does.
+ */
+export function applicationLimitsOf(config: StackConfig): ApplicationLimits {
+  return {
+    maxBytes: config.applications.maxBytes,
+    minDistanceKm: config.applications.minDistanceKm,
+    maxDailyWeight: config.apiWeightLimits.perDay,
+    maxHourlyWeight: config.apiWeightLimits.perHour,
+    runs: {
+      scheduleCron: config.schedule.cron,
+      catchUpDays: config.catchUp.days,
+      maxDatesPerRun: config.catchUp.maxDatesPerRun,
+    },
+  };
+}
+
 export function parseStackConfigValues(
   values: Readonly<Record<string, string>>,
   namespace: string,

@@ -13,7 +13,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BACKFILL_REQUESTS_PREFIX } from "../applications";
 import { MAX_RETENTION_SECONDS } from "./alerting";
-import { denyInsecureTransport } from "./deny-insecure-transport";
+import { ruleDeadLetterPolicy } from "./applications";
 import { physicalName } from "./names";
 import { createServiceRole } from "./service-role";
 
@@ -78,20 +78,7 @@ export class HistoryRequests extends pulumi.ComponentResource {
       `${name}-history-dlq-policy`,
       {
         queueUrl: this.deadLetters.url,
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "RuleDeadLetters",
-              Effect: "Allow",
-              Principal: { Service: "events.amazonaws.com" },
-              Action: "sqs:SendMessage",
-              Resource: this.deadLetters.arn,
-              Condition: { ArnEquals: { "aws:SourceArn": this.rule.arn } },
-            },
-            denyInsecureTransport("sqs:*", this.deadLetters.arn),
-          ],
-        }),
+        policy: ruleDeadLetterPolicy(this.deadLetters.arn, this.rule.arn),
       },
       parent,
     );

@@ -21,7 +21,7 @@ import { Alerting, MAX_RETENTION_SECONDS } from "./alerting";
 import { Backfill, BACKFILL_PLAN_TIMEOUT_SECONDS } from "./backfill";
 import { createDashboard } from "./dashboard";
 import { HistoryRequests } from "./history-requests";
-import type { StackConfig } from "./config";
+import { applicationLimitsOf, type StackConfig } from "./config";
 import { DataBucket } from "./data-bucket";
 import { PipelineFunction } from "./pipeline-function";
 import { physicalName } from "./names";
@@ -400,17 +400,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       {
         bucket: this.applicationsBucket,
         settings,
-        limits: {
-          maxBytes: config.applications.maxBytes,
-          minDistanceKm: config.applications.minDistanceKm,
-          maxDailyWeight: config.apiWeightLimits.perDay,
-          maxHourlyWeight: config.apiWeightLimits.perHour,
-          runs: {
-            scheduleCron: config.schedule.cron,
-            catchUpDays: config.catchUp.days,
-            maxDatesPerRun: config.catchUp.maxDatesPerRun,
-          },
-        },
+        limits: applicationLimitsOf(config),
         logRetentionDays: config.logRetentionDays,
         noticeEmail: config.applications.noticeEmail,
         keyArn: this.alerting.key.arn,

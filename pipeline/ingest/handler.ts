@@ -196,11 +196,11 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
       // A date and a stack's backfill window add the registry's locations to the config's (README
       // "Applications"), as the backfill's planner did when it sized the window; a location's
       // history window names its own.
-      const dateDeps =
+      const locatedDeps =
         !window?.locations && deps.locations
           ? { ...ingestDeps, settings: { ...deps.settings, locations: await deps.locations() } }
           : ingestDeps;
-      const result = window ? await ingestWindow(window, dateDeps) : await ingestDate(input ?? {}, dateDeps);
+      const result = window ? await ingestWindow(window, locatedDeps) : await ingestDate(input ?? {}, locatedDeps);
       // A window stopped by an hourly or daily limit waits and goes on: not a failure.
       outcome = "resumeAt" in result && result.resumeAt !== undefined ? "rate-limited" : "succeeded";
       return result;

@@ -10,7 +10,7 @@
  * included. A date whose bodies already hold the location (a daily run after the acceptance, or
  * this window run before) is left alone too, so a retried or repeated request writes nothing twice.
  */
-import { addDays } from "../core/dates";
+import { addDays, daysBetween } from "../core/dates";
 import { curatedObjectKey, DATASETS, isRawBodyKey, type Dataset } from "../core/keys";
 import type { Location } from "../core/settings";
 import {
@@ -96,7 +96,7 @@ export async function addLocationsToDates(input: AddLocationsInput, deps: Transf
   let datesAlreadyHolding = 0;
   let rawObjects = 0;
   for (const run of runs) {
-    const dates = Math.round((Date.parse(run.to) - Date.parse(run.from)) / 86_400_000) + 1;
+    const dates = daysBetween(run.from, run.to) + 1;
     const manifests = await Promise.all(run.sources.map((k) => readRequestManifest(deps.rawStore, k)));
     if (manifests.some((m) => m.locations.some((l) => names.has(l.name)))) {
       datesAlreadyHolding += dates;
