@@ -18,7 +18,7 @@
  *
  * Intl objects are built inside functions, never at module scope (see dates.ts).
  */
-import { addDays } from "./dates";
+import { addDays, fixedZoneOffsetSeconds } from "./dates";
 import { assertIsoDate } from "./keys";
 
 const HOUR_MS = 3_600_000;
@@ -55,6 +55,13 @@ export function requestTimezoneFor(timezone: string, offsetSeconds: number): str
 
 /** Reads dates and offsets of instants in one zone with one formatter (frames need thousands). */
 function zoneReader(timezone: string): { offsetAt(ms: number): number; dateAt(ms: number): string } {
+  const fixed = fixedZoneOffsetSeconds(timezone);
+  if (fixed !== undefined) {
+    return {
+      offsetAt: () => fixed,
+      dateAt: (ms) => new Date(Math.floor(ms / 1000) * 1000 + fixed * 1000).toISOString().slice(0, 10),
+    };
+  }
   let format: Intl.DateTimeFormat;
   try {
     format = new Intl.DateTimeFormat("en-US", {

@@ -25,15 +25,20 @@ const NEVER_SHIPPED = ["zod", "fastest-levenshtein", "yaml", ...RUNTIME_PROVIDED
 
 /**
  * Packages shipped as the one file Node's `require` loads, with their package.json and licence,
- * instead of whole: each publishes several builds with source maps (luxon 3.7 MB, csv-parse
- * 2.4 MB unpacked), which took the transform's package of a stack with sources from 230 KB to
- * 1.6 MB zipped. Their CommonJS entry files require nothing else (the packaged Lambdas' tests
- * run both: a missing file fails them). Keys are the package, values the specifiers the code
+ * instead of whole. luxon and csv-parse publish several builds with source maps (luxon 3.7 MB,
+ * csv-parse 2.4 MB unpacked), which took the transform's package of a stack with sources from
+ * 230 KB to 1.6 MB zipped. ky, hyparquet and hyparquet-writer are ES modules whose `require`
+ * loads the one CommonJS file bundled at install (local/cjs-bundles.ts): their sources are not
+ * loaded. None of these entry files requires anything else (the packaged Lambdas' tests run
+ * them all: a missing file fails them). Keys are the package, values the specifiers the code
  * imports and the files to keep beside them.
  */
 export const ENTRY_FILES_ONLY: Readonly<Record<string, { specifiers: readonly string[]; keep: readonly string[] }>> = {
   luxon: { specifiers: ["luxon"], keep: ["package.json", "LICENSE.md"] },
   "csv-parse": { specifiers: ["csv-parse/sync"], keep: ["package.json", "LICENSE"] },
+  ky: { specifiers: ["ky"], keep: ["package.json", "license"] },
+  hyparquet: { specifiers: ["hyparquet"], keep: ["package.json", "LICENSE"] },
+  "hyparquet-writer": { specifiers: ["hyparquet-writer"], keep: ["package.json", "LICENSE"] },
 };
 
 /**

@@ -354,11 +354,12 @@ export class WeatherPipeline extends pulumi.ComponentResource {
           },
           ...transformSourceStatements,
         ],
-        // hyparquet stays: the writer depends on it.
+        // hyparquet (the reader) only for the sources' transform (sources/transform.ts); the
+        // writer's bundle holds the parts of it the writer uses.
         excludePackages: [
           "ky",
           ...WAREHOUSE_PACKAGES.filter((p) => p !== "hyparquet"),
-          ...(sources.length === 0 ? SOURCE_PACKAGES : []),
+          ...(sources.length === 0 ? [...SOURCE_PACKAGES, "hyparquet"] : []),
         ],
         callbackFactory: () => {
           const client = createS3Client();

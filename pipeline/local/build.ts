@@ -7,13 +7,15 @@
  * checked by `npm run typecheck`, not here.
  *
  * `npm run build` (run at install too) writes every output that is missing or older than its
- * source; a command started from dist/ does the same first (see rebuildIfStale), so what runs
- * is never older than the sources.
+ * source, and the CommonJS bundles of ES-module-only dependencies (cjs-bundles.ts); a command
+ * started from dist/ does the same first (see rebuildIfStale), so what runs is never older than
+ * the sources.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type * as TypeScript from "typescript";
+import { buildCjsBundles } from "./cjs-bundles";
 
 /** The folder of package.json, the Pulumi files and node_modules, whether run from sources or dist/. */
 export const PROJECT_DIR = projectDirOf(__dirname);
@@ -95,14 +97,27 @@ export function build(): string[] {
  * code); returns undefined when the build is fresh, or when running from sources.
  */
 export function rebuildIfStale(): number | undefined {
-  if (CODE_DIR !== DIST_DIR || staleSources().length === 0) return undefined;
+  if (CODE_DIR !== DIST_DIR) return undefined;
+  const bundled = buildCjsBundles(PROJECT_DIR);
+  if (bundled.length > 0) {
+    process.stderr.write(
+      `bundled ${bundled.map((b) => b.name).join(", ")} again: a source was newer (cjs-bundles.ts)\n`,
+    );
+  }
+  if (staleSources().length === 0 && bundled.length === 0) return undefined;
   const rebuilt = build();
-  process.stderr.write(`dist/ was older than ${rebuilt.length} source(s) (${rebuilt[0]}, …): compiled them again\n`);
+  if (rebuilt.length > 0) {
+    process.stderr.write(`dist/ was older than ${rebuilt.length} source(s) (${rebuilt[0]}, …): compiled them again\n`);
+  }
   const rerun = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit" });
   return rerun.status ?? 1;
 }
 
 if (require.main === module) {
+  const bundled = buildCjsBundles(PROJECT_DIR);
+  console.log(
+    `CommonJS bundles: ${bundled.length === 0 ? "up to date" : `built ${bundled.map((b) => b.name).join(", ")}`}`,
+  );
   const written = build();
   console.log(`dist/: ${written.length} file(s) compiled, the others were up to date`);
 }

@@ -16,7 +16,7 @@ import {
   type Dataset,
 } from "../core/keys";
 import { planRequests } from "../ingest";
-import type { PipelineSettings } from "../core/settings";
+import type { Location, PipelineSettings } from "../core/settings";
 import type { ObjectStore } from "../core/storage";
 
 /** One date of a run: with `keys`, the raw data is complete and only the transform runs. */
@@ -44,6 +44,11 @@ export interface CatchUpDeps {
   readonly maxDatesPerRun: number;
   /** Where the plan's reasons go, one line each; default console.log. */
   readonly log?: (line: string) => void;
+  /**
+   * The run's locations when they are read on each run (the config's and the applications
+   * registry's), read alongside the curated listings; default settings.locations.
+   */
+  readonly locations?: () => Promise<readonly Location[]>;
 }
 
 /** The datasets the transform writes for these settings (one with no variables is skipped). */
@@ -100,16 +105,21 @@ export async function planRunDates(event: { readonly date?: string }, deps: Catc
     assertIsoDate(event.date, "the run's date");
     return { dates: [{ date: event.date }] };
   }
-  const { settings, rawStore, curatedStore } = deps;
+  const { rawStore, curatedStore } = deps;
   checkWholeNumber("catchUpDays", deps.catchUpDays, 1);
   checkWholeNumber("maxDatesPerRun", deps.maxDatesPerRun, 1);
   const log = deps.log ?? ((line: string) => console.log(line));
-  const today = todayIn(settings.timezone, (deps.now ?? (() => new Date()))());
+  const today = todayIn(deps.settings.timezone, (deps.now ?? (() => new Date()))());
   const yesterday = addDays(today, -1);
-  const datasets = datasetsWritten(settings);
+  const datasets = datasetsWritten(deps.settings);
 
   const older = Array.from({ length: deps.catchUpDays - 1 }, (_, i) => addDays(yesterday, -(i + 1)));
-  const completeness = await Promise.all(older.map((date) => isComplete(date, datasets, curatedStore)));
+  // One round trip: the locations (a registry read) while the curated dates are listed.
+  const [completeness, locations] = await Promise.all([
+    Promise.all(older.map((date) => isComplete(date, datasets, curatedStore))),
+    deps.locations ? deps.locations() : deps.settings.locations,
+  ]);
+  const settings = { ...deps.settings, locations };
   const incomplete = older.filter((_, i) => completeness[i] === false);
   const chosen = incomplete.slice(0, deps.maxDatesPerRun - 1);
 

@@ -33,7 +33,6 @@ export function createPlanHandler(deps: PlanHandlerDeps): (event: unknown) => Pr
       timezone: deps.settings.timezone,
       now: (deps.now ?? (() => new Date()))(),
     });
-    const settings = deps.locations ? { ...deps.settings, locations: await deps.locations() } : deps.settings;
-    return planRunDates(input, { ...deps, settings });
+    return planRunDates(input, deps);
   };
 }

@@ -4,10 +4,13 @@ import {
   assertFinishedDate,
   chooseEndpoint,
   daysBetween,
+  fixedZoneOffsetSeconds,
   todayIn,
   utcOffsetSecondsAt,
+  wallClockIn,
   yesterdayIn,
 } from "../../pipeline/core/dates";
+import { dayFrames } from "../../pipeline/core/day-frames";
 
 const at = (iso: string): Date => new Date(iso);
 
@@ -116,6 +119,66 @@ describe("dates", () => {
       expect(() => chooseEndpoint(today, today, -1)).to.throw(/forecastPastDays is -1/);
       expect(() => chooseEndpoint(today, today, 1.5)).to.throw(/forecastPastDays is 1.5/);
       expect(() => chooseEndpoint("2024-6-30", today, 90)).to.throw(/date is "2024-6-30"/);
+    });
+  });
+
+  describe("fixed-offset zones, computed without Intl", () => {
+    const intlKnows = (zone: string): boolean => {
+      try {
+        new Intl.DateTimeFormat("en-US", { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const etcZones = ["+", "-"].flatMap((sign) =>
+      Array.from({ length: 21 }, (_, n) => [`Etc/GMT${sign}${n}`, `Etc/GMT${sign}0${n}`]).flat(),
+    );
+    const candidates = [
+      ...["UTC", "GMT", "Etc/UTC", "Etc/GMT", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Etc/Greenwich"],
+      ...etcZones,
+      "Etc/GMT+1.5",
+      "Europe/Berlin",
+      "utc",
+    ];
+    const instants = [
+      "2024-03-31T00:59:59.999Z",
+      "2024-10-27T01:00:00Z",
+      "2023-12-31T23:30:00Z",
+      "1970-01-01T00:00:00Z",
+      "1900-02-28T22:00:00Z",
+    ].map((iso) => new Date(iso));
+
+    it("covers exactly the fixed-offset zones Intl knows, with Intl's offsets", () => {
+      const fixed = candidates.filter((zone) => fixedZoneOffsetSeconds(zone) !== undefined);
+      // Every Etc/GMT±N that ICU has, none it lacks (Etc/GMT+13, Etc/GMT-15, Etc/GMT+05, ...).
+      for (const zone of etcZones) {
+        expect(fixedZoneOffsetSeconds(zone) !== undefined, zone).to.equal(intlKnows(zone));
+      }
+      expect(fixed).to.include.members(["UTC", "Etc/GMT-14", "Etc/GMT+12", "Etc/GMT-0"]);
+      expect(fixed).not.to.include.members(["Etc/GMT+13", "Etc/GMT-15", "Etc/GMT+05", "Europe/Berlin", "utc"]);
+      for (const zone of fixed) {
+        for (const instant of instants) {
+          // Intl matches names without regard to case; the lower-case name takes the Intl path.
+          expect(fixedZoneOffsetSeconds(zone.toLowerCase()), zone.toLowerCase()).to.equal(undefined);
+          expect(wallClockIn(zone, instant), `${zone} at ${instant.toISOString()}`).to.deep.equal(
+            wallClockIn(zone.toLowerCase(), instant),
+          );
+          expect(fixedZoneOffsetSeconds(zone)).to.equal(utcOffsetSecondsAt(zone.toLowerCase(), instant));
+        }
+      }
+    });
+
+    it("frames days as Intl does", () => {
+      for (const zone of ["UTC", "Etc/GMT-2", "Etc/GMT+12", "Etc/GMT-14"]) {
+        const withoutIntl = dayFrames(zone, "2024-02-27", "2024-03-02");
+        const withIntl = dayFrames(zone.toLowerCase(), "2024-02-27", "2024-03-02");
+        expect(
+          withoutIntl.map(({ requestTimezone: _, ...frame }) => frame),
+          zone,
+        ).to.deep.equal(withIntl.map(({ requestTimezone: _, ...frame }) => frame));
+        expect(withoutIntl.map((f) => f.requestTimezone)).to.deep.equal(withoutIntl.map(() => zone));
+      }
     });
   });
 });

@@ -186,6 +186,25 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
       "node_modules/csv-parse/dist/cjs/sync.cjs",
       "node_modules/csv-parse/package.json",
     ]);
+    // The ES module packages as the one CommonJS file their `require` loads (local/cjs-bundles.ts),
+    // which the serialized code still requires by the package's name.
+    const index = (role: string) => Buffer.from(unzipSync(packages.get(role)!.zip)["__index.js"]!).toString();
+    expect(index("ingest")).to.include('require("ky")');
+    expect(index("transform")).to.include('require("hyparquet-writer")');
+    expect(index("ingest") + index("transform")).not.to.include("cjs/index.cjs");
+    for (const [role, name, licence] of [
+      ["ingest", "ky", "license"],
+      ["transform", "hyparquet", "LICENSE"],
+      ["transform", "hyparquet-writer", "LICENSE"],
+    ] as const) {
+      expect(files(role, name), `${role}: ${name}`).to.deep.equal(
+        [
+          `node_modules/${name}/${licence}`,
+          `node_modules/${name}/cjs/index.cjs`,
+          `node_modules/${name}/package.json`,
+        ].sort(),
+      );
+    }
     for (const [role, pkg] of packages) {
       expect(pkg.zip.byteLength, `${role}'s package`).to.be.at.most(1024 * 1024);
       console.log(
