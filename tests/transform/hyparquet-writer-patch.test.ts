@@ -4,8 +4,9 @@
  * with a validity bitmap for nulls, dictionaries keyed by the bits of a typed array, INT64
  * timestamps from a Float64Array, and page buffers sized from the value count. Every test here
  * fails on the unpatched 0.17.0 (checked by reverting node_modules/hyparquet-writer), except
- * those of the RLE/bit-packed hybrid over one kind of array and of Thrift structs without an
- * array per field, speed-ups whose tests check that the bytes and values stay the same.
+ * those of the RLE/bit-packed hybrid over one kind of array, of Thrift structs without an array
+ * per field and of a dictionary chunk's statistics from its dictionary, speed-ups whose tests
+ * check that the bytes, values and statistics stay the same.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -304,6 +305,69 @@ describe("hyparquet-writer patch", () => {
         "DuckDB distinct",
       );
     });
+  });
+
+  describe("statistics of a dictionary-encoded chunk from its dictionary", () => {
+    /** Each chunk's statistics as hyparquet and DuckDB (parquet_metadata) read them. */
+    async function statisticsOf(file: ArrayBuffer): Promise<{ hyparquet: unknown; duckdb: unknown }> {
+      const dir = await mkdtemp(path.join(tmpdir(), "hyparquet-writer-patch-"));
+      tempDirs.push(dir);
+      const target = path.join(dir, "stats.parquet");
+      await writeFile(target, new Uint8Array(file));
+      const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+      const connection = await instance.connect();
+      try {
+        const reader = await connection.runAndReadAll(
+          `SELECT stats_min, stats_max, stats_null_count FROM parquet_metadata('${target}') ORDER BY row_group_id`,
+        );
+        const { statistics, encodings } = parquetMetadata(file).row_groups[0]?.columns[0]?.meta_data ?? {};
+        return {
+          hyparquet: { statistics, dictionary: encodings?.includes("RLE_DICTIONARY") },
+          duckdb: reader.getRowObjectsJS(),
+        };
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    }
+
+    const cases: Record<string, { values: number[]; nulls?: (row: number) => boolean }> = {
+      "rounded measurements": {
+        values: Array.from({ length: 2400 }, (_, i) => Math.round(Math.sin(i / 40) * 150) / 10),
+      },
+      "signed zeros and infinities": { values: [0, -0, 5, -Infinity, -0, 3, Infinity, 0] },
+      "only zeros": { values: [0, -0, 0, -0] },
+      "NaN among the values": { values: [1, NaN, 2, NaN, NaN, 1] },
+      "nulls from a validity bitmap": {
+        values: Array.from({ length: 1000 }, (_, i) => (i % 97) - 40),
+        nulls: (row) => row % 13 === 0,
+      },
+    };
+    for (const [name, { values, nulls }] of Object.entries(cases)) {
+      it(`are those of the same chunk written PLAIN: ${name}`, async () => {
+        const rows = Array.from({ length: 2000 }, (_, i) => values[i % values.length] as number);
+        const data = Float64Array.from(rows);
+        const validity = nulls ? bitmap(data.length, (row) => !nulls(row)) : undefined;
+        const write = (encoding: "RLE_DICTIONARY" | "PLAIN") =>
+          parquetWriteBuffer({
+            schema: schemaOf({ name: "x", type: "DOUBLE", repetition_type: nulls ? "OPTIONAL" : "REQUIRED" }),
+            columnData: [{ name: "x", data, encoding, ...(validity ? { validity } : {}) }],
+          });
+        const dictionary = await statisticsOf(write("RLE_DICTIONARY"));
+        const plain = await statisticsOf(write("PLAIN"));
+        expect((dictionary.hyparquet as { dictionary: boolean }).dictionary).to.equal(true);
+        expect((plain.hyparquet as { dictionary: boolean }).dictionary).to.equal(false);
+        expect((dictionary.hyparquet as { statistics: unknown }).statistics).to.deep.equal(
+          (plain.hyparquet as { statistics: unknown }).statistics,
+        );
+        expect(dictionary.duckdb).to.deep.equal(plain.duckdb);
+        // And they are the values' own: min and max of the non-null, non-NaN values.
+        const present = rows.filter((v, i) => !nulls?.(i) && !Number.isNaN(v));
+        const { statistics } = dictionary.hyparquet as { statistics: { min_value: number; max_value: number } };
+        expect(statistics.min_value).to.equal(Math.min(...present));
+        expect(statistics.max_value).to.equal(Math.max(...present));
+      });
+    }
   });
 
   describe("INT64 timestamps from a Float64Array", () => {
