@@ -180,6 +180,12 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
   return async (event: unknown) => {
     const window = parseWindowEvent(event);
     const input = window ? undefined : parseIngestEvent(event, { timezone: deps.settings.timezone, now: now() });
+    // A date and a stack's backfill window add the registry's locations to the config's (README
+    // "Applications"), as the backfill's planner did when it sized the window; a location's
+    // history window names its own. Read while the key is (one round trip, not two); its failure
+    // is reported below, so a failed key read first must not leave it unhandled.
+    const locationsRead = !window?.locations && deps.locations ? deps.locations() : undefined;
+    locationsRead?.catch(() => undefined);
     const key = await readKey();
     const totals = emptyIngestTotals();
     let outcome = "failed";
@@ -193,13 +199,9 @@ export function createIngestHandler(deps: IngestHandlerDeps): (event: unknown) =
       onAttempt: (attempt: Parameters<typeof addAttempt>[1]) => addAttempt(totals, attempt),
     };
     try {
-      // A date and a stack's backfill window add the registry's locations to the config's (README
-      // "Applications"), as the backfill's planner did when it sized the window; a location's
-      // history window names its own.
-      const locatedDeps =
-        !window?.locations && deps.locations
-          ? { ...ingestDeps, settings: { ...deps.settings, locations: await deps.locations() } }
-          : ingestDeps;
+      const locatedDeps = locationsRead
+        ? { ...ingestDeps, settings: { ...deps.settings, locations: await locationsRead } }
+        : ingestDeps;
       const result = window ? await ingestWindow(window, locatedDeps) : await ingestDate(input ?? {}, locatedDeps);
       // A window stopped by an hourly or daily limit waits and goes on: not a failure.
       outcome = "resumeAt" in result && result.resumeAt !== undefined ? "rate-limited" : "succeeded";

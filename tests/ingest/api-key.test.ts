@@ -133,6 +133,45 @@ describe("the Open-Meteo API key", function () {
     log.forEach((line) => expectNoKey(line, "a log line"));
   });
 
+  it("reads the key and the registry's locations at once, not one after the other", async () => {
+    const { server, settings, deps } = await setUp();
+    let locationsAsked = (): void => {};
+    const asked = new Promise<void>((resolve) => (locationsAsked = resolve));
+    const tooLate = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("the key read waited for the locations, or they for it")), 5_000).unref(),
+    );
+    const handler = createIngestHandler({
+      ...deps,
+      // The key comes only once the locations have been asked for: read in turn, neither would.
+      loadApiKey: () => Promise.race([asked.then(() => KEY), tooLate]),
+      locations: () => {
+        locationsAsked();
+        return Promise.resolve(settings.locations);
+      },
+    });
+    await handler({ date: "2025-07-19" });
+    expect(server.requests[0]?.params["apikey"]).to.equal(KEY);
+  });
+
+  it("fails with the key's error when both the key and the registry cannot be read", async () => {
+    const { deps } = await setUp();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const handler = createIngestHandler({
+        ...deps,
+        loadApiKey: () => Promise.reject(new ApiKeyError("secret unreadable")),
+        locations: () => Promise.reject(new Error("registry unreadable")),
+      });
+      expect((await rejectionOf(handler({ date: "2025-07-19" }))).message).to.equal("secret unreadable");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).to.deep.equal([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("sends no apikey when no key is configured", async () => {
     const { server, deps } = await setUp();
     await createIngestHandler({ ...deps, loadApiKey: undefined })({ date: "2025-07-19" });
