@@ -65,8 +65,8 @@ async function readWithHyparquet(file: ArrayBuffer): Promise<Record<string, unkn
   return parquetReadObjects({ file });
 }
 
-/** Rows as DuckDB reads the file: doubles as numbers, timestamps as epoch milliseconds (bigint). */
-async function readWithDuckDb(file: ArrayBuffer, select: string): Promise<Record<string, unknown>[]> {
+/** Runs `sql` (with {file} for the file's path) in DuckDB, one thread, on `file` written to a temporary folder. */
+async function duckDbRows(file: ArrayBuffer, sql: string): Promise<Record<string, unknown>[]> {
   const dir = await mkdtemp(path.join(tmpdir(), "hyparquet-writer-patch-"));
   tempDirs.push(dir);
   const target = path.join(dir, "test.parquet");
@@ -74,12 +74,17 @@ async function readWithDuckDb(file: ArrayBuffer, select: string): Promise<Record
   const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
   const connection = await instance.connect();
   try {
-    const reader = await connection.runAndReadAll(`SELECT ${select} FROM read_parquet('${target}')`);
+    const reader = await connection.runAndReadAll(sql.replaceAll("{file}", `'${target}'`));
     return reader.getRowObjectsJS();
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+/** Rows as DuckDB reads the file: doubles as numbers, timestamps as epoch milliseconds (bigint). */
+async function readWithDuckDb(file: ArrayBuffer, select: string): Promise<Record<string, unknown>[]> {
+  return duckDbRows(file, `SELECT ${select} FROM read_parquet({file})`);
 }
 
 /** Object.is, so -0 is not 0 and NaN is NaN. */
@@ -310,25 +315,14 @@ describe("hyparquet-writer patch", () => {
   describe("statistics of a dictionary-encoded chunk from its dictionary", () => {
     /** Each chunk's statistics as hyparquet and DuckDB (parquet_metadata) read them. */
     async function statisticsOf(file: ArrayBuffer): Promise<{ hyparquet: unknown; duckdb: unknown }> {
-      const dir = await mkdtemp(path.join(tmpdir(), "hyparquet-writer-patch-"));
-      tempDirs.push(dir);
-      const target = path.join(dir, "stats.parquet");
-      await writeFile(target, new Uint8Array(file));
-      const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
-      const connection = await instance.connect();
-      try {
-        const reader = await connection.runAndReadAll(
-          `SELECT stats_min, stats_max, stats_null_count FROM parquet_metadata('${target}') ORDER BY row_group_id`,
-        );
-        const { statistics, encodings } = parquetMetadata(file).row_groups[0]?.columns[0]?.meta_data ?? {};
-        return {
-          hyparquet: { statistics, dictionary: encodings?.includes("RLE_DICTIONARY") },
-          duckdb: reader.getRowObjectsJS(),
-        };
-      } finally {
-        connection.closeSync();
-        instance.closeSync();
-      }
+      const { statistics, encodings } = parquetMetadata(file).row_groups[0]?.columns[0]?.meta_data ?? {};
+      return {
+        hyparquet: { statistics, dictionary: encodings?.includes("RLE_DICTIONARY") },
+        duckdb: await duckDbRows(
+          file,
+          "SELECT stats_min, stats_max, stats_null_count FROM parquet_metadata({file}) ORDER BY row_group_id",
+        ),
+      };
     }
 
     const cases: Record<string, { values: number[]; nulls?: (row: number) => boolean }> = {
