@@ -219,6 +219,11 @@ export class WeatherPipeline extends pulumi.ComponentResource {
       );
     }
     const apiKeySecretArn = apiKeySecret?.arn;
+    // Built here, not in the callback: a stack without a key serializes no Secrets Manager
+    // client, so its ingest does not load one at each cold start.
+    const readApiKey = apiKeySecretArn
+      ? (secretId: string) => loadApiKey(secretId, new SecretsManagerClient({}))
+      : undefined;
 
     this.plan = new PipelineFunction(
       `${name}-plan`,
@@ -309,7 +314,7 @@ export class WeatherPipeline extends pulumi.ComponentResource {
             settings,
             rawStore,
             stack: name,
-            loadApiKey: secretId ? () => loadApiKey(secretId, new SecretsManagerClient({})) : undefined,
+            loadApiKey: secretId && readApiKey ? () => readApiKey(secretId) : undefined,
             locations: () => locationsWithRegistry(settings, applicationsStore),
           });
           // A source's fetch never carries the Open-Meteo key.

@@ -190,6 +190,8 @@ describe("the Lambdas as `pulumi up` would deploy them", function () {
     // which the serialized code still requires by the package's name.
     const index = (role: string) => Buffer.from(unzipSync(packages.get(role)!.zip)["__index.js"]!).toString();
     expect(index("ingest")).to.include('require("ky")');
+    // dev has no API key: its ingest loads no Secrets Manager client (tests/infra/api-key-package.test.ts).
+    expect(index("ingest")).to.not.include("client-secrets-manager");
     expect(index("transform")).to.include('require("hyparquet-writer")');
     expect(index("ingest") + index("transform")).not.to.include("cjs/index.cjs");
     for (const [role, name, licence] of [
